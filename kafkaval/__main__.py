@@ -1,0 +1,5 @@
+import sys
+
+from kafkaval.cli import main
+
+sys.exit(main())

@@ -1,0 +1,105 @@
+"""The one command line: ``kafkaval <verb> ...``, thin over importable modules.
+
+Each component registers its verbs in its own ``cli.py`` (a ``register``
+function that adds subparsers whose handler is ``func(args, settings) -> int``).
+Exit codes: 0 ok, 1 a check failed or a runtime failure, 2 a usage error.
+Errors the user can cause are printed as one line, never as a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from kafkaval.config import Settings, load_settings, parse_props
+from kafkaval.errors import KafkavalError, UsageError
+
+# Modules with a ``register(subparsers, parent)`` function, in help order.
+COMMAND_MODULES = [
+    "stack.cli",
+    "loadgen.cli",
+    "chaos.cli",
+    "exporter.cli",
+    "report.cli",
+    "scheduler.cli",
+]
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises UsageError instead of printing usage and exiting."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(f"{self.prog}: {message} (see --help)")
+
+
+def common_options() -> argparse.ArgumentParser:
+    """Flags every verb accepts: the top layer of the configuration."""
+    parent = argparse.ArgumentParser(add_help=False)
+    g = parent.add_argument_group("configuration (flags beat env beat file beat defaults)")
+    g.add_argument("--config", help="TOML config file (default: $KAFKAVAL_CONFIG or ./kafkaval.toml)")
+    g.add_argument("--bootstrap-servers", help="Kafka bootstrap servers host:port[,...]")
+    g.add_argument("--prometheus-url", help="Prometheus base URL")
+    g.add_argument(
+        "--kafka-prop",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="librdkafka property for every client, passed through unchanged (repeatable)",
+    )
+    g.add_argument("--results-dir", help="where run records are written")
+    return parent
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    overrides = {
+        "bootstrap_servers": args.bootstrap_servers,
+        "prometheus_url": args.prometheus_url,
+        "results_dir": args.results_dir,
+        "kafka": parse_props(args.kafka_prop) if args.kafka_prop else None,
+    }
+    # Verbs may add their own setting flags; they name them settings_<field>.
+    for key, value in vars(args).items():
+        if key.startswith("settings_"):
+            overrides[key.removeprefix("settings_")] = value
+    return load_settings(args.config, overrides=overrides)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="kafkaval",
+        description="Measure a Kafka / Debezium pipeline and check it loses nothing.",
+    )
+    sub = parser.add_subparsers(dest="verb", metavar="VERB", parser_class=_Parser)
+    parent = common_options()
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as e:
+            if e.name != name and e.name != name.split(".")[0]:
+                raise
+            continue  # component not built yet
+        module.register(sub, parent)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if not getattr(args, "func", None):
+            parser.print_help()
+            return 2
+        settings = settings_from_args(args)
+        return int(args.func(args, settings) or 0)
+    except KafkavalError as e:
+        print(f"kafkaval: error: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("kafkaval: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

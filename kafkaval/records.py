@@ -1,0 +1,75 @@
+"""Run records: one JSON file per run, the exact in-process results.
+
+A record holds at least ``run_id``, ``kind`` ("performance", "delivery", ...),
+``started_at`` / ``ended_at`` (wall-clock ISO 8601 UTC, the window the report
+queries Prometheus over) and ``passed``. Each run is saved as
+``<results_dir>/<kind>-<run_id>.json`` and copied to ``latest-<kind>.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from kafkaval.errors import KafkavalError
+from kafkaval.files import write_atomic
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def iso(ts: datetime) -> str:
+    """ISO 8601 in UTC with milliseconds, the one timestamp format of records."""
+    return ts.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def parse_iso(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def new_run_id(now: Callable[[], datetime] = utc_now) -> str:
+    """Sortable and unique: UTC time plus a short random suffix."""
+    return now().strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
+
+
+def save_run_record(results_dir: str | Path, record: dict[str, Any]) -> Path:
+    """Write the record and update ``latest-<kind>.json``, both atomically.
+
+    Raises:
+        KafkavalError: the results directory cannot be written.
+    """
+    results = Path(results_dir)
+    text = json.dumps(record, indent=2, sort_keys=False) + "\n"
+    try:
+        path = write_atomic(results / f"{record['kind']}-{record['run_id']}.json", text)
+        write_atomic(results / f"latest-{record['kind']}.json", text)
+    except OSError as e:
+        raise KafkavalError(
+            f"cannot write run record to {results}: {e.strerror}; "
+            "fix permissions or set results_dir"
+        ) from e
+    return path
+
+
+def load_run_record(path: str | Path) -> dict[str, Any]:
+    """Read a run record.
+
+    Raises:
+        KafkavalError: missing or not valid JSON.
+    """
+    try:
+        return json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise KafkavalError(f"no run record at {path}: run the suite first") from None
+    except json.JSONDecodeError as e:
+        raise KafkavalError(f"run record {path} is not valid JSON ({e}); delete it") from None
+
+
+def list_run_records(results_dir: str | Path, kind: str) -> list[Path]:
+    """All saved records of ``kind``, oldest first (run ids sort by time)."""
+    return sorted(Path(results_dir).glob(f"{kind}-*.json"))

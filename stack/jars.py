@@ -1,0 +1,77 @@
+"""The Kafka classpath, fetched once from Maven Central into the cache dir.
+
+``stack/pom.xml`` lists the broker, the tools and a log4j binding; Maven's
+``dependency:copy-dependencies`` copies them with all their dependencies into
+``<cache_dir>/kafka-<version>/``. The copy goes to a temporary folder first and
+is renamed when complete, so an interrupted download never looks finished; a
+second call finds the folder and downloads nothing.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from kafkaval.config import Settings
+from kafkaval.errors import KafkavalError
+
+POM = Path(__file__).with_name("pom.xml")
+COMPLETE_MARKER = ".complete"
+
+
+def require_tool(name: str, fix: str) -> str:
+    """Path of executable ``name``, or a one-line error saying how to get it."""
+    path = shutil.which(name)
+    if not path:
+        raise KafkavalError(f"{name} not found on PATH: {fix}")
+    return path
+
+
+def require_java() -> str:
+    return require_tool(
+        "java", "install a Java 17+ runtime (Debian: apt-get install openjdk-17-jre-headless)"
+    )
+
+
+def kafka_classpath_dir(settings: Settings) -> Path:
+    return settings.path("cache_dir") / f"kafka-{settings.kafka_version}"
+
+
+def ensure_kafka_jars(settings: Settings, pom: Path = POM) -> Path:
+    """The folder holding every jar the broker and tools need, downloading if missing.
+
+    Raises:
+        KafkavalError: Maven is missing or the download failed (its log is named).
+    """
+    target = kafka_classpath_dir(settings)
+    if (target / COMPLETE_MARKER).exists():
+        return target
+    mvn = require_tool("mvn", "install Apache Maven (Debian: apt-get install maven)")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    log = target.parent / f"{target.name}.mvn.log"
+    print(f"fetching Kafka {settings.kafka_version} jars from Maven Central (log: {log}) ...")
+    cmd = [
+        mvn,
+        "-q",
+        "-B",
+        "-f",
+        str(pom),
+        f"-Dkafka.version={settings.kafka_version}",
+        "dependency:copy-dependencies",
+        f"-DoutputDirectory={staging}",
+    ]
+    with log.open("w") as out:
+        rc = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT).returncode
+    if rc != 0:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise KafkavalError(
+            f"Maven could not fetch Kafka {settings.kafka_version} jars (exit {rc}); read {log}"
+        )
+    (staging / COMPLETE_MARKER).write_text(settings.kafka_version + "\n")
+    if target.exists():  # an incomplete earlier attempt
+        shutil.rmtree(target)
+    staging.rename(target)
+    return target

@@ -1,0 +1,203 @@
+"""up / down / status of the local stack.
+
+State lives under ``settings.state_dir``: ``config/`` (generated), ``data/``
+(broker logs and Prometheus TSDB), ``logs/`` (one log file per process),
+``pids/`` (one JSON pid file per process, see stack.processes) and
+``stack.json`` (the shape of the running stack).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import socket
+from pathlib import Path
+
+from kafkaval.config import Settings
+from kafkaval.errors import KafkavalError
+from kafkaval.files import write_atomic
+from stack import kafka, probes
+from stack.jars import ensure_kafka_jars, require_java
+from stack.processes import ManagedProcess, load_managed
+from stack.prometheus import prepare_prometheus
+
+BROKER_START_TIMEOUT = 90.0
+PROMETHEUS_START_TIMEOUT = 30.0
+
+
+@dataclasses.dataclass
+class StackInfo:
+    bootstrap_servers: str
+    prometheus_url: str
+    brokers: int
+    state_dir: Path
+    processes: list[ManagedProcess]
+    already_running: bool = False
+
+    def describe(self) -> str:
+        lines = [
+            f"Kafka bootstrap : {self.bootstrap_servers}  ({self.brokers} broker(s), KRaft)",
+            f"Prometheus      : {self.prometheus_url}",
+            f"state and logs  : {self.state_dir}/logs/",
+        ]
+        lines += [f"  {p.name:<12} pid {p.pid:<8} log {p.log}" for p in self.processes]
+        return "\n".join(lines)
+
+
+def _pid_dir(settings: Settings) -> Path:
+    return settings.path("state_dir") / "pids"
+
+
+def _shape_file(settings: Settings) -> Path:
+    return settings.path("state_dir") / "stack.json"
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _check_ports(settings: Settings) -> None:
+    wanted = [(b.name, b.port) for b in kafka.brokers_of(settings)]
+    wanted += [(f"{b.name} controller", b.controller_port) for b in kafka.brokers_of(settings)]
+    wanted.append(("prometheus", settings.prometheus_port))
+    for what, port in wanted:
+        if not _port_free(port):
+            raise KafkavalError(
+                f"port {port} on 127.0.0.1 (for {what}) is already in use: stop what holds it "
+                f"(ss -ltnp 'sport = :{port}') or choose other ports (broker_port, "
+                "controller_port, prometheus_port)"
+            )
+
+
+def local_settings(settings: Settings) -> Settings:
+    """The settings with bootstrap servers and Prometheus URL pointing at this stack."""
+    return dataclasses.replace(
+        settings,
+        bootstrap_servers=kafka.bootstrap_of(settings),
+        prometheus_url=f"http://127.0.0.1:{settings.prometheus_port}",
+    )
+
+
+def running(settings: Settings) -> list[ManagedProcess]:
+    return [p for p in load_managed(_pid_dir(settings)) if p.is_running()]
+
+
+def _cluster_id(settings: Settings) -> str:
+    path = settings.path("state_dir") / "cluster-id"
+    if path.exists():
+        return path.read_text().strip()
+    cid = kafka.new_cluster_id()
+    write_atomic(path, cid + "\n")
+    return cid
+
+
+def up(settings: Settings) -> StackInfo:
+    """Start brokers and Prometheus (if not running) and wait until they serve.
+
+    Raises:
+        KafkavalError: a tool is missing, a port is taken, a process exits or
+            does not become ready; nothing this call started is left running.
+    """
+    local = local_settings(settings)
+    state = settings.path("state_dir")
+    alive = running(settings)
+    if alive:
+        shape = json.loads(_shape_file(settings).read_text()) if _shape_file(settings).exists() else {}
+        if shape.get("brokers") != settings.brokers:
+            raise KafkavalError(
+                f"a stack with {shape.get('brokers', '?')} broker(s) is already running in "
+                f"{state}: run `kafkaval stack down` first or use another state_dir"
+            )
+    # Forget stale pid files (processes that died or were never ours).
+    for proc in load_managed(_pid_dir(settings)):
+        if not proc.is_running():
+            proc.pid_file.unlink(missing_ok=True)
+    if alive and len(alive) == settings.brokers + 1:
+        _wait_ready(local, alive)
+        return StackInfo(
+            local.bootstrap_servers, local.prometheus_url, settings.brokers, state, alive, True
+        )
+    if alive:  # partly running (e.g. a broker killed): restart the missing ones
+        names = {p.name for p in alive}
+    else:
+        names = set()
+        _check_ports(settings)
+    require_java()
+    classpath = ensure_kafka_jars(settings)
+    cluster_id = _cluster_id(settings)
+    brokers = kafka.brokers_of(settings)
+    procs = [kafka.prepare_broker(b, brokers, classpath, cluster_id, settings) for b in brokers]
+    procs.append(prepare_prometheus(local))
+    write_atomic(_shape_file(settings), json.dumps({"brokers": settings.brokers}))
+    started: list[ManagedProcess] = []
+    try:
+        for proc in procs:
+            if proc.name not in names:
+                proc.start()
+                started.append(proc)
+        final = [p for p in load_managed(_pid_dir(settings)) if p.is_running()]
+        _wait_ready(local, final)
+    except BaseException:
+        for proc in started:
+            proc.stop(timeout=10)
+        raise
+    return StackInfo(local.bootstrap_servers, local.prometheus_url, settings.brokers, state, final)
+
+
+def _wait_ready(local: Settings, procs: list[ManagedProcess]) -> None:
+    def check_alive() -> None:
+        for proc in procs:
+            if not proc.is_running():
+                raise KafkavalError(
+                    f"{proc.name} exited during startup; read {proc.log}:\n{proc.log_tail(8)}"
+                )
+
+    replication = 3 if local.brokers >= 3 else 1
+    client = local.client_config()
+    if not probes.wait_until(
+        lambda: probes.broker_serving(client, replication), BROKER_START_TIMEOUT, 0.5, check_alive
+    ):
+        raise KafkavalError(
+            f"Kafka at {local.bootstrap_servers} did not serve within {BROKER_START_TIMEOUT:.0f} s; "
+            f"read {local.path('state_dir') / 'logs'}/broker-*.log"
+        )
+    if not probes.wait_until(
+        lambda: probes.prometheus_ready(local.prometheus_url), PROMETHEUS_START_TIMEOUT, 0.3, check_alive
+    ):
+        raise KafkavalError(
+            f"Prometheus at {local.prometheus_url} not ready within {PROMETHEUS_START_TIMEOUT:.0f} s; "
+            f"read {local.path('state_dir') / 'logs' / 'prometheus.log'}"
+        )
+
+
+def down(settings: Settings, wipe: bool = False) -> list[str]:
+    """Stop every process the stack started (and only those); return their names.
+
+    With ``wipe`` the data directories are deleted too.
+    """
+    stopped = []
+    # Prometheus last, so it can still scrape while brokers shut down.
+    procs = sorted(load_managed(_pid_dir(settings)), key=lambda p: p.name == "prometheus")
+    for proc in procs:
+        if proc.is_running():
+            stopped.append(proc.name)
+        proc.stop()
+    if wipe:
+        import shutil
+
+        shutil.rmtree(settings.path("state_dir"), ignore_errors=True)
+    return stopped
+
+
+def status(settings: Settings) -> list[tuple[str, str, int | None, Path]]:
+    """(name, 'running'|'stopped', pid, log) for each process with a pid file."""
+    return [
+        (p.name, "running" if p.is_running() else "stopped", p.pid, p.log)
+        for p in load_managed(_pid_dir(settings))
+    ]

@@ -1,0 +1,91 @@
+"""Readiness probes: is a broker serving, is Prometheus ready.
+
+"Serving" means what a client needs, not that a port is open: the broker
+answers a metadata request and acknowledges an ``acks=all`` produce.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+import requests
+from confluent_kafka import KafkaError, KafkaException, Producer
+from confluent_kafka.admin import AdminClient, NewTopic
+
+HEALTH_TOPIC = "__kafkaval_health"
+
+# Probes expect "connection refused" while a broker starts; librdkafka would
+# print each one to stderr. A silent logger keeps the terminal readable.
+_SILENT = logging.getLogger("kafkaval.probes")
+_SILENT.addHandler(logging.NullHandler())
+_SILENT.propagate = False
+
+
+def quiet(client_config: dict[str, str]) -> dict[str, object]:
+    """``client_config`` with librdkafka's log lines sent to a silent logger."""
+    return {**client_config, "logger": _SILENT}
+
+
+def answers_metadata(client_config: dict[str, str], timeout: float = 2.0) -> bool:
+    try:
+        md = AdminClient(quiet(client_config)).list_topics(timeout=timeout)
+    except KafkaException:
+        return False
+    return bool(md.brokers)
+
+
+def acked_produce(client_config: dict[str, str], replication: int, timeout: float = 5.0) -> bool:
+    """Produce one message with acks=all to the health topic; True if acked."""
+    admin = AdminClient(quiet(client_config))
+    futures = admin.create_topics(
+        [NewTopic(HEALTH_TOPIC, num_partitions=1, replication_factor=replication)],
+        operation_timeout=timeout,
+        request_timeout=timeout,
+    )
+    try:
+        futures[HEALTH_TOPIC].result(timeout=timeout)
+    except KafkaException as e:
+        if e.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+            return False
+    producer = Producer(
+        {**quiet(client_config), "acks": "all", "message.timeout.ms": int(timeout * 1000)}
+    )
+    outcome: list[bool] = []
+    producer.produce(HEALTH_TOPIC, b"ping", on_delivery=lambda err, _m: outcome.append(err is None))
+    producer.flush(timeout)
+    return outcome == [True]
+
+
+def broker_serving(client_config: dict[str, str], replication: int = 1) -> bool:
+    return answers_metadata(client_config) and acked_produce(client_config, replication)
+
+
+def prometheus_ready(url: str, timeout: float = 2.0) -> bool:
+    try:
+        return requests.get(f"{url.rstrip('/')}/-/ready", timeout=timeout).status_code == 200
+    except requests.RequestException:
+        return False
+
+
+def wait_until(
+    condition: Callable[[], bool],
+    timeout: float,
+    interval: float = 0.2,
+    check: Callable[[], None] = lambda: None,
+    clock: Callable[[], float] = time.monotonic,
+) -> bool:
+    """Poll ``condition`` until it is true (True) or ``timeout`` s pass (False).
+
+    ``check`` runs between polls and may raise to give up early (for example
+    when the process being waited for has exited).
+    """
+    deadline = clock() + timeout
+    while True:
+        if condition():
+            return True
+        check()
+        if clock() >= deadline:
+            return False
+        time.sleep(interval)

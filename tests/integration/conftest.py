@@ -1,0 +1,75 @@
+"""Session-wide real services for the integration tier.
+
+``stack_settings``: a single-broker local stack (Kafka + Prometheus) on test
+ports in a temporary state dir, started once per session and stopped in
+``finally``. ``cluster_settings``: the same with 3 brokers. With
+``KAFKAVAL_REUSE_STACK=1`` the fixtures reuse (or start and leave running) the
+stacks in ``.stack-test`` / ``.stack-test-cluster`` so reruns skip startup.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from kafkaval.config import Settings, load_settings
+from stack import local
+
+REPO = Path(__file__).resolve().parents[2]
+REUSE = os.environ.get("KAFKAVAL_REUSE_STACK") == "1"
+
+SINGLE_PORTS = {"broker_port": 39092, "controller_port": 39192, "prometheus_port": 39090}
+CLUSTER_PORTS = {"broker_port": 39292, "controller_port": 39392, "prometheus_port": 39091}
+
+
+def _start(name: str, brokers: int, ports: dict[str, int], tmp_root: Path) -> Settings:
+    state = REPO / f".stack-test{'-cluster' if brokers == 3 else ''}" if REUSE else tmp_root / name
+    base = load_settings(environ={})  # tests ignore the developer's environment
+    settings = dataclasses.replace(
+        base,
+        brokers=brokers,
+        state_dir=str(state),
+        cache_dir=str(REPO / ".cache"),
+        results_dir=str(tmp_root / f"{name}-results"),
+        reports_dir=str(tmp_root / f"{name}-reports"),
+        **ports,
+    )
+    local.up(settings)
+    return local.local_settings(settings)
+
+
+@pytest.fixture(scope="session")
+def tmp_root() -> Iterator[Path]:
+    root = Path(tempfile.mkdtemp(prefix="kafkaval-it-"))
+    try:
+        yield root
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def stack_settings(tmp_root: Path) -> Iterator[Settings]:
+    settings = None
+    try:
+        settings = _start("single", 1, SINGLE_PORTS, tmp_root)
+        yield settings
+    finally:
+        if settings is not None and not REUSE:
+            local.down(settings)
+
+
+@pytest.fixture(scope="session")
+def cluster_settings(tmp_root: Path) -> Iterator[Settings]:
+    settings = None
+    try:
+        settings = _start("cluster", 3, CLUSTER_PORTS, tmp_root)
+        yield settings
+    finally:
+        if settings is not None and not REUSE:
+            local.down(settings)
