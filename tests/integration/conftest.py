@@ -24,12 +24,26 @@ from stack import local
 REPO = Path(__file__).resolve().parents[2]
 REUSE = os.environ.get("KAFKAVAL_REUSE_STACK") == "1"
 
-SINGLE_PORTS = {"broker_port": 39092, "controller_port": 39192, "prometheus_port": 39090}
-CLUSTER_PORTS = {"broker_port": 39292, "controller_port": 39392, "prometheus_port": 39091}
+# KAFKAVAL_TEST_PORT_OFFSET shifts every test port, so two test sessions on
+# one machine (two checkouts, two developers) do not collide.
+_OFF = int(os.environ.get("KAFKAVAL_TEST_PORT_OFFSET", "0"))
+SINGLE_PORTS = {
+    "broker_port": 39092 + _OFF,
+    "controller_port": 39192 + _OFF,
+    "prometheus_port": 39090 + _OFF,
+    "metrics_port": 39400 + _OFF,
+}
+CLUSTER_PORTS = {
+    "broker_port": 39292 + _OFF,
+    "controller_port": 39392 + _OFF,
+    "prometheus_port": 39091 + _OFF,
+    "metrics_port": 39500 + _OFF,
+}
 
 
 def _start(name: str, brokers: int, ports: dict[str, int], tmp_root: Path) -> Settings:
-    state = REPO / f".stack-test{'-cluster' if brokers == 3 else ''}" if REUSE else tmp_root / name
+    suffix = ("-cluster" if brokers == 3 else "") + (f"-{_OFF}" if _OFF else "")
+    state = REPO / f".stack-test{suffix}" if REUSE else tmp_root / name
     base = load_settings(environ={})  # tests ignore the developer's environment
     settings = dataclasses.replace(
         base,
