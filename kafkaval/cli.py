@@ -38,7 +38,9 @@ def common_options() -> argparse.ArgumentParser:
     """Flags every verb accepts: the top layer of the configuration."""
     parent = argparse.ArgumentParser(add_help=False)
     g = parent.add_argument_group("configuration (flags beat env beat file beat defaults)")
-    g.add_argument("--config", help="TOML config file (default: $KAFKAVAL_CONFIG or ./kafkaval.toml)")
+    g.add_argument(
+        "--config", help="TOML config file (default: $KAFKAVAL_CONFIG or ./kafkaval.toml)"
+    )
     g.add_argument("--bootstrap-servers", help="Kafka bootstrap servers host:port[,...]")
     g.add_argument("--prometheus-url", help="Prometheus base URL")
     g.add_argument(

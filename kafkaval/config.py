@@ -67,6 +67,8 @@ class Settings:
     cache_dir: str = ".cache"  # downloaded jars
     results_dir: str = "results"  # run records (JSON)
     reports_dir: str = "reports"  # rendered Markdown reports
+    # Scheduled regression jobs and verdict thresholds (TOML; see scheduler/jobs.py).
+    schedule_file: str = "schedule.toml"
 
     # -- chaos safety ----------------------------------------------------------
     # Containers (names) or labels (key=value) that chaos may touch; processes

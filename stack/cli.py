@@ -9,16 +9,23 @@ from stack import local
 
 
 def _stack_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--brokers", dest="settings_brokers", type=int, choices=(1, 3),
-                   help="1 broker (default) or a 3-broker cluster")
-    p.add_argument("--state-dir", dest="settings_state_dir",
-                   help="data, logs and pid files (default .stack)")
+    p.add_argument(
+        "--brokers",
+        dest="settings_brokers",
+        type=int,
+        choices=(1, 3),
+        help="1 broker (default) or a 3-broker cluster",
+    )
+    p.add_argument(
+        "--state-dir", dest="settings_state_dir", help="data, logs and pid files (default .stack)"
+    )
 
 
 def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
     stack = sub.add_parser("stack", help="start, stop or show the local Kafka + Prometheus stack")
-    verbs = stack.add_subparsers(dest="stack_verb", metavar="up|down|status",
-                                 parser_class=type(stack))
+    verbs = stack.add_subparsers(
+        dest="stack_verb", metavar="up|down|status", parser_class=type(stack)
+    )
     up = verbs.add_parser("up", parents=[parent], help="start the stack and wait until it serves")
     _stack_options(up)
     up.set_defaults(func=cmd_up)

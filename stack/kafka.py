@@ -113,7 +113,9 @@ def new_cluster_id() -> str:
     return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
 
 
-def java_argv(classpath: Path, main: str, *args: str, heap: str, log4j: Path, logs_dir: Path) -> list[str]:
+def java_argv(
+    classpath: Path, main: str, *args: str, heap: str, log4j: Path, logs_dir: Path
+) -> list[str]:
     return [
         "java",
         f"-Xms{heap}",
@@ -172,6 +174,4 @@ def prepare_broker(
         log4j=log4j,
         logs_dir=broker.log_file.parent,
     )
-    return ManagedProcess(
-        name=broker.name, argv=argv, log=broker.log_file, pid_dir=state / "pids"
-    )
+    return ManagedProcess(name=broker.name, argv=argv, log=broker.log_file, pid_dir=state / "pids")

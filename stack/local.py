@@ -108,7 +108,9 @@ def up(settings: Settings) -> StackInfo:
     state = settings.path("state_dir")
     alive = running(settings)
     if alive:
-        shape = json.loads(_shape_file(settings).read_text()) if _shape_file(settings).exists() else {}
+        shape = (
+            json.loads(_shape_file(settings).read_text()) if _shape_file(settings).exists() else {}
+        )
         if shape.get("brokers") != settings.brokers:
             raise KafkavalError(
                 f"a stack with {shape.get('brokers', '?')} broker(s) is already running in "
@@ -155,7 +157,8 @@ def _wait_ready(local: Settings, procs: list[ManagedProcess]) -> None:
         for proc in procs:
             if not proc.is_running():
                 raise KafkavalError(
-                    f"{proc.name} exited during startup; read {proc.log}:\n{proc.log_tail(8)}"
+                    f"{proc.name} exited during startup; read {proc.log}"
+                    f" (last line: {proc.log_tail(1).strip()[:200] or 'empty'})"
                 )
 
     replication = 3 if local.brokers >= 3 else 1
@@ -164,15 +167,18 @@ def _wait_ready(local: Settings, procs: list[ManagedProcess]) -> None:
         lambda: probes.broker_serving(client, replication), BROKER_START_TIMEOUT, 0.5, check_alive
     ):
         raise KafkavalError(
-            f"Kafka at {local.bootstrap_servers} did not serve within {BROKER_START_TIMEOUT:.0f} s; "
-            f"read {local.path('state_dir') / 'logs'}/broker-*.log"
+            f"Kafka at {local.bootstrap_servers} did not serve within "
+            f"{BROKER_START_TIMEOUT:.0f} s; read {local.path('state_dir') / 'logs'}/broker-*.log"
         )
     if not probes.wait_until(
-        lambda: probes.prometheus_ready(local.prometheus_url), PROMETHEUS_START_TIMEOUT, 0.3, check_alive
+        lambda: probes.prometheus_ready(local.prometheus_url),
+        PROMETHEUS_START_TIMEOUT,
+        0.3,
+        check_alive,
     ):
         raise KafkavalError(
-            f"Prometheus at {local.prometheus_url} not ready within {PROMETHEUS_START_TIMEOUT:.0f} s; "
-            f"read {local.path('state_dir') / 'logs' / 'prometheus.log'}"
+            f"Prometheus at {local.prometheus_url} not ready within "
+            f"{PROMETHEUS_START_TIMEOUT:.0f} s; read {local.path('state_dir')}/logs/prometheus.log"
         )
 
 

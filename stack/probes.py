@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from typing import Any
 
 import requests
 from confluent_kafka import KafkaError, KafkaException, Producer
@@ -23,7 +24,7 @@ _SILENT.addHandler(logging.NullHandler())
 _SILENT.propagate = False
 
 
-def quiet(client_config: dict[str, str]) -> dict[str, object]:
+def quiet(client_config: dict[str, str]) -> dict[str, Any]:
     """``client_config`` with librdkafka's log lines sent to a silent logger."""
     return {**client_config, "logger": _SILENT}
 

@@ -41,8 +41,11 @@ def test_produce_consume_round_trip(stack_settings: Settings) -> None:
     values = [f"m{i}".encode() for i in range(100)]
     for v in values:
         producer.produce(
-            topic, v, on_delivery=lambda err, m: acked.append((m.partition(), m.offset()))
-            if err is None else None,
+            topic,
+            v,
+            on_delivery=lambda err, m: (
+                acked.append((m.partition(), m.offset())) if err is None else None
+            ),
         )
     assert producer.flush(30) == 0
     assert len(acked) == 100
@@ -111,9 +114,11 @@ def test_cluster_survives_one_broker_down(cluster_settings: Settings) -> None:
         acked = []
         for i in range(50):
             producer.produce(
-                topic, f"x{i}".encode(),
-                on_delivery=lambda err, m: acked.append(m.offset()) if err is None
-                else errors.append(err),
+                topic,
+                f"x{i}".encode(),
+                on_delivery=lambda err, m: (
+                    acked.append(m.offset()) if err is None else errors.append(err)
+                ),
             )
         producer.flush(90)
         assert errors == [] and len(acked) == 50
@@ -191,6 +196,8 @@ def test_port_in_use_is_one_clear_error(tmp_path: Path) -> None:
 
 def test_broker_exiting_during_startup_stops_everything(tmp_path: Path) -> None:
     settings = dataclasses.replace(_isolated(tmp_path, 9), broker_heap="notasize")
-    with pytest.raises(KafkavalError, match=r"broker-1 exited during startup; read .*broker-1\.log"):
+    with pytest.raises(
+        KafkavalError, match=r"broker-1 exited during startup; read .*broker-1\.log"
+    ):
         local.up(settings)
     assert _our_processes(settings.path("state_dir")) == []
