@@ -45,32 +45,44 @@ def ensure_kafka_jars(settings: Settings, pom: Path = POM) -> Path:
     Raises:
         KafkavalError: Maven is missing or the download failed (its log is named).
     """
-    target = kafka_classpath_dir(settings)
+    return fetch_maven_classpath(
+        pom,
+        kafka_classpath_dir(settings),
+        f"Kafka {settings.kafka_version}",
+        {"kafka.version": settings.kafka_version},
+    )
+
+
+def fetch_maven_classpath(
+    pom: Path, target: Path, what: str, properties: dict[str, str] | None = None
+) -> Path:
+    """Copy the dependencies of ``pom`` (with theirs) into ``target``, once.
+
+    Args:
+        pom: a pom.xml whose dependencies make up the classpath.
+        target: the folder to fill; complete when it holds the marker file.
+        what: a name for messages ("Kafka 4.3.0", "Debezium 3.6.1.Final").
+        properties: -D properties for Maven (e.g. a version).
+
+    Raises:
+        KafkavalError: Maven is missing or the download failed (its log is named).
+    """
     if (target / COMPLETE_MARKER).exists():
         return target
     mvn = require_tool("mvn", "install Apache Maven (Debian: apt-get install maven)")
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     log = target.parent / f"{target.name}.mvn.log"
-    print(f"fetching Kafka {settings.kafka_version} jars from Maven Central (log: {log}) ...")
-    cmd = [
-        mvn,
-        "-q",
-        "-B",
-        "-f",
-        str(pom),
-        f"-Dkafka.version={settings.kafka_version}",
-        "dependency:copy-dependencies",
-        f"-DoutputDirectory={staging}",
-    ]
+    print(f"fetching {what} jars from Maven Central (log: {log}) ...")
+    cmd = [mvn, "-q", "-B", "-f", str(pom)]
+    cmd += [f"-D{k}={v}" for k, v in (properties or {}).items()]
+    cmd += ["dependency:copy-dependencies", f"-DoutputDirectory={staging}"]
     with log.open("w") as out:
         rc = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT).returncode
     if rc != 0:
         shutil.rmtree(staging, ignore_errors=True)
-        raise KafkavalError(
-            f"Maven could not fetch Kafka {settings.kafka_version} jars (exit {rc}); read {log}"
-        )
-    (staging / COMPLETE_MARKER).write_text(settings.kafka_version + "\n")
+        raise KafkavalError(f"Maven could not fetch {what} jars (exit {rc}); read {log}")
+    (staging / COMPLETE_MARKER).write_text(what + "\n")
     if target.exists():  # an incomplete earlier attempt
         shutil.rmtree(target)
     staging.rename(target)
