@@ -23,6 +23,10 @@ for entry in "${NEEDED[@]}"; do
     missing+=("$pkg")
   fi
 done
+# pg_ctlcluster comes with the client tools too; the server is a versioned binary.
+if ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then
+  missing+=("postgresql")
+fi
 # Deduplicate (prometheus gives two commands).
 mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u | sed '/^$/d')
 if [ "${#missing[@]}" -eq 0 ]; then

@@ -143,7 +143,9 @@ def up(settings: Settings) -> StackInfo:
             if proc.name not in names:
                 proc.start()
                 started.append(proc)
-        final = [p for p in load_managed(_pid_dir(settings)) if p.is_running()]
+        # Every process with a pid file, also one that already exited: a broker
+        # that dies at once must be reported as such, not waited for.
+        final = load_managed(_pid_dir(settings))
         _wait_ready(local, final)
     except BaseException:
         for proc in started:
@@ -188,8 +190,12 @@ def down(settings: Settings, wipe: bool = False) -> list[str]:
     With ``wipe`` the data directories are deleted too.
     """
     stopped = []
-    # Prometheus last, so it can still scrape while brokers shut down.
-    procs = sorted(load_managed(_pid_dir(settings)), key=lambda p: p.name == "prometheus")
+    # Prometheus last, so it can still scrape while brokers shut down; brokers
+    # after the CDC processes (connect, postgres), which flush offsets to them.
+    procs = sorted(
+        load_managed(_pid_dir(settings)),
+        key=lambda p: (p.name == "prometheus", p.name.startswith("broker")),
+    )
     for proc in procs:
         if proc.is_running():
             stopped.append(proc.name)

@@ -12,12 +12,13 @@ from pathlib import Path
 import pytest
 import requests
 from confluent_kafka import Consumer, Producer
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient
 from prometheus_client import CollectorRegistry, Counter, start_http_server
 
 from kafkaval.config import Settings
 from kafkaval.errors import KafkavalError
 from kafkaval.targets import scrape_target
+from loadgen.topics import create_topics
 from stack import local, probes
 from stack.processes import find_managed, load_managed
 
@@ -29,8 +30,9 @@ def _wait(cond, timeout: float, what: str) -> None:  # noqa: ANN001
 
 
 def _create_topic(settings: Settings, name: str, rf: int, partitions: int = 3) -> None:
-    admin = AdminClient(probes.quiet(settings.client_config()))
-    admin.create_topics([NewTopic(name, partitions, rf)])[name].result(30)
+    # The product's helper: it waits for leaders and retries librdkafka's
+    # transient bootstrap errors, which a bare create_topics() does not.
+    create_topics(settings, [name], partitions, rf)
 
 
 def test_produce_consume_round_trip(stack_settings: Settings) -> None:

@@ -1,0 +1,75 @@
+"""Pacing by an intended-time schedule (coordinated-omission-correct).
+
+Message ``i`` of a phase at ``rate`` msg/s is due at ``t0 + i / rate``, where
+``t0`` is fixed when the phase starts. A sender that stalls does not push the
+schedule back: after a stall the overdue messages go out at once, and their
+send delay (intended -> send) and response time (intended -> ack) show the
+stall, while their service time (send -> ack) does not. A phase with no rate
+("as fast as possible") has no schedule: each message is due when the sender
+is ready for it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Phase:
+    """``count`` messages at ``rate`` msg/s (None: as fast as possible)."""
+
+    count: int
+    rate: float | None
+
+    @property
+    def duration(self) -> float | None:
+        return None if self.rate is None else self.count / self.rate
+
+
+def paced(
+    phases: Sequence[Phase],
+    clock: Callable[[], float] = time.monotonic,
+    wait: Callable[[float], None] = time.sleep,
+    running: Callable[[], bool] = lambda: True,
+    on_phase: Callable[[Phase], None] = lambda _p: None,
+) -> Iterator[tuple[int, float]]:
+    """Yield ``(i, intended)`` for each message once it is due.
+
+    Args:
+        phases: run one after the other; a rated phase following another
+            rated phase continues its schedule without a gap.
+        clock: monotonic seconds.
+        wait: block for about the given seconds (may return early; the loop
+            re-checks the clock). The producer passes ``poll`` here so
+            delivery reports are served while waiting.
+        running: checked before each message; False stops early (a signal).
+        on_phase: called when a phase starts (e.g. to publish its target rate).
+    """
+    i = 0
+    t0 = clock()
+    for phase in phases:
+        on_phase(phase)
+        if phase.rate is None:
+            for _ in range(phase.count):
+                if not running():
+                    return
+                yield i, clock()
+                i += 1
+            t0 = clock()
+            continue
+        if phase.rate <= 0:
+            raise ValueError(f"rate must be > 0, not {phase.rate}")
+        interval = 1.0 / phase.rate
+        for j in range(phase.count):
+            if not running():
+                return
+            due = t0 + j * interval
+            now = clock()
+            while now < due:
+                wait(due - now)
+                now = clock()
+            yield i, due
+            i += 1
+        t0 += phase.count * interval

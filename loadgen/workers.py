@@ -1,0 +1,272 @@
+"""``--workers N``: N producer processes sharing the target rate.
+
+Python's GIL caps one process at what one core can send; each worker is a
+separate process (``spawn``, so no threads or sockets are inherited) with its
+own PacedProducer, its own LoadgenCollector and its own /metrics endpoint on
+``metrics_port + i`` (instance ``loadgen-<i>``); Prometheus sums the
+instances. The same split works across containers or hosts. Every phase's
+rate and count are divided evenly; worker ``i`` stamps its index into each
+message so the one consumer in the parent tells the workers' sequences apart.
+All workers start their schedules together after their warm-up, and send
+their recorded arrays back to the parent for exact percentiles.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import queue
+import threading
+import time
+from array import array
+from typing import Any
+
+import numpy as np
+
+from kafkaval.config import Settings
+from kafkaval.errors import KafkavalError
+from loadgen.pacing import Phase
+from loadgen.workload import Workload, producer_config
+
+READY_TIMEOUT = 60.0
+
+
+def split_phases(phases: tuple[Phase, ...], workers: int) -> list[tuple[Phase, ...]]:
+    """Each worker's share: rate / N and an even split of each phase's count."""
+    shares = []
+    for w in range(workers):
+        mine = []
+        for p in phases:
+            count = p.count // workers + (1 if w < p.count % workers else 0)
+            rate = None if p.rate is None else p.rate / workers
+            mine.append(Phase(max(count, 0), rate))
+        shares.append(tuple(mine))
+    return shares
+
+
+def _worker_main(
+    settings: Settings,
+    wl: Workload,
+    index: int,
+    phases: tuple[Phase, ...],
+    props: dict[str, str],
+    ready: Any,
+    go: Any,
+    results: Any,
+    serve_metrics: bool,
+) -> None:
+    # Imports here: the spawned interpreter starts from scratch.
+    import contextlib
+
+    from loadgen.endpoint import metrics_endpoint
+    from loadgen.metrics import LoadgenCollector
+    from loadgen.producer import PacedProducer
+
+    try:
+        collector = LoadgenCollector()
+        endpoint = (
+            metrics_endpoint(settings, collector, index)
+            if serve_metrics
+            else contextlib.nullcontext()
+        )
+        with endpoint:
+            producer = PacedProducer(
+                wl,
+                props,
+                worker=index,
+                phases=tuple(p for p in phases if p.count > 0),
+                on_phase=lambda p: collector.set_target_rate(wl.name, p.rate or -1.0),
+            )
+            collector.attach_producer(producer)
+            producer.warm_up()
+            ready.put(index)
+            if not go.wait(READY_TIMEOUT):
+                raise KafkavalError("the parent never started the run")
+            producer.run()
+            collector.set_target_rate(wl.name, 0.0)
+            collector.detach(producer)
+            rec = producer.recorder
+            results.put(
+                {
+                    "index": index,
+                    "intended": rec.intended.tobytes(),
+                    "sent": rec.sent.tobytes(),
+                    "acked": rec.acked.tobytes(),
+                    "failed": rec.failed_count,
+                    "first_send": producer.started_mono,
+                    "last_ack": producer.last_ack_mono,
+                    "errors": producer.errors,
+                }
+            )
+    except BaseException as e:  # reported to the parent; a child traceback helps nobody
+        results.put({"index": index, "error": f"{type(e).__name__}: {e}"})
+        ready.put(index)
+
+
+class WorkerPool:
+    """Start N workers for one workload, release them together, collect their arrays."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        wl: Workload,
+        workers: int,
+        props: dict[str, str],
+        serve_metrics: bool = True,
+    ) -> None:
+        ctx = mp.get_context("spawn")
+        self.shares = split_phases(wl.phases, workers)
+        self.ready, self.results, self.go = ctx.Queue(), ctx.Queue(), ctx.Event()
+        self.procs = [
+            ctx.Process(
+                target=_worker_main,
+                args=(
+                    settings,
+                    wl,
+                    i + 1,
+                    self.shares[i],
+                    props,
+                    self.ready,
+                    self.go,
+                    self.results,
+                    serve_metrics,
+                ),
+                name=f"loadgen-worker-{i + 1}",
+                daemon=True,
+            )
+            for i in range(workers)
+        ]
+
+    def expected(self) -> dict[int, int]:
+        return {i + 1: sum(p.count for p in s) for i, s in enumerate(self.shares)}
+
+    def run(self, timeout: float) -> list[dict[str, Any]]:
+        """Start, wait for every warm-up, release, collect. Raises KafkavalError."""
+        for p in self.procs:
+            p.start()
+        try:
+            for _ in self.procs:
+                self.ready.get(timeout=READY_TIMEOUT)
+            self.go.set()
+            out: list[dict[str, Any]] = []
+            deadline = time.monotonic() + timeout
+            while len(out) < len(self.procs):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise KafkavalError(f"workers did not finish within {timeout:.0f} s")
+                try:
+                    out.append(self.results.get(timeout=min(left, 1.0)))
+                except queue.Empty:
+                    if not any(p.is_alive() for p in self.procs) and self.results.empty():
+                        raise KafkavalError("a worker process died without a result") from None
+            errors = [r["error"] for r in out if "error" in r]
+            if errors:
+                raise KafkavalError(f"worker failed: {errors[0]}")
+            return sorted(out, key=lambda r: r["index"])
+        except queue.Empty:
+            raise KafkavalError(f"workers not ready within {READY_TIMEOUT:.0f} s") from None
+        finally:
+            for p in self.procs:
+                p.join(15)
+                if p.is_alive():
+                    p.terminate()
+                    p.join(5)
+
+
+def merge(
+    results: list[dict[str, Any]], shares: list[tuple[Phase, ...]], phases: tuple[Phase, ...]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Concatenate the workers' arrays phase by phase, so phase bounds still hold."""
+    cols: dict[str, list[np.ndarray]] = {"intended": [], "sent": [], "acked": []}
+    for k in range(len(phases)):
+        for r, share in zip(results, shares, strict=True):
+            lo = sum(p.count for p in share[:k])
+            hi = lo + share[k].count
+            for name in cols:
+                arr = (
+                    np.frombuffer(array("q", r[name]), dtype=np.int64)
+                    if r[name]
+                    else np.zeros(0, dtype=np.int64)
+                )
+                cols[name].append(arr[lo:hi])
+    return tuple(np.concatenate(cols[n]) for n in ("intended", "sent", "acked"))  # type: ignore[return-value]
+
+
+def run_workers(
+    settings: Settings,
+    spec: Any,
+    wl: Workload,
+    collector: Any,
+    opts: Any,
+    running: threading.Event,
+    progress: Any,
+    label: str,
+    consumer: Any,
+) -> dict:
+    """One repetition of a load profile with ``opts.workers`` producer processes."""
+    from loadgen import results
+
+    pool = WorkerPool(settings, wl, opts.workers, producer_config(settings, opts.producer_props))
+    planned = sum(p.duration or 0 for p in wl.phases)
+    out = pool.run(timeout=planned * 3 + 120 + wl.count / 1000)
+    intended, sent, acked = merge(out, pool.shares, wl.phases)
+    failed = sum(r["failed"] for r in out)
+    drain_s = None
+    if consumer is not None:
+        n_acked = int((acked != -1).sum())
+        if consumer.drain(n_acked, 30 + wl.count / 5000):
+            drain_s = max(0.0, consumer.last_consume_mono - max(r["last_ack"] for r in out))
+    e2e = (
+        np.frombuffer(consumer.recorder.e2e_done, dtype=np.int64)
+        if consumer
+        else np.zeros(0, dtype=np.int64)
+    )
+    res = results.load_result(
+        spec,
+        wl.phases,
+        intended,
+        sent,
+        acked,
+        failed,
+        e2e,
+        consumer.consumed if consumer else 0,
+        consumer.recorder.duplicates if consumer else 0,
+        drain_s,
+        [],
+    )
+    errors: dict[str, int] = {}
+    for r in out:
+        for k, v in r["errors"].items():
+            errors[k] = errors.get(k, 0) + v
+    if errors:
+        res["client_errors"] = errors
+    res["workers"] = opts.workers
+    return res
+
+
+def run_compare_workers(
+    settings: Settings, topic: str, n: int, size: int, rate: float | None, workers: int
+) -> dict:
+    """bench-compare's loadgen side with several processes (no consumer)."""
+    from loadgen.compare import PARTITIONS, SHARED
+    from loadgen.recorder import UNSET, summarize_us
+
+    wl = Workload(
+        "compare",
+        (topic,),
+        (Phase(n, rate),),
+        record_size=size,
+        payload="raw",
+        partitions=PARTITIONS,
+        consume=False,
+    )
+    pool = WorkerPool(settings, wl, workers, producer_config(settings, SHARED), serve_metrics=False)
+    out = pool.run(timeout=600)
+    _, sent, acked = merge(out, pool.shares, wl.phases)
+    ok = acked != UNSET
+    span = (acked[ok].max() - sent[sent != UNSET].min()) / 1e6
+    svc = summarize_us((acked - sent)[ok])
+    return {
+        "records": int(ok.sum()),
+        "msgs_per_s": float(ok.sum() / span),
+        "p99_ms": (svc["p99"] or 0.0) * 1e3,
+    }

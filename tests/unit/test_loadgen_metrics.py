@@ -1,0 +1,141 @@
+"""The custom collector over recorded data, with fake producer/consumer sources."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from prometheus_client import CollectorRegistry, generate_latest
+
+from loadgen.metrics import BUCKETS_SECONDS, LoadgenCollector, stats_gauges
+from loadgen.recorder import ConsumerRecorder, ProducerRecorder
+
+
+@dataclasses.dataclass
+class FakeProducer:
+    profile: str
+    recorder: Any
+    topic_counts: dict[str, list[int]]
+    stats: dict[str, Any] | None = None
+
+
+@dataclasses.dataclass
+class FakeConsumer:
+    profile: str
+    recorder: Any
+    topic_counts: dict[str, int]
+    stats: dict[str, Any] | None = None
+
+
+def _sample(registry: CollectorRegistry, name: str, labels: dict[str, str]) -> float | None:
+    return registry.get_sample_value(name, labels)
+
+
+def test_counters_and_histograms_follow_recorded_data() -> None:
+    coll = LoadgenCollector()
+    reg = CollectorRegistry()
+    reg.register(coll)
+    rec = ProducerRecorder(4)
+    prod = FakeProducer("throughput", rec, {"t.a": [0, 0, 0]})
+    coll.attach_producer(prod)
+    for i, (svc, late) in enumerate([(1000, 0), (2000, 0), (150_000, 50_000)]):
+        rec.on_sent(i, 0, late)
+        rec.on_acked(i, late + svc)
+        prod.topic_counts["t.a"][0] += 1
+        prod.topic_counts["t.a"][1] += 1
+    lbl = {"profile": "throughput", "role": "producer"}
+    assert _sample(reg, "kafkaval_loadgen_service_latency_seconds_count", lbl) == 3
+    assert (
+        _sample(reg, "kafkaval_loadgen_service_latency_seconds_bucket", {**lbl, "le": "0.1"}) == 2
+    )
+    assert _sample(reg, "kafkaval_loadgen_response_latency_seconds_sum", lbl) == 0.203
+    # Scraping twice must not count twice.
+    assert _sample(reg, "kafkaval_loadgen_service_latency_seconds_count", lbl) == 3
+    rec.on_sent(3, 0, 0)
+    rec.on_failed(3)
+    prod.topic_counts["t.a"][0] += 1
+    prod.topic_counts["t.a"][2] += 1
+    coll.detach(prod)
+    clbl = {"profile": "throughput", "topic": "t.a", "role": "producer"}
+    assert _sample(reg, "kafkaval_loadgen_messages_sent_total", clbl) == 4
+    assert _sample(reg, "kafkaval_loadgen_messages_acked_total", clbl) == 3
+    assert _sample(reg, "kafkaval_loadgen_messages_failed_total", clbl) == 1
+    # A second run of the same profile adds up (counters stay monotonic).
+    rec2 = ProducerRecorder(1)
+    prod2 = FakeProducer("throughput", rec2, {"t.a": [1, 1, 0]})
+    rec2.on_sent(0, 0, 0)
+    rec2.on_acked(0, 500)
+    coll.attach_producer(prod2)
+    assert _sample(reg, "kafkaval_loadgen_messages_sent_total", clbl) == 5
+    assert _sample(reg, "kafkaval_loadgen_service_latency_seconds_count", lbl) == 4
+
+
+def test_consumer_histogram_and_exposition_has_all_buckets() -> None:
+    coll = LoadgenCollector()
+    reg = CollectorRegistry()
+    reg.register(coll)
+    crec = ConsumerRecorder()
+    crec.e2e_done.extend([3000, 4000])
+    crec.consumed_count = 2
+    coll.attach_consumer(FakeConsumer("burst", crec, {"t.b": 2}))
+    coll.set_target_rate("burst", 5000.0)
+    text = generate_latest(reg).decode()
+    e2e_buckets = [
+        ln
+        for ln in text.splitlines()
+        if ln.startswith("kafkaval_loadgen_e2e_latency_seconds_bucket")
+    ]
+    assert len(e2e_buckets) == len(BUCKETS_SECONDS) + 1
+    assert (
+        'kafkaval_loadgen_messages_consumed_total{profile="burst",role="consumer",topic="t.b"} 2.0'
+        in text
+    )
+    assert (
+        'kafkaval_loadgen_target_rate_messages_per_second{profile="burst",role="producer"} 5000.0'
+        in text
+    )
+
+
+def test_stats_gauges_from_librdkafka_statistics() -> None:
+    stats = {
+        "msg_cnt": 42,
+        "brokers": {
+            "bootstrap": {"nodeid": -1, "rtt": {"avg": 999_999, "p99": 999_999}},
+            "b1": {
+                "nodeid": 1,
+                "rtt": {"avg": 1500, "p99": 4000},
+                "int_latency": {"avg": 250},
+                "outbuf_latency": {"avg": 30},
+                "txretries": 2,
+            },
+            "b2": {
+                "nodeid": 2,
+                "rtt": {"avg": 2500, "p99": 3000},
+                "int_latency": {"avg": 100},
+                "outbuf_latency": {"avg": 60},
+                "txretries": 1,
+            },
+        },
+    }
+    g = stats_gauges(stats, "producer")
+    assert g == {
+        "broker_rtt_seconds": 0.0025,
+        "broker_rtt_p99_seconds": 0.004,
+        "queue_latency_seconds": 0.00025,
+        "outbuf_latency_seconds": 0.00006,
+        "queued_messages": 42.0,
+        "retries": 3.0,
+    }
+    assert set(stats_gauges(stats, "consumer")) == {"broker_rtt_seconds", "broker_rtt_p99_seconds"}
+
+
+def test_threshold_overrides_only_touch_enabled_checks() -> None:
+    from loadgen.profiles import PROFILES
+    from loadgen.results import thresholds_with
+
+    over = {"max_startup_seconds": 60.0, "max_p95_service_seconds": 1.0, "max_failed": 3.0}
+    t = thresholds_with(PROFILES["throughput"].thresholds, over)
+    assert t.max_startup_seconds is None and t.max_p95_service_seconds == 1.0
+    assert t.max_failed == 3 and isinstance(t.max_failed, int)
+    s = thresholds_with(PROFILES["startup"].thresholds, over)
+    assert s.max_startup_seconds == 60.0 and s.max_p95_service_seconds is None

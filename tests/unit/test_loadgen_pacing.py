@@ -1,0 +1,76 @@
+"""The intended-time schedule, driven by a fake clock."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from loadgen.pacing import Phase, paced
+from loadgen.recorder import ProducerRecorder
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def _simulate(phases, service_s: float, stall_at: int | None = None, stall_s: float = 0.0):
+    """Send through paced() with a fake broker acking after ``service_s``."""
+    clock = FakeClock()
+    n = sum(p.count for p in phases)
+    rec = ProducerRecorder(n)
+    for i, due in paced(phases, clock, clock.sleep):
+        if i == stall_at:
+            clock.sleep(stall_s)  # the sender stalls (GC pause, full queue) before sending
+        sent = clock()
+        rec.on_sent(i, round(due * 1e6), round(sent * 1e6))
+        rec.on_acked(i, round((sent + service_s) * 1e6))
+    return clock, rec
+
+
+def test_rate_is_exact_without_stalls() -> None:
+    clock, rec = _simulate([Phase(1000, 500.0)], service_s=0.002)
+    intended, sent, _ = rec.arrays()
+    gaps = np.diff(sent) / 1e6
+    assert gaps == pytest.approx(np.full(999, 1 / 500.0), abs=1e-6)
+    # 1000 messages at 500/s: the last is due 999/500 s after the first.
+    assert (sent[-1] - sent[0]) / 1e6 == pytest.approx(999 / 500.0, abs=1e-6)
+    assert (sent == intended).all()
+
+
+def test_stall_shows_in_response_time_not_in_service_time() -> None:
+    rate, stall = 1000.0, 0.050
+    _, rec = _simulate([Phase(500, rate)], service_s=0.002, stall_at=100, stall_s=stall)
+    service = np.frombuffer(rec.service_done, dtype=np.int64)
+    response = np.frombuffer(rec.response_done, dtype=np.int64)
+    delay = np.frombuffer(rec.send_delay_done, dtype=np.int64)
+    assert (service == 2000).all()  # service time never sees the stall
+    # Message 100 waited the whole stall; the overdue ones after it go out at
+    # once, each 1 ms less late, until the schedule is caught up at 150.
+    expected_delay = np.zeros(500, dtype=np.int64)
+    expected_delay[100:150] = 50_000 - np.arange(50) * 1000
+    assert delay.tolist() == expected_delay.tolist()
+    assert (response == service + expected_delay).all()
+    assert response.max() == 52_000
+
+
+def test_phases_continue_the_schedule_and_max_rate_has_no_delay() -> None:
+    clock, rec = _simulate([Phase(10, 100.0), Phase(20, 1000.0), Phase(5, None)], 0.001)
+    intended, sent, _ = rec.arrays()
+    assert (intended[10] - intended[0]) == 100_000  # 10 messages at 100/s
+    assert (intended[29] - intended[10]) == 19_000
+    assert (sent[30:] == intended[30:]).all()
+
+
+def test_running_flag_stops_early() -> None:
+    clock = FakeClock()
+    seen = []
+    for i, _due in paced([Phase(100, 10.0)], clock, clock.sleep, running=lambda: len(seen) < 7):
+        seen.append(i)
+    assert seen == list(range(7))
