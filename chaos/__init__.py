@@ -1,0 +1,1 @@
+"""Chaos: bounded, verified faults on targets, and the delivery-guarantee suite."""

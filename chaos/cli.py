@@ -1,0 +1,118 @@
+"""``kafkaval delivery run|plan``: the delivery-guarantee suite."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+import time
+
+from prometheus_client import CollectorRegistry, start_http_server
+
+from chaos.metrics import DeliveryMetrics
+from chaos.scenarios import Timing
+from chaos.suite import plan, run_suite, shapes_of, stop_on_signals, table, validate_scenarios
+from kafkaval.config import Settings
+from kafkaval.errors import UsageError
+from kafkaval.targets import scrape_target
+
+# The delivery runner's /metrics: metrics_port + this (loadgen workers use the low ones).
+METRICS_PORT_OFFSET = 90
+
+
+def _options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--quick", action="store_true", help="short durations (same code path)")
+    p.add_argument(
+        "--scenario",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="run only this scenario (repeatable; default all)",
+    )
+    p.add_argument(
+        "--cluster",
+        default="both",
+        choices=("single", "3-broker", "both"),
+        help="cluster shape(s) to run on (default both)",
+    )
+    p.add_argument("--target", help="broker to fault (default: the leader of partition 0)")
+    p.add_argument(
+        "--fault-seconds", type=float, help="how long a partition lasts (default 15, --quick 8)"
+    )
+
+
+def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
+    delivery = sub.add_parser("delivery", help="check that nothing is lost when things break")
+    verbs = delivery.add_subparsers(
+        dest="delivery_verb", metavar="run|plan", parser_class=type(delivery)
+    )
+    run = verbs.add_parser("run", parents=[parent], help="run the delivery scenarios")
+    _options(run)
+    run.add_argument("--dry-run", action="store_true", help="print the plan, touch nothing")
+    run.set_defaults(func=cmd_run)
+    pl = verbs.add_parser("plan", parents=[parent], help="print the plan, touch nothing")
+    _options(pl)
+    pl.set_defaults(func=cmd_plan)
+
+
+def _timing(args: argparse.Namespace) -> Timing:
+    timing = Timing.quick() if args.quick else Timing()
+    if args.fault_seconds is not None:
+        if args.fault_seconds <= 0:
+            raise UsageError(f"--fault-seconds must be > 0, not {args.fault_seconds:g}")
+        timing = Timing(**{**timing.__dict__, "partition": args.fault_seconds})
+    return timing
+
+
+def cmd_plan(args: argparse.Namespace, settings: Settings) -> int:
+    names = validate_scenarios(args.scenario)
+    shapes = shapes_of(args.cluster)
+    timing = _timing(args)
+    print("\n".join(plan(names, shapes, timing, args.target)))
+    return 0
+
+
+def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    names = validate_scenarios(args.scenario)
+    shapes = shapes_of(args.cluster)
+    timing = _timing(args)
+    if args.dry_run:
+        print("dry run: nothing is touched")
+        print("\n".join(plan(names, shapes, timing, args.target)))
+        return 0
+    if args.target:
+        # Refuse a target chaos may not touch before anything starts.
+        from chaos.safety import local_targets, resolve_target
+
+        resolve_target(settings, args.target, local_targets(settings))
+    metrics = DeliveryMetrics()
+    registry = CollectorRegistry()
+    registry.register(metrics)
+    port = settings.metrics_port + METRICS_PORT_OFFSET
+    try:
+        server, _thread = start_http_server(port, settings.metrics_host, registry)
+    except OSError as e:
+        print(f"warning: metrics not exposed, port {port} busy ({e.strerror})", file=sys.stderr)
+        server = None
+    stop = threading.Event()
+    address = f"{settings.metrics_host}:{port}"
+    try:
+        with stop_on_signals(stop), scrape_target(settings, "kafkaval-delivery", "runner", address):
+            record = run_suite(
+                settings, names, shapes, args.quick, target=args.target, metrics=metrics,
+                stop=stop, timing=timing,
+                say=lambda line: print(line, flush=True),
+            )  # fmt: skip
+            # Stay up one scrape interval so Prometheus sees the final values.
+            if server is not None and not stop.is_set():
+                time.sleep(settings.scrape_interval + 0.5)
+    finally:
+        if server is not None:
+            server.shutdown()
+    print()
+    print(table(record))
+    print(f"\nrun record: {settings.path('results_dir')}/delivery-{record['run_id']}.json")
+    if record["interrupted"]:
+        print("interrupted: faults were undone; results not judged", file=sys.stderr)
+        return 130
+    return 0 if record["passed"] else 1

@@ -1,0 +1,107 @@
+"""Prometheus metrics of the delivery suite, as one custom collector.
+
+The suite updates plain counters in this object (thread-safe); ``collect``
+builds fresh metric families on each scrape. Labels: ``scenario`` (the
+scenario's result key, e.g. ``broker-restart`` or ``broker-restart@single``),
+``cluster`` (``single`` / ``3-broker``), ``group`` (consumer group role
+``g1``...), ``kind`` and ``target`` for faults. docs/metrics.md lists them.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+from collections.abc import Iterator
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+# Per scenario and cluster shape.
+SCENARIO_COUNTERS = {
+    "sent": "messages the producers sent",
+    "acked": "sends acknowledged by the broker",
+    "failed": "sends reported failed",
+    "indeterminate": "sends with no definite outcome (timed out / unknown)",
+    "lost": "acked messages not in the log at the final read",
+    "log_duplicates": "extra copies of a message id in the log",
+    "reordered": "records out of sequence order per partition and producer",
+    "failed_visible": "sends reported failed whose message is in the log",
+}
+# Per scenario, cluster shape and consumer group.
+GROUP_COUNTERS = {
+    "delivered": "records delivered to the group",
+    "redeliveries": "records delivered again to the group (same partition and offset)",
+    "missing": "acked messages never delivered to the group",
+}
+
+
+class DeliveryMetrics(Collector):
+    """Counters per scenario/group and the fault-active gauge."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._scenario: dict[tuple[str, str, str], float] = defaultdict(float)
+        self._group: dict[tuple[str, str, str, str], float] = defaultdict(float)
+        self._fault: dict[tuple[str, str, str], int] = {}
+        self._passed: dict[tuple[str, str], int] = {}
+
+    def inc(self, scenario: str, cluster: str, name: str, amount: float = 1) -> None:
+        with self._lock:
+            self._scenario[(scenario, cluster, name)] += amount
+
+    def inc_group(self, scenario: str, cluster: str, group: str, name: str, amount: float) -> None:
+        with self._lock:
+            self._group[(scenario, cluster, group, name)] += amount
+
+    def fault(self, scenario: str, kind: str, target: str, active: bool) -> None:
+        with self._lock:
+            self._fault[(scenario, kind, target)] = int(active)
+
+    def passed(self, scenario: str, cluster: str, ok: bool) -> None:
+        with self._lock:
+            self._passed[(scenario, cluster)] = int(ok)
+
+    def value(self, scenario: str, cluster: str, name: str) -> float:
+        with self._lock:
+            return self._scenario.get((scenario, cluster, name), 0.0)
+
+    def collect(self) -> Iterator[Metric]:
+        with self._lock:
+            scenario = dict(self._scenario)
+            group = dict(self._group)
+            fault = dict(self._fault)
+            passed = dict(self._passed)
+        for name, help_text in SCENARIO_COUNTERS.items():
+            fam = CounterMetricFamily(
+                f"kafkaval_delivery_{name}", help_text.capitalize(), labels=["scenario", "cluster"]
+            )
+            for (s, c, n), v in sorted(scenario.items()):
+                if n == name:
+                    fam.add_metric([s, c], v)
+            yield fam
+        for name, help_text in GROUP_COUNTERS.items():
+            fam = CounterMetricFamily(
+                f"kafkaval_delivery_group_{name}",
+                help_text.capitalize(),
+                labels=["scenario", "cluster", "group"],
+            )
+            for (s, c, g, n), v in sorted(group.items()):
+                if n == name:
+                    fam.add_metric([s, c, g], v)
+            yield fam
+        gauge = GaugeMetricFamily(
+            "kafkaval_chaos_fault_active",
+            "1 while a fault is applied to the target, else 0",
+            labels=["scenario", "kind", "target"],
+        )
+        for (s, k, t), v in sorted(fault.items()):
+            gauge.add_metric([s, k, t], v)
+        yield gauge
+        ok = GaugeMetricFamily(
+            "kafkaval_delivery_scenario_passed",
+            "1 if the scenario's last run met all its bounds, 0 if not",
+            labels=["scenario", "cluster"],
+        )
+        for (s, c), v in sorted(passed.items()):
+            ok.add_metric([s, c], v)
+        yield ok

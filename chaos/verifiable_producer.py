@@ -1,0 +1,140 @@
+"""A producer whose every send ends in its ledger: acked, failed or indeterminate.
+
+Each message's key is ``<producer_id>:<seq>`` and its value carries the send
+wall-clock time (for end-to-end latency elsewhere). Outcomes come from the
+delivery callback (confluent-kafka-python ``verifiable_producer.py`` habit):
+``poll(0)`` in the loop, retry on ``BufferError``, ``flush`` at the end; a
+send with no report after the final flush is indeterminate.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from confluent_kafka import KafkaError, KafkaException, Producer
+
+from chaos.errors import ChaosError
+from chaos.ledger import ProducerLedger, message_key
+from stack.probes import quiet
+
+# Errors after which the message may or may not be in the log: the broker may
+# have appended it before the reply was lost.
+INDETERMINATE_ERRORS = {
+    KafkaError._MSG_TIMED_OUT,
+    KafkaError._TIMED_OUT,
+    KafkaError._TRANSPORT,
+    KafkaError.REQUEST_TIMED_OUT,
+    KafkaError.NOT_ENOUGH_REPLICAS_AFTER_APPEND,
+}
+
+
+class VerifiableProducer:
+    """Produces numbered messages at a fixed rate into one topic, recording outcomes.
+
+    Args:
+        producer_id: unique id of this producer (no ':').
+        topic: where to produce.
+        config: librdkafka properties (bootstrap, acks, idempotence...), passed unchanged.
+        on_outcome: called with "acked"/"failed"/"indeterminate" per report (metrics).
+        producer_factory: builds the client (tests inject).
+    """
+
+    def __init__(
+        self,
+        producer_id: str,
+        topic: str,
+        config: dict[str, Any],
+        on_outcome: Callable[[str], None] = lambda _outcome: None,
+        producer_factory: Callable[[dict[str, Any]], Any] = Producer,
+    ) -> None:
+        self.ledger = ProducerLedger(producer_id)
+        self.topic = topic
+        self._on_outcome = on_outcome
+        try:
+            self._producer = producer_factory(quiet(config))
+        except KafkaException as e:
+            raise ChaosError(f"cannot create producer {producer_id}: {e}") from e
+        self.running = threading.Event()
+        self.running.set()
+        self.error: BaseException | None = None
+
+    def _report(self, seq: int) -> Callable[[Any, Any], None]:
+        def on_delivery(err: KafkaError | None, msg: Any) -> None:
+            if err is None:
+                # With acks=0 the client learns no offset: msg.offset() is None.
+                # The checker finds messages by id, so -1 ("unknown") is enough.
+                partition, offset = msg.partition(), msg.offset()
+                self.ledger.acked(
+                    seq, -1 if partition is None else partition, -1 if offset is None else offset
+                )
+                self._on_outcome("acked")
+            elif err.code() in INDETERMINATE_ERRORS:
+                self.ledger.indeterminate(seq)
+                self._on_outcome("indeterminate")
+            else:
+                self.ledger.failed(seq)
+                self._on_outcome("failed")
+
+        return on_delivery
+
+    def send_one(self) -> None:
+        seq = self.ledger.next_seq()
+        key = message_key(self.ledger.producer_id, seq)
+        value = f"{time.time():.6f}".encode()
+        while True:
+            try:
+                self._producer.produce(self.topic, value, key, on_delivery=self._report(seq))
+                break
+            except BufferError:
+                self._producer.poll(0.05)  # local queue full: wait for reports
+        self._producer.poll(0)
+
+    def run(
+        self,
+        rate: float,
+        max_messages: int,
+        max_seconds: float,
+        flush_timeout: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> ProducerLedger:
+        """Send at ``rate`` msg/s until ``max_messages``, ``max_seconds`` or ``stop()``.
+
+        Both bounds always apply. Returns the closed ledger.
+        """
+        start = clock()
+        interval = 1.0 / rate
+        try:
+            while self.running.is_set() and len(self.ledger) < max_messages:
+                now = clock()
+                if now - start >= max_seconds:
+                    break
+                due = start + len(self.ledger) * interval
+                if due > now:
+                    self._producer.poll(min(due - now, 0.1))
+                    continue
+                self.send_one()
+            self._producer.flush(flush_timeout)
+        except BaseException as e:  # recorded for the runner thread's owner
+            self.error = e
+            raise
+        finally:
+            self.ledger.close()
+        return self.ledger
+
+    def stop(self) -> None:
+        """Ask ``run`` to stop after the current send (safe from any thread)."""
+        self.running.clear()
+
+    def run_in_thread(self, rate: float, max_messages: int, max_seconds: float) -> threading.Thread:
+        def target() -> None:
+            try:
+                self.run(rate, max_messages, max_seconds)
+            except BaseException:  # noqa: BLE001 - kept in self.error for the caller
+                pass
+
+        thread = threading.Thread(target=target, name=f"producer-{self.ledger.producer_id}")
+        thread.start()
+        return thread

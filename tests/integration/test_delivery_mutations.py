@@ -1,0 +1,41 @@
+"""The harness must FAIL on deliberately unsafe setups (a checker that always passes is useless)."""
+
+from __future__ import annotations
+
+import pytest
+
+from chaos.scenarios import Timing, Unsafe
+from chaos.suite import run_suite
+from kafkaval.config import Settings
+
+pytestmark = pytest.mark.integration
+
+
+def test_consumer_that_skips_before_commit_is_caught(stack_settings: Settings) -> None:
+    record = run_suite(
+        stack_settings, ["consumer-restart"], ["single"], quick=True,
+        shape_overrides={"single": stack_settings}, unsafe=Unsafe(consumer_skip_every=50),
+    )  # fmt: skip
+    entry = record["scenarios"]["consumer-restart"]
+    assert not entry["passed"] and not record["passed"]
+    g1 = entry["groups"]["g1"]
+    # Every 50th record read was committed unrecorded: at least acked/50 minus the
+    # ones redelivered after the restarts (then recorded) are missing.
+    assert g1["missing"] > 0 and g1["missing_ids"]
+    assert any("group g1 missing" in f for f in entry["failures"])
+    assert entry["lost"] == 0  # the log itself is complete: only the group lost them
+
+
+def test_acks_0_with_broker_kill_reports_loss(stack_settings: Settings) -> None:
+    # A higher rate keeps produce requests in flight when the broker dies.
+    timing = Timing(rate=3000.0, warmup=3.0, gap=2.0, down=1.0, partition=8.0,
+                    max_seconds=60.0, settle=60.0)  # fmt: skip
+    record = run_suite(
+        stack_settings, ["broker-restart"], ["single"], quick=True,
+        shape_overrides={"single": stack_settings}, timing=timing,
+        unsafe=Unsafe(producer={"acks": "0", "enable.idempotence": "false"}),
+    )  # fmt: skip
+    entry = record["scenarios"]["broker-restart"]
+    assert not entry["passed"]
+    assert entry["lost"] > 0 and entry["lost_ids"]
+    assert any(f.startswith("lost ") for f in entry["failures"])

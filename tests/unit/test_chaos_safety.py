@@ -1,0 +1,147 @@
+"""Safety, partition rules, metrics and CLI input checks of chaos (no network)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+
+import pytest
+
+from chaos.errors import ChaosError, TargetNotAllowed
+from chaos.metrics import DeliveryMetrics
+from chaos.netpartition import ProcessPartitioner
+from chaos.safety import allowed_by_config, resolve_target
+from chaos.scenarios import SCENARIOS, CheckResult, bounds_for, judge
+from kafkaval.cli import main
+from kafkaval.config import Settings
+
+
+def test_stack_process_is_allowed_and_others_refused() -> None:
+    settings = Settings()
+    local = {"broker-1": object()}
+    assert resolve_target(settings, "broker-1", local) is local["broker-1"]  # type: ignore[arg-type]
+    with pytest.raises(TargetNotAllowed, match="not allowed.*broker-1"):
+        resolve_target(settings, "postgres", local)  # type: ignore[arg-type]
+
+
+def test_configured_container_needs_a_backend() -> None:
+    settings = dataclasses.replace(Settings(), chaos_targets=["kafka-1", "role=broker"])
+    with pytest.raises(ChaosError, match="no Docker backend"):
+        resolve_target(settings, "kafka-1", {})
+    assert resolve_target(settings, "kafka-1", {}, container=lambda n: n) == "kafka-1"  # type: ignore[arg-type,return-value]
+    assert allowed_by_config(settings, "anything", {"role": "broker"})
+    assert not allowed_by_config(settings, "anything", {"role": "consumer"})
+
+
+@pytest.fixture(autouse=True)
+def plain_dir_cgroups(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A tmp dir stands in for cgroupfs, where rmdir succeeds despite cgroup.procs."""
+    import pathlib
+    import shutil
+
+    monkeypatch.setattr(pathlib.Path, "rmdir", lambda self: shutil.rmtree(self))
+
+
+class FakeIptables:
+    def __init__(self) -> None:
+        self.rules: list[str] = ["-A INPUT -p tcp --dport 22 -j ACCEPT"]
+
+    def __call__(self, args: Sequence[str]) -> str:
+        args = list(args)
+        if args[0] == "-S":
+            return "".join(f"{r}\n" for r in self.rules if r.split()[1] == args[1])
+        line = " ".join(args[1:])
+        if args[0] == "-A":
+            self.rules.append("-A " + line)
+        elif args[0] == "-D":
+            self.rules.remove("-A " + line)
+        return ""
+
+
+def test_partition_rules_are_tagged_and_healed_exactly(tmp_path) -> None:
+    (tmp_path / "cgroup.procs").write_text("")
+    fake = FakeIptables()
+    ports = set(range(40000, 40020))  # more than one multiport rule's worth
+    part = ProcessPartitioner("broker-2", [39293, 39393], run=fake, cgroup_root=tmp_path,
+                              socket_ports=lambda pid: ports)  # fmt: skip
+    other = ProcessPartitioner("broker-2", [49293], run=fake, cgroup_root=tmp_path)
+    part.partition(4242)
+    assert (tmp_path / part.tag / "cgroup.procs").read_text().strip() == "4242"
+    assert len(part.active_rules()) == 3  # cgroup OUTPUT + 2 multiport INPUT chunks
+    assert other.active_rules() == []  # same name, another stack: not ours
+    part.heal(4242)
+    assert part.active_rules() == []
+    assert fake.rules == ["-A INPUT -p tcp --dport 22 -j ACCEPT"]
+    assert not (tmp_path / part.tag).exists()
+
+
+def test_partition_failure_removes_what_was_added(tmp_path) -> None:
+    fake = FakeIptables()
+    calls = {"n": 0}
+
+    def flaky(args: Sequence[str]) -> str:
+        if args[0] == "-A":
+            calls["n"] += 1
+            if calls["n"] == 2:
+                raise ChaosError("iptables failed")
+        return fake(args)
+
+    part = ProcessPartitioner(
+        "b", [1], run=flaky, cgroup_root=tmp_path, socket_ports=lambda p: set()
+    )
+    with pytest.raises(ChaosError):
+        part.partition(1)
+    assert part.active_rules() == [] and not (tmp_path / part.tag).exists()
+
+
+def test_bounds_fail_on_any_excess() -> None:
+    sc = SCENARIOS["broker-restart"]
+    bounds = bounds_for(sc, "3-broker")
+    ok = CheckResult(sent=100, acked=100)
+    assert judge(ok, bounds, True) == []
+    assert judge(dataclasses.replace(ok, lost=1), bounds, True) == ["lost 1 > 0"]
+    assert judge(ok, bounds, False) == ["a fault was not rolled back (results not trusted)"]
+    assert judge(CheckResult(), bounds, True) == ["acked 0 of 0 sent"]
+
+
+def test_metrics_collector_exposes_counters_and_fault_gauge() -> None:
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    m = DeliveryMetrics()
+    reg = CollectorRegistry()
+    reg.register(m)
+    m.inc("broker-restart", "single", "acked", 3)
+    m.inc_group("broker-restart", "single", "g1", "redeliveries", 2)
+    m.fault("broker-restart", "kill", "broker-1", True)
+    text = generate_latest(reg).decode()
+    assert 'kafkaval_delivery_acked_total{cluster="single",scenario="broker-restart"} 3.0' in text
+    assert 'kafkaval_delivery_group_redeliveries_total{cluster="single",group="g1",' in text
+    assert (
+        'kafkaval_chaos_fault_active{kind="kill",scenario="broker-restart",target="broker-1"} 1.0'
+        in text
+    )
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["delivery", "run", "--scenario", "nope"],
+        ["delivery", "run", "--fault-seconds", "0"],
+        ["delivery", "run", "--cluster", "five"],
+        ["delivery", "plan", "--fault-seconds", "-3"],
+    ],
+)
+def test_bad_input_is_one_line_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_dry_run_prints_the_plan_and_touches_nothing(
+    capsys: pytest.CaptureFixture[str], tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["delivery", "run", "--dry-run", "--quick", "--scenario", "broker-restart"]) == 0
+    out = capsys.readouterr().out
+    assert "dry run" in out and "kill" in out and "restart" in out and "1 s" in out
+    assert list(tmp_path.iterdir()) == []  # no results, no state
