@@ -1,0 +1,62 @@
+"""Run the exporter: sampler thread + HTTP /metrics on its own registry."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry, start_http_server
+
+from exporter.collector import ContainerCollector
+from exporter.sampler import Sampler, Source
+from kafkaval.errors import KafkavalError
+
+
+@dataclass
+class RunningExporter:
+    sampler: Sampler
+    registry: CollectorRegistry
+    port: int  # the bound port (useful when 0 was asked for)
+
+
+@contextlib.contextmanager
+def serve(
+    source: Source, address: str = "127.0.0.1", port: int = 0, interval: float = 2.0
+) -> Iterator[RunningExporter]:
+    """Sample ``source`` in the background and serve /metrics until the block ends.
+
+    Args:
+        source: where samples come from.
+        address: listen address (0.0.0.0 inside a container).
+        port: TCP port; 0 picks a free one.
+        interval: seconds between sampling rounds.
+
+    Raises:
+        KafkavalError: the port cannot be bound.
+    """
+    registry = CollectorRegistry(auto_describe=False)
+    sampler = Sampler(source, interval=interval)
+    registry.register(ContainerCollector(sampler))
+    try:
+        server, thread = start_http_server(port, addr=address, registry=registry)
+    except OSError as e:
+        source.close()
+        raise KafkavalError(
+            f"cannot listen on {address}:{port} ({e.strerror}): choose another --port"
+        ) from e
+    sampler.start()
+    try:
+        yield RunningExporter(sampler, registry, server.server_address[1])
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+        sampler.stop()
+
+
+def wait_forever(stop: threading.Event) -> None:
+    """Block until ``stop`` is set (by a signal handler)."""
+    while not stop.wait(3600):
+        pass

@@ -1,0 +1,186 @@
+"""docker-compose.yml for real: config, up to healthy, a QUICK run and a broker fault, down -v.
+
+Uses Debian's `docker-compose` 1.29 (what these machines have; the file is
+written in the Compose Specification so `docker compose` v2 reads it too) and
+the images built locally by docker/build-images.sh in place of the public
+ones. Grafana is left out: its image cannot be obtained here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from docker_helpers import (
+    KAFKA_IMAGE,
+    KAFKAVAL_IMAGE,
+    PROMETHEUS_IMAGE,
+    engine_or_skip,
+    require_image,
+    wait_for,
+)
+
+pytestmark = pytest.mark.docker
+
+REPO = Path(__file__).resolve().parents[2]
+_OFF = int(os.environ.get("KAFKAVAL_TEST_PORT_OFFSET", "0"))
+PORTS = {
+    "KAFKA_PORT": 39694 + _OFF,
+    "PROMETHEUS_PORT": 39690 + _OFF,
+    "EXPORTER_PORT": 39617 + _OFF,
+}
+
+
+def _compose_cmd() -> list[str]:
+    if shutil.which("docker-compose"):
+        return ["docker-compose"]
+    probe = subprocess.run(["docker", "compose", "version"], capture_output=True)
+    if probe.returncode == 0:
+        return ["docker", "compose"]
+    pytest.fail("neither docker-compose nor `docker compose` is installed (apt: docker-compose)")
+
+
+def _run(argv: list[str], env: dict[str, str], timeout: float) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        argv, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+def _query(url: str, promql: str) -> list[dict[str, Any]]:
+    r = requests.get(f"{url}/api/v1/query", params={"query": promql}, timeout=5)
+    r.raise_for_status()
+    return r.json()["data"]["result"]
+
+
+@pytest.mark.parametrize(
+    "extra,env",
+    [
+        ([], {}),
+        (["--profile", "cdc"], {}),
+        (["--env-file", "docker/cluster.env"], {}),
+        (
+            ["-f", "docker-compose.yml", "-f", "docker-compose.attach.yml"],
+            {"ATTACH_NETWORK": "pipeline_default", "ATTACH_BOOTSTRAP_SERVERS": "kafka:9092"},
+        ),
+    ],
+    ids=["default", "cdc", "cluster", "attach"],
+)
+def test_config_is_accepted(extra: list[str], env: dict[str, str]) -> None:
+    out = _run([*_compose_cmd(), *extra, "config", "-q"], {**os.environ, **env}, 60)
+    assert out.returncode == 0, out.stderr
+
+
+def test_attach_mode_without_its_variables_names_them() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ATTACH_")}
+    cmd = [*_compose_cmd(), "-f", "docker-compose.yml", "-f", "docker-compose.attach.yml"]
+    out = _run([*cmd, "config", "-q"], env, 60)
+    assert out.returncode != 0
+    assert "ATTACH_" in out.stderr
+
+
+@pytest.fixture(scope="module")
+def compose(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    client = engine_or_skip()
+    for image in (KAFKA_IMAGE, PROMETHEUS_IMAGE, KAFKAVAL_IMAGE):
+        require_image(client, image)
+    project = f"kvit{secrets.token_hex(3)}"
+    results = tmp_path_factory.mktemp("compose-results")
+    results.chmod(0o777)  # written by the tools' containers
+    env = {
+        **os.environ,
+        **{k: str(v) for k, v in PORTS.items()},
+        "COMPOSE_PROJECT_NAME": project,
+        "KAFKA_IMAGE": KAFKA_IMAGE,
+        "PROMETHEUS_IMAGE": PROMETHEUS_IMAGE,
+        "KAFKAVAL_IMAGE": KAFKAVAL_IMAGE,
+        "KAFKAVAL_RESULTS_DIR": str(results),
+        "KAFKAVAL_REPORTS_DIR": str(results),
+    }
+    cmd = _compose_cmd()
+    try:
+        up = _run([*cmd, "up", "-d", "--no-build", "kafka", "prometheus", "exporter"], env, 300)
+        assert up.returncode == 0, up.stderr
+
+        def healthy() -> bool:
+            ids = _run([*cmd, "ps", "-q"], env, 30).stdout.split()
+            states = [
+                client.api.inspect_container(i)["State"].get("Health", {}).get("Status")
+                for i in ids
+            ]
+            return len(states) == 3 and all(s == "healthy" for s in states)
+
+        wait_for(healthy, 240, "kafka, prometheus and exporter to be healthy", interval=2)
+        kafka_id = _run([*cmd, "ps", "-q", "kafka"], env, 30).stdout.strip()
+        kafka_name = client.api.inspect_container(kafka_id)["Name"].lstrip("/")
+        yield {
+            "cmd": cmd,
+            "env": env,
+            "project": project,
+            "results": results,
+            "kafka": kafka_name,
+            "prometheus": f"http://127.0.0.1:{PORTS['PROMETHEUS_PORT']}",
+            "client": client,
+        }
+    finally:
+        down = _run([*cmd, "down", "-v", "--remove-orphans"], env, 300)
+        label = f"com.docker.compose.project={project}"
+        left = (
+            client.containers.list(all=True, filters={"label": label})
+            + client.volumes.list(filters={"label": label})
+            + client.networks.list(filters={"label": label})
+        )
+        client.close()
+        assert down.returncode == 0, down.stderr
+        assert left == [], f"`down -v` left {left}"
+
+
+def test_quick_throughput_runs_in_compose(compose: dict[str, Any]) -> None:
+    out = _run(
+        [*compose["cmd"], "run", "--rm", "loadgen", "--quick", "--profile", "throughput"],
+        compose["env"],
+        600,
+    )
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    record = json.loads((compose["results"] / "latest-performance.json").read_text())
+    run = record["profiles"]["throughput"]
+    assert run["passed"], run
+    assert run["acked"] == run["sent"] > 0
+    assert run["consumed"] == run["acked"]
+
+
+def test_broker_restart_scenario_runs_in_compose(compose: dict[str, Any]) -> None:
+    # Chaos may touch exactly this project's broker container, by name.
+    env = {**compose["env"], "KAFKAVAL_CHAOS_TARGETS": compose["kafka"]}
+    argv = [*compose["cmd"], "run", "--rm", "chaos", "--quick"]
+    argv += ["--scenario", "broker-restart", "--cluster", "single"]
+    out = _run(argv, env, 900)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    record = json.loads((compose["results"] / "latest-delivery.json").read_text())
+    result = record["scenarios"]["broker-restart"]
+    assert result["passed"], result
+    assert result["lost"] == 0 and result["acked"] > 0
+    assert result["faults"] and all(f["rolled_back"] for f in result["faults"])
+    assert {f["target"] for f in result["faults"]} == {compose["kafka"]}
+    state = compose["client"].api.inspect_container(compose["kafka"])["State"]
+    assert state["Running"] and not state["Paused"]
+
+
+def test_prometheus_holds_the_exporters_kafka_series(compose: dict[str, Any]) -> None:
+    promql = f'container_cpu_usage_seconds_total{{name="{compose["kafka"]}"}}'
+    wait_for(
+        lambda: bool(_query(compose["prometheus"], promql)),
+        90,
+        "Prometheus to hold the exporter's series of the Kafka container",
+        interval=2,
+    )
+    series = _query(compose["prometheus"], promql)[0]
+    assert series["metric"]["compose_service"] == "kafka"
+    assert float(series["value"][1]) > 0

