@@ -1,0 +1,496 @@
+"""Generate the Grafana dashboards in grafana/dashboards/*.json.
+
+The JSON is generated, not hand-edited, so every panel's PromQL stays readable
+here and every panel points at the provisioned datasource by its pinned uid.
+Regenerate after a change: ``python grafana/generate.py``; a unit test checks
+the committed files equal the output.
+
+Metric names: docs/metrics.md.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+DASHBOARDS = HERE / "dashboards"
+# Pinned in provisioning/datasources/prometheus.yml; dashboards refer to it by uid.
+DATASOURCE_UID = "kafkaval-prometheus"
+DS = {"type": "prometheus", "uid": DATASOURCE_UID}
+
+LOADGEN = "kafkaval_loadgen_"
+
+
+def _target(expr: str, legend: str, ref: str, fmt: str = "time_series") -> dict[str, Any]:
+    return {
+        "datasource": DS,
+        "expr": expr,
+        "legendFormat": legend,
+        "refId": ref,
+        "format": fmt,
+    }
+
+
+class Layout:
+    """Places panels on Grafana's 24-column grid, two per row, and numbers them."""
+
+    def __init__(self) -> None:
+        self.panels: list[dict[str, Any]] = []
+        self.x = 0
+        self.y = 0
+
+    def row(self, title: str) -> None:
+        self.y += 0 if self.x == 0 else 8
+        self.x = 0
+        self.panels.append(
+            {
+                "type": "row",
+                "title": title,
+                "id": len(self.panels) + 1,
+                "collapsed": False,
+                "gridPos": {"h": 1, "w": 24, "x": 0, "y": self.y},
+                "panels": [],
+            }
+        )
+        self.y += 1
+
+    def panel(
+        self,
+        title: str,
+        targets: list[tuple[str, str]],
+        unit: str = "short",
+        kind: str = "timeseries",
+        description: str = "",
+        width: int = 12,
+    ) -> None:
+        if self.x + width > 24:
+            self.x, self.y = 0, self.y + 8
+        refs = "ABCDEFGH"
+        panel: dict[str, Any] = {
+            "type": kind,
+            "title": title,
+            "description": description,
+            "id": len(self.panels) + 1,
+            "datasource": DS,
+            "gridPos": {"h": 8, "w": width, "x": self.x, "y": self.y},
+            "targets": [
+                _target(expr, legend, refs[i], "heatmap" if kind == "heatmap" else "time_series")
+                for i, (expr, legend) in enumerate(targets)
+            ],
+            "fieldConfig": {"defaults": {"unit": unit}, "overrides": []},
+            "options": {"legend": {"displayMode": "list", "placement": "bottom"}},
+        }
+        if kind == "heatmap":
+            panel["options"] = {
+                "calculate": False,
+                "yAxis": {"unit": unit},
+                "color": {"mode": "scheme", "scheme": "Oranges"},
+            }
+        self.panels.append(panel)
+        self.x += width
+        if self.x >= 24:
+            self.x, self.y = 0, self.y + 8
+
+
+def _query_var(name: str, label: str, query: str, include_all: bool = True) -> dict[str, Any]:
+    return {
+        "type": "query",
+        "name": name,
+        "label": label,
+        "datasource": DS,
+        "query": {"query": query, "refId": f"{name}-var"},
+        "definition": query,
+        "refresh": 2,  # on time range change: new runs bring new label values
+        "includeAll": include_all,
+        "allValue": ".*",
+        "multi": True,
+        "current": {"text": "All", "value": "$__all"},
+        "sort": 1,
+    }
+
+
+def _dashboard(
+    uid: str,
+    title: str,
+    layout: Layout,
+    variables: list[dict[str, Any]],
+    annotations: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    builtin = {
+        "builtIn": 1,
+        "datasource": {"type": "grafana", "uid": "-- Grafana --"},
+        "enable": True,
+        "hide": True,
+        "iconColor": "rgba(0, 211, 255, 1)",
+        "name": "Annotations & Alerts",
+        "type": "dashboard",
+    }
+    return {
+        "uid": uid,
+        "title": title,
+        "tags": ["kafkaval"],
+        "timezone": "utc",
+        "schemaVersion": 39,
+        "version": 1,
+        "editable": True,
+        "refresh": "5s",
+        "time": {"from": "now-15m", "to": "now"},
+        "templating": {"list": variables},
+        "annotations": {"list": [builtin, *(annotations or [])]},
+        "panels": layout.panels,
+    }
+
+
+def _quantiles(metric: str, sel: str) -> list[tuple[str, str]]:
+    return [
+        (
+            f"histogram_quantile({q}, sum by (le, profile) "
+            f"(rate({metric}_bucket{{{sel}}}[$__rate_interval])))",
+            f"{{{{profile}}}} p{label}",
+        )
+        for q, label in (("0.5", "50"), ("0.95", "95"), ("0.99", "99"), ("0.999", "99.9"))
+    ]
+
+
+def _profile_rate(metric: str, sel: str) -> str:
+    return f"sum by (profile) (rate({LOADGEN}{metric}{{{sel}}}[$__rate_interval]))"
+
+
+def load_dashboard() -> dict[str, Any]:
+    sel = 'profile=~"$profile"'
+    tsel = 'profile=~"$profile",topic=~"$topic"'
+    lay = Layout()
+    lay.row("Rate")
+    lay.panel(
+        "Target vs achieved rate",
+        [
+            (
+                f"max by (profile) ({LOADGEN}target_rate_messages_per_second{{{sel}}})",
+                "{{profile}} target",
+            ),
+            (
+                _profile_rate("messages_acked_total", tsel),
+                "{{profile}} acked",
+            ),
+        ],
+        unit="msg/s",
+        description="Target -1 means as fast as possible.",
+    )
+    lay.panel(
+        "Acked / failed / consumed",
+        [
+            (
+                _profile_rate("messages_acked_total", tsel),
+                "{{profile}} acked",
+            ),
+            (
+                _profile_rate("messages_failed_total", tsel),
+                "{{profile}} failed",
+            ),
+            (
+                _profile_rate("messages_consumed_total", tsel),
+                "{{profile}} consumed",
+            ),
+        ],
+        unit="msg/s",
+    )
+    lay.row("Latency")
+    lay.panel(
+        "Service time (send -> ack)",
+        _quantiles(f"{LOADGEN}service_latency_seconds", sel),
+        unit="s",
+    )
+    lay.panel(
+        "Response time (intended send -> ack)",
+        _quantiles(f"{LOADGEN}response_latency_seconds", sel),
+        unit="s",
+        description="Coordinated-omission-correct: includes the time a message waited to be sent.",
+    )
+    lay.panel(
+        "End-to-end (message timestamp -> consumed)",
+        _quantiles(f"{LOADGEN}e2e_latency_seconds", sel),
+        unit="s",
+    )
+    lay.panel(
+        "Service time heatmap",
+        [
+            (
+                f"sum by (le) (increase({LOADGEN}service_latency_seconds_bucket{{{sel}}}"
+                "[$__rate_interval]))",
+                "{{le}}",
+            ),
+        ],
+        unit="s",
+        kind="heatmap",
+    )
+    lay.row("Consumers and client")
+    lay.panel(
+        "Consumer lag (acked, not yet consumed)",
+        [
+            (
+                f"sum by (profile) ({LOADGEN}messages_acked_total{{{tsel}}}) - "
+                f"sum by (profile) ({LOADGEN}messages_consumed_total{{{tsel}}})",
+                "{{profile}}",
+            ),
+        ],
+        unit="short",
+    )
+    lay.panel(
+        "librdkafka broker rtt",
+        [
+            (
+                f"max by (profile, role) ({LOADGEN}rdkafka_broker_rtt_seconds{{{sel}}})",
+                "{{profile}} {{role}} avg",
+            ),
+            (
+                f"max by (profile, role) ({LOADGEN}rdkafka_broker_rtt_p99_seconds{{{sel}}})",
+                "{{profile}} {{role}} p99",
+            ),
+        ],
+        unit="s",
+    )
+    lay.panel(
+        "librdkafka queue and outbuf latency",
+        [
+            (
+                f"max by (profile) ({LOADGEN}rdkafka_queue_latency_seconds{{{sel}}})",
+                "{{profile}} internal queue",
+            ),
+            (
+                f"max by (profile) ({LOADGEN}rdkafka_outbuf_latency_seconds{{{sel}}})",
+                "{{profile}} outbuf",
+            ),
+        ],
+        unit="s",
+    )
+    lay.panel(
+        "librdkafka queued messages",
+        [(f"sum by (profile) ({LOADGEN}rdkafka_queued_messages{{{sel}}})", "{{profile}}")],
+    )
+    variables = [
+        _query_var("profile", "profile", f"label_values({LOADGEN}messages_sent_total, profile)"),
+        _query_var(
+            "topic",
+            "topic",
+            f'label_values({LOADGEN}messages_sent_total{{profile=~"$profile"}}, topic)',
+        ),
+    ]
+    return _dashboard("kafkaval-load", "Kafka load", lay, variables)
+
+
+def _zero_if_absent(metric: str, sel: str) -> str:
+    """Per-scenario total of a counter the suite creates only on its first event: 0 before."""
+    sent = "kafkaval_delivery_sent_total{" + sel + "}"
+    return f"sum by (scenario) ({metric}{{{sel}}}) or sum by (scenario) ({sent}) * 0"
+
+
+def delivery_dashboard() -> dict[str, Any]:
+    sel = 'scenario=~"$scenario"'
+    gsel = 'scenario=~"$scenario",group=~"$group"'
+    lay = Layout()
+    lay.row("Produced and consumed")
+    lay.panel(
+        "Acked vs delivered per group (totals)",
+        [
+            (
+                "sum by (scenario) (kafkaval_delivery_acked_total{" + sel + "})",
+                "{{scenario}} acked",
+            ),
+            # Totals, not rates: the checker adds a group's deliveries once, at the final read.
+            (
+                "sum by (scenario, group) (kafkaval_delivery_group_delivered_total{" + gsel + "})",
+                "{{scenario}} {{group}} delivered",
+            ),
+        ],
+        description="At-least-once: every group's delivered total reaches the acked total.",
+    )
+    lay.panel(
+        "Faults active",
+        [
+            (
+                "max by (scenario, kind, target) (kafkaval_chaos_fault_active{" + sel + "})",
+                "{{kind}} on {{target}}",
+            )
+        ],
+        description="1 while a fault is applied; also shown as annotations on every panel.",
+    )
+    lay.row("Checker results")
+    lay.panel(
+        "Lost / log duplicates / reordered",
+        [
+            ("sum by (scenario) (kafkaval_delivery_lost_total{" + sel + "})", "{{scenario}} lost"),
+            (
+                "sum by (scenario) (kafkaval_delivery_log_duplicates_total{" + sel + "})",
+                "{{scenario}} log duplicates",
+            ),
+            (
+                "sum by (scenario) (kafkaval_delivery_reordered_total{" + sel + "})",
+                "{{scenario}} reordered",
+            ),
+        ],
+        description="Lost = acked and never in the log at the final read. Must stay 0.",
+    )
+    lay.panel(
+        "Redeliveries and missing per group",
+        [
+            (
+                "sum by (scenario, group) (kafkaval_delivery_group_redeliveries_total{"
+                + gsel
+                + "})",
+                "{{scenario}} {{group}} redeliveries",
+            ),
+            (
+                "sum by (scenario, group) (kafkaval_delivery_group_missing_total{" + gsel + "})",
+                "{{scenario}} {{group}} missing",
+            ),
+        ],
+    )
+    lay.panel(
+        "Sent / acked / failed / indeterminate",
+        [
+            ("sum by (scenario) (kafkaval_delivery_sent_total{" + sel + "})", "{{scenario}} sent"),
+            (
+                "sum by (scenario) (kafkaval_delivery_acked_total{" + sel + "})",
+                "{{scenario}} acked",
+            ),
+            (
+                _zero_if_absent("kafkaval_delivery_failed_total", sel),
+                "{{scenario}} failed",
+            ),
+            (
+                _zero_if_absent("kafkaval_delivery_indeterminate_total", sel),
+                "{{scenario}} indeterminate",
+            ),
+        ],
+    )
+    lay.panel(
+        "Scenario verdict (1 = bounds met)",
+        [
+            (
+                "max by (scenario, cluster) (kafkaval_delivery_scenario_passed{" + sel + "})",
+                "{{scenario}}",
+            )
+        ],
+        kind="stat",
+    )
+    variables = [
+        _query_var("scenario", "scenario", "label_values(kafkaval_delivery_sent_total, scenario)"),
+        _query_var(
+            "group",
+            "consumer group",
+            'label_values(kafkaval_delivery_group_delivered_total{scenario=~"$scenario"}, group)',
+        ),
+    ]
+    faults = {
+        "name": "Faults",
+        "datasource": DS,
+        "enable": True,
+        "iconColor": "red",
+        "expr": "max by (scenario, kind, target) (kafkaval_chaos_fault_active{" + sel + "}) > 0",
+        "step": "2s",
+        "titleFormat": "{{kind}} on {{target}}",
+        "tagKeys": "scenario,kind",
+        "textFormat": "fault active",
+        "useValueForTime": False,
+    }
+    return _dashboard("kafkaval-delivery", "Kafka delivery", lay, variables, [faults])
+
+
+def resources_dashboard() -> dict[str, Any]:
+    sel = 'name=~"$container"'
+    lay = Layout()
+    lay.row("Per container or process")
+    lay.panel(
+        "CPU (cores)",
+        [
+            (
+                "sum by (name) (rate(container_cpu_usage_seconds_total{"
+                + sel
+                + "}[$__rate_interval]))",
+                "{{name}}",
+            )
+        ],
+        unit="short",
+        description="1.0 = one full core, as docker stats counts 100%.",
+    )
+    lay.panel(
+        "Memory working set",
+        [
+            ("max by (name) (container_memory_working_set_bytes{" + sel + "})", "{{name}}"),
+            (
+                "max by (name) (container_spec_memory_limit_bytes{" + sel + "} > 0)",
+                "{{name}} limit",
+            ),
+        ],
+        unit="bytes",
+    )
+    lay.panel(
+        "Network receive / transmit",
+        [
+            (
+                "sum by (name) (rate(container_network_receive_bytes_total{"
+                + sel
+                + "}[$__rate_interval]))",
+                "{{name}} rx",
+            ),
+            (
+                "sum by (name) (rate(container_network_transmit_bytes_total{"
+                + sel
+                + "}[$__rate_interval]))",
+                "{{name}} tx",
+            ),
+        ],
+        unit="Bps",
+        description="Local processes share the host network namespace: no per-process series.",
+    )
+    lay.panel(
+        "Disk read / write",
+        [
+            (
+                "sum by (name) (rate(container_fs_writes_bytes_total{"
+                + sel
+                + "}[$__rate_interval]))",
+                "{{name}} write",
+            ),
+            (
+                "sum by (name) (rate(container_fs_reads_bytes_total{"
+                + sel
+                + "}[$__rate_interval]))",
+                "{{name}} read",
+            ),
+        ],
+        unit="Bps",
+    )
+    lay.panel(
+        "Running (1) / stopped (0)",
+        [("max by (name) (kafkaval_container_running{" + sel + "})", "{{name}}")],
+    )
+    variables = [
+        _query_var(
+            "container",
+            "container / process",
+            "label_values(container_cpu_usage_seconds_total, name)",
+        ),
+    ]
+    return _dashboard("kafkaval-resources", "Kafka resources", lay, variables)
+
+
+ALL = {
+    "load.json": load_dashboard,
+    "delivery.json": delivery_dashboard,
+    "resources.json": resources_dashboard,
+}
+
+
+def render_all() -> dict[str, str]:
+    """File name -> JSON text of every dashboard."""
+    return {name: json.dumps(build(), indent=2) + "\n" for name, build in ALL.items()}
+
+
+if __name__ == "__main__":
+    DASHBOARDS.mkdir(exist_ok=True)
+    for name, text in render_all().items():
+        (DASHBOARDS / name).write_text(text)
+        print(f"wrote {DASHBOARDS / name}")

@@ -1,0 +1,95 @@
+"""``kafkaval report``: regenerate both reports from the latest run records."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+from kafkaval.config import Settings
+from kafkaval.errors import KafkavalError
+from kafkaval.records import load_run_record, utc_now
+from report.collect import Collector
+from report.prom_client import PromClient
+from report.render import BUILDERS, Rendered, write_reports
+
+SUITE_COMMANDS = {
+    "performance": "make test-kafka-performance",
+    "delivery": "make test-kafka-delivery",
+}
+
+
+def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
+    p = sub.add_parser(
+        "report",
+        parents=[parent],
+        help="write reports/performance-baseline.md and delivery-guarantees.md (latest runs)",
+    )
+    p.add_argument("--reports-dir", dest="settings_reports_dir", help="where reports are written")
+    p.add_argument("--no-charts", action="store_true", help="skip the PNG charts")
+    p.set_defaults(func=cmd_report)
+
+
+def generate(
+    settings: Settings,
+    source: PromClient | None = None,
+    now: Callable[[], datetime] = utc_now,
+    charts: bool = True,
+    out: TextIO = sys.stdout,
+) -> list[Path]:
+    """Build every report whose run record exists, then write them all.
+
+    Args:
+        settings: results_dir, reports_dir, prometheus_url, scrape_interval are used.
+        source: Prometheus client; one for settings.prometheus_url by default.
+        now: the clock stamped into the reports.
+        charts: draw PNG charts.
+        out: where the one-line notes (skipped reports, files written) go.
+
+    Raises:
+        KafkavalError: no run record at all, Prometheus unreachable or without data for
+            a run's window, or the reports cannot be written. Nothing is written then.
+    """
+    source = source or PromClient(settings.prometheus_url)
+    collector = Collector(source, settings.scrape_interval)
+    results = settings.path("results_dir")
+    built: list[Rendered] = []
+    for kind, build in BUILDERS.items():
+        path = results / f"latest-{kind}.json"
+        if not path.exists():
+            print(f"skipped {kind} report: no {path} (run {SUITE_COMMANDS[kind]})", file=out)
+            continue
+        record = load_run_record(path)
+        built.append(build(record, collector, now(), charts, fallback_environment(settings)))
+    if not built:
+        raise KafkavalError(
+            f"no run records in {results}: run make test-kafka-performance or "
+            "make test-kafka-delivery first"
+        )
+    written = write_reports(built, settings.path("reports_dir"))
+    for rep in built:
+        print(f"wrote {settings.path('reports_dir') / rep.filename}", file=out)
+    return written
+
+
+def fallback_environment(settings: Settings) -> dict[str, Any]:
+    """Environment facts from the configuration, for records that do not carry them."""
+    from stack import kafka, local
+
+    is_local = bool(local.running(settings))
+    return {
+        "stack_kind": "local (processes)" if is_local else "external or compose",
+        "kafka_version": settings.kafka_version + ("" if is_local else " (configured, unverified)"),
+        "brokers": settings.brokers,
+        "bootstrap_servers": settings.bootstrap_servers
+        if not is_local
+        else kafka.bootstrap_of(settings),
+    }
+
+
+def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
+    generate(settings, charts=not args.no_charts)
+    return 0

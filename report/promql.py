@@ -1,0 +1,207 @@
+"""Every PromQL query of the reports, each with a name, in one readable place.
+
+Queries are ``string.Template`` texts (PromQL never uses ``$``) with these
+placeholders:
+
+- ``$sel``: the label matchers of what is reported on, e.g. ``profile="burst"``;
+- ``$window``: the run's window as a range, e.g. ``75s``;
+- ``$rate``: the range of ``rate()`` in time series, a few scrape intervals;
+- ``$step``: a subquery resolution, the scrape interval;
+- ``$q``: a quantile, e.g. ``0.99``.
+
+Window totals use ``max_over_time`` of the counter (the counter's last value)
+rather than ``increase``: ``increase`` drops everything counted before the
+first scrape of a new series and extrapolates the rest, while every loadgen and
+chaos process starts its counters at zero, so the highest value in the window is
+the exact total. The same holds for histogram buckets, which keeps the
+Prometheus percentiles within the bucket error of the in-process ones.
+
+Metric names are those of docs/metrics.md; ``METRICS`` is the one place that
+binds them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from string import Template
+
+# The metric names the reports read (docs/metrics.md lists their labels and meaning).
+METRICS = {
+    # loadgen (labels: profile, topic, role; histograms in seconds)
+    "service_latency": "kafkaval_loadgen_service_latency_seconds",
+    "response_latency": "kafkaval_loadgen_response_latency_seconds",
+    "send_delay": "kafkaval_loadgen_send_delay_seconds",
+    "e2e_latency": "kafkaval_loadgen_e2e_latency_seconds",
+    "sent": "kafkaval_loadgen_messages_sent_total",
+    "acked": "kafkaval_loadgen_messages_acked_total",
+    "failed": "kafkaval_loadgen_messages_failed_total",
+    "consumed": "kafkaval_loadgen_messages_consumed_total",
+    "target_rate": "kafkaval_loadgen_target_rate_messages_per_second",
+    "rdkafka_rtt": "kafkaval_loadgen_rdkafka_broker_rtt_seconds",
+    "rdkafka_queue_latency": "kafkaval_loadgen_rdkafka_queue_latency_seconds",
+    "rdkafka_outbuf_latency": "kafkaval_loadgen_rdkafka_outbuf_latency_seconds",
+    "rdkafka_queued": "kafkaval_loadgen_rdkafka_queued_messages",
+    # chaos and delivery (labels: scenario = the record's scenario key, cluster; group)
+    "delivery_sent": "kafkaval_delivery_sent_total",
+    "delivery_acked": "kafkaval_delivery_acked_total",
+    "delivery_lost": "kafkaval_delivery_lost_total",
+    "delivery_duplicates": "kafkaval_delivery_log_duplicates_total",
+    "delivery_delivered": "kafkaval_delivery_group_delivered_total",
+    "delivery_redeliveries": "kafkaval_delivery_group_redeliveries_total",
+    "fault_active": "kafkaval_chaos_fault_active",
+    # exporter (cAdvisor names; label name = container or process name)
+    "cpu": "container_cpu_usage_seconds_total",
+    "memory": "container_memory_working_set_bytes",
+    "fs_writes": "container_fs_writes_bytes_total",
+    "net_rx": "container_network_receive_bytes_total",
+    "net_tx": "container_network_transmit_bytes_total",
+}
+
+
+@dataclass(frozen=True)
+class Query:
+    """A named PromQL query template."""
+
+    name: str
+    template: str
+    help: str
+
+    def render(self, **params: str) -> str:
+        """The PromQL text with placeholders filled and metric names bound.
+
+        Raises:
+            KeyError: a placeholder has no value.
+        """
+        return Template(self.template).substitute({**METRICS, **params})
+
+
+def _window_quantile(metric: str) -> str:
+    """Quantile $q of histogram ``metric`` over the whole window (see the module doc)."""
+    buckets = f"max_over_time(${{{metric}}}_bucket{{$sel}}[$window])"
+    return f"histogram_quantile($q, sum by (le) ({buckets}))"
+
+
+def _q(name: str, template: str, help: str) -> Query:
+    return Query(name, template, help)
+
+
+# Placeholders ``$service_latency`` etc. are metric names from METRICS.
+QUERIES: dict[str, Query] = {
+    q.name: q
+    for q in [
+        # ---- performance: totals over the run window, at its end ------------
+        _q("sent", "sum(max_over_time(${sent}{$sel}[$window]))", "messages sent"),
+        _q("acked", "sum(max_over_time(${acked}{$sel}[$window]))", "messages acked"),
+        _q("failed", "sum(max_over_time(${failed}{$sel}[$window]))", "messages failed"),
+        _q("consumed", "sum(max_over_time(${consumed}{$sel}[$window]))", "messages consumed"),
+        _q("target_rate", "max(max_over_time(${target_rate}{$sel}[$window]))", "target msg/s"),
+        # Lag as the loadgen sees it: acked by the broker, not yet consumed back.
+        _q(
+            "max_lag",
+            "max_over_time((sum(${acked}{$sel}) - sum(${consumed}{$sel}))[$window:$step])",
+            "peak consumer lag, messages",
+        ),
+        # ---- performance: percentiles from the histograms ---------------------
+        _q(
+            "service_quantile",
+            _window_quantile("service_latency"),
+            "service time (send -> delivery report) quantile, seconds",
+        ),
+        _q(
+            "response_quantile",
+            _window_quantile("response_latency"),
+            "response time (intended send -> delivery report) quantile, seconds",
+        ),
+        _q(
+            "e2e_quantile",
+            _window_quantile("e2e_latency"),
+            "end-to-end (message timestamp -> consumed) quantile, seconds",
+        ),
+        _q(
+            "send_delay_quantile",
+            _window_quantile("send_delay"),
+            "send delay (intended -> actual send) quantile, seconds",
+        ),
+        _q(
+            "outbuf_latency_max",
+            "max(max_over_time(${rdkafka_outbuf_latency}{$sel}[$window]))",
+            "librdkafka outbuf latency peak, seconds",
+        ),
+        # ---- performance: series for charts -------------------------------------
+        _q("acked_rate_series", "sum(rate(${acked}{$sel}[$rate]))", "acked msg/s over time"),
+        _q("target_rate_series", "max(${target_rate}{$sel})", "target msg/s over time"),
+        _q(
+            "service_quantile_series",
+            "histogram_quantile($q, sum by (le) (rate(${service_latency}_bucket{$sel}[$rate])))",
+            "service time quantile over time",
+        ),
+        _q(
+            "e2e_quantile_series",
+            "histogram_quantile($q, sum by (le) (rate(${e2e_latency}_bucket{$sel}[$rate])))",
+            "end-to-end quantile over time",
+        ),
+        # ---- resources of each container or process, over the window ----------
+        _q("cpu_avg", "sum by (name) (rate(${cpu}[$window]))", "average CPU, cores"),
+        _q(
+            "cpu_peak",
+            "max by (name) (max_over_time(rate(${cpu}[$rate])[$window:$step]))",
+            "peak CPU, cores",
+        ),
+        _q("memory_peak", "max by (name) (max_over_time(${memory}[$window]))", "peak memory"),
+        _q("disk_write_rate", "sum by (name) (rate(${fs_writes}[$window]))", "disk write B/s"),
+        _q(
+            "network_rate",
+            "sum by (name) (rate(${net_rx}[$window])) + sum by (name) (rate(${net_tx}[$window]))",
+            "network receive + transmit B/s",
+        ),
+        _q("cpu_series", "sum by (name) (rate(${cpu}[$rate]))", "CPU cores over time"),
+        _q("memory_series", "max by (name) (${memory})", "memory bytes over time"),
+        # ---- delivery: counters per scenario ---------------------------------------
+        _q("d_sent", "sum(max_over_time(${delivery_sent}{$sel}[$window]))", "scenario sent"),
+        _q("d_acked", "sum(max_over_time(${delivery_acked}{$sel}[$window]))", "scenario acked"),
+        _q("d_lost", "sum(max_over_time(${delivery_lost}{$sel}[$window]))", "scenario lost"),
+        _q(
+            "d_duplicates",
+            "sum(max_over_time(${delivery_duplicates}{$sel}[$window]))",
+            "scenario log duplicates",
+        ),
+        _q(
+            "d_redeliveries",
+            "sum(max_over_time(${delivery_redeliveries}{$sel}[$window]))",
+            "scenario redeliveries (all groups)",
+        ),
+        _q(
+            "d_acked_rate_series",
+            "sum(rate(${delivery_acked}{$sel}[$rate]))",
+            "scenario acked msg/s over time",
+        ),
+        _q(
+            "d_fault_series",
+            "max(${fault_active}{$sel})",
+            "1 while a fault of the scenario is active",
+        ),
+    ]
+}
+
+
+def render(name: str, **params: str) -> str:
+    """The PromQL of query ``name`` with ``params`` filled in.
+
+    Raises:
+        KeyError: unknown query name or a missing placeholder.
+    """
+    return QUERIES[name].render(**params)
+
+
+def duration(seconds: float) -> str:
+    """A PromQL duration for ``seconds`` (whole seconds, at least 1s)."""
+    return f"{max(1, round(seconds))}s"
+
+
+def matchers(**labels: str) -> str:
+    """Label matchers ``a="x",b="y"`` with values escaped for PromQL strings."""
+    return ",".join(f'{k}="{_escape(v)}"' for k, v in sorted(labels.items()))
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"')

@@ -1,0 +1,101 @@
+"""A fake Prometheus for report unit tests: fixed answers chosen by the query text.
+
+It stands at the boundary (what PromClient returns) so collect, recommendations
+and render run unchanged. Answers are deterministic functions of the query, so
+golden files stay stable.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any
+
+from report.prom_client import Sample, Series
+
+LATENCY_SCALE = {"service": 0.01, "response": 0.012, "e2e": 0.015, "send_delay": 0.002}
+
+
+class FakeProm:
+    """Answers queries as a Prometheus holding the fixture runs would.
+
+    Args:
+        totals: ``{(label value, counter kind): value}`` for totals queries,
+            e.g. ``{("throughput", "sent"): 60000}``.
+        empty: answer every query with no data (an empty window).
+    """
+
+    def __init__(self, totals: dict[tuple[str, str], float], empty: bool = False) -> None:
+        self.totals = totals
+        self.empty = empty
+        self.queries: list[str] = []
+
+    def _label(self, expr: str) -> str:
+        m = re.search(r'(?:profile|scenario)="([^"]+)"', expr)
+        return m.group(1) if m else ""
+
+    def query(self, expr: str, at: datetime | float | None = None) -> list[Sample]:
+        self.queries.append(expr)
+        if self.empty:
+            return []
+        if "count({__name__" in expr:
+            return [Sample({}, 42.0)]
+        if "by (name)" in expr:
+            broker = 0.93 if "cpu" in expr and "max_over_time" in expr else 0.45
+            if "memory" in expr:
+                return [
+                    Sample({"name": "broker-0"}, 734003200.0),
+                    Sample({"name": "loadgen"}, 1.5e8),
+                ]
+            return [Sample({"name": "broker-0"}, broker), Sample({"name": "loadgen"}, 0.3)]
+        if ") - sum(" in expr:  # consumer lag: acked - consumed
+            return [Sample({}, 1200.0)]
+        if "histogram_quantile" in expr:
+            q = float(re.match(r"histogram_quantile\(([0-9.]+)", expr).group(1))
+            kind = next(k for k in LATENCY_SCALE if f"_{k}_" in expr or f"{k}_latency" in expr)
+            factor = 20.0 if self._label(expr) == "burst" else 1.0
+            return [Sample({}, round(q * LATENCY_SCALE[kind] * factor, 6))]
+        m = re.search(
+            r"kafkaval_\w+?_(sent|acked|failed|consumed|lost|log_duplicates|"
+            r"redeliveries)_total",
+            expr,
+        )
+        if m:
+            value = self.totals.get((self._label(expr), m.group(1)))
+            return [] if value is None else [Sample({}, float(value))]
+        if "target_rate" in expr:
+            return [Sample({}, 5000.0 if self._label(expr) == "burst" else 1000.0)]
+        if "outbuf" in expr:
+            return [Sample({}, 0.025 if self._label(expr) == "burst" else 0.001)]
+        return []
+
+    def query_range(
+        self, expr: str, start: Any, end: Any, step: float | None = None, min_step: float = 1.0
+    ) -> list[Series]:
+        self.queries.append(expr)
+        if self.empty:
+            return []
+        t0 = start.timestamp()
+        points = [(t0 + 2 * i, float(i % 7)) for i in range(30)]
+        labels = {"name": "broker-0"} if "by (name)" in expr else {}
+        return [Series(labels, points)]
+
+
+def fixture_totals() -> dict[tuple[str, str], float]:
+    """Totals matching the fixture records, except two deliberate mismatches."""
+    return {
+        ("throughput", "sent"): 60000,
+        ("throughput", "acked"): 60000,
+        ("throughput", "failed"): 0,
+        ("throughput", "consumed"): 60000,
+        ("burst", "sent"): 150000,
+        ("burst", "acked"): 149990,
+        ("burst", "failed"): 10,
+        # missed final scrape: Prometheus saw fewer consumed than the record
+        ("burst", "consumed"): 149000,
+        ("consumer-restart", "sent"): 120000,
+        ("consumer-restart", "acked"): 120000,
+        ("consumer-restart", "lost"): 0,
+        ("consumer-restart", "log_duplicates"): 0,
+        # redeliveries deliberately absent: "no series" must be shown
+    }

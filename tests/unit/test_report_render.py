@@ -1,0 +1,91 @@
+"""Golden-file tests of both report templates: fixed query results, frozen clock.
+
+Regenerate the golden files after an intended change with
+``KAFKAVAL_UPDATE_GOLDEN=1 pytest tests/unit/test_report_render.py`` and review the diff.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from report_fakes import FakeProm, fixture_totals
+
+from report.collect import Collector
+from report.render import build_delivery, build_performance
+
+DATA = Path(__file__).parent / "data" / "report"
+FROZEN = datetime(2026, 12, 1, 12, 0, 0, tzinfo=UTC)
+UPDATE = os.environ.get("KAFKAVAL_UPDATE_GOLDEN") == "1"
+
+
+def _record(kind: str) -> dict:
+    return json.loads((DATA / f"latest-{kind}.json").read_text())
+
+
+def _golden(name: str, text: str) -> None:
+    path = DATA / name
+    if UPDATE:
+        path.write_text(text)
+    assert text == path.read_text(), f"{name} differs from its golden file"
+
+
+def test_performance_report_matches_golden() -> None:
+    collector = Collector(FakeProm(fixture_totals()), scrape_interval=2.0)
+    rendered = build_performance(_record("performance"), collector, FROZEN, charts=False)
+    assert rendered.filename == "performance-baseline.md"
+    _golden("performance-baseline.golden.md", rendered.text)
+
+
+def test_delivery_report_matches_golden() -> None:
+    collector = Collector(FakeProm(fixture_totals()), scrape_interval=2.0)
+    rendered = build_delivery(_record("delivery"), collector, FROZEN, charts=False)
+    assert rendered.filename == "delivery-guarantees.md"
+    _golden("delivery-guarantees.golden.md", rendered.text)
+
+
+def test_performance_report_shows_numbers_and_mismatch() -> None:
+    collector = Collector(FakeProm(fixture_totals()), scrape_interval=2.0)
+    text = build_performance(_record("performance"), collector, FROZEN, charts=False).text
+    # Prometheus p95 of the fake is 0.95 * 10 ms; the exact one from the record 9.3 ms.
+    assert "| service (Prometheus) | 5 | 9.5 | 9.9 |" in text
+    assert "| service (exact, run record) | 4.1 | 9.3 | 15.1 |" in text
+    assert "| burst | consumed | 149,000 | 149,990 | **NO** | Prometheus lower" in text
+    assert "**broker-cpu** (broker-0): CPU peak 93% of a core" in text
+    assert "**outbuf-latency** (burst)" in text
+    assert "**outbuf-latency** (throughput)" not in text
+
+
+def test_delivery_report_states_guarantee_and_missing_series() -> None:
+    collector = Collector(FakeProm(fixture_totals()), scrape_interval=2.0)
+    text = build_delivery(_record("delivery"), collector, FROZEN, charts=False).text
+    assert (
+        "at-least-once held: 0 of 120,000 acked messages lost; 314 redeliveries after the kill"
+        in text
+    )
+    assert "| consumer-restart | redeliveries | — | 314 | **NO** | no series in Prometheus" in text
+    assert "- +20.0 s → +25.5 s: kill on consumer-0; rolled back: yes" in text
+
+
+def test_charts_are_png_and_linked() -> None:
+    pytest.importorskip("matplotlib")
+    collector = Collector(FakeProm(fixture_totals()), scrape_interval=2.0)
+    rendered = build_delivery(_record("delivery"), collector, FROZEN, charts=True)
+    assert set(rendered.images) == {"delivery-consumer-restart.png"}
+    assert rendered.images["delivery-consumer-restart.png"].startswith(b"\x89PNG\r\n\x1a\n")
+    assert "](delivery-consumer-restart.png)" in rendered.text
+
+
+def test_crosscheck_sums_repetitions() -> None:
+    record = _record("performance")
+    entry = record["profiles"]["throughput"]
+    # REPEAT=2: the counters of one process add both repetitions up.
+    entry["repetitions"] = [{"sent": 30000, "acked": 30000}, {"sent": 30000, "acked": 30000}]
+    entry["sent"] = entry["acked"] = 30000  # the median repetition's figures
+    collector = Collector(FakeProm(fixture_totals()), scrape_interval=2.0)
+    text = build_performance(record, collector, FROZEN, charts=False).text
+    assert "| throughput | sent | 60,000 | 60,000 | yes |" in text
+    assert "| throughput | acked | 60,000 | 60,000 | yes |" in text
