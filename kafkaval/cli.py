@@ -24,6 +24,7 @@ COMMAND_MODULES = [
     "exporter.cli",
     "report.cli",
     "scheduler.cli",
+    "cdc.cli",
 ]
 
 

@@ -1,0 +1,111 @@
+"""Did every committed change reach its topic? Counted from the database side.
+
+The ledger holds every committed change (table, id, op, version, txid). An
+event matches a change when (table, id, op, version) are equal. Then:
+
+- missing: a committed change with no matching event (always a failure);
+- duplicates: matching events beyond the first, counted per phase of the
+  ledger and compared with that phase's bound;
+- resnapshotted: snapshot reads (op ``r``) in the checked window: the
+  connector forgot its position and read the tables again;
+- unexpected: change events matching no ledger entry (someone else's writes,
+  or changes from before the window); reported, not a failure;
+- txid mismatches: an event whose transaction id differs from the ledger's.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from cdc.changes import Change
+from cdc.events import ChangeEvent
+
+SAMPLE = 5  # how many missing changes a result names
+
+
+@dataclasses.dataclass
+class CheckResult:
+    committed: int
+    delivered: int  # distinct committed changes seen at least once
+    missing: int
+    duplicates: int
+    duplicates_by_phase: dict[str, int]
+    bounds: dict[str, int | None]
+    resnapshotted: int
+    unexpected: int
+    txid_mismatches: int
+    missing_sample: list[list[Any]]
+    failures: list[str]
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**dataclasses.asdict(self), "passed": self.passed}
+
+
+def check_changes(
+    ledger: Iterable[Change],
+    events: Iterable[ChangeEvent],
+    bounds: Mapping[str, int | None] | None = None,
+    allow_resnapshot: bool = False,
+) -> CheckResult:
+    """Compare the ledger with the change events read back.
+
+    Args:
+        ledger: every committed change of the run.
+        events: every change event read from the table topics in the run's window.
+        bounds: the most duplicates allowed per phase; a phase not listed (or
+            None) has no bound.
+        allow_resnapshot: snapshot reads in the window are not a failure.
+    """
+    bounds = dict(bounds or {})
+    changes = {c.key: c for c in ledger}
+    seen: Counter[tuple[str, int, str, int]] = Counter()
+    resnapshotted = unexpected = txid_mismatches = 0
+    for ev in events:
+        if ev.op == "r":
+            resnapshotted += 1
+            continue
+        key = (ev.table, ev.pk, ev.op, ev.version if ev.version is not None else -1)
+        change = changes.get(key)
+        if change is None:
+            unexpected += 1
+            continue
+        seen[key] += 1
+        # PostgreSQL logs 32-bit xids in the WAL; the ledger has the 64-bit form.
+        if ev.txid is not None and ev.txid % 2**32 != change.txid % 2**32:
+            txid_mismatches += 1
+    missing = [c for k, c in changes.items() if k not in seen]
+    dup_by_phase: Counter[str] = Counter()
+    for key, n in seen.items():
+        if n > 1:
+            dup_by_phase[changes[key].phase] += n - 1
+    failures = []
+    if missing:
+        failures.append(f"{len(missing)} committed change(s) never reached their topic")
+    for phase, n in sorted(dup_by_phase.items()):
+        bound = bounds.get(phase)
+        if bound is not None and n > bound:
+            failures.append(f"{n} duplicate(s) in phase {phase or '-'} exceed the bound {bound}")
+    if resnapshotted and not allow_resnapshot:
+        failures.append(f"{resnapshotted} row(s) re-snapshotted: the connector lost its offsets")
+    if txid_mismatches:
+        failures.append(f"{txid_mismatches} event(s) carry another transaction id than committed")
+    return CheckResult(
+        committed=len(changes),
+        delivered=len(seen),
+        missing=len(missing),
+        duplicates=sum(dup_by_phase.values()),
+        duplicates_by_phase={p: dup_by_phase.get(p, 0) for p in {*bounds, *dup_by_phase}},
+        bounds=bounds,
+        resnapshotted=resnapshotted,
+        unexpected=unexpected,
+        txid_mismatches=txid_mismatches,
+        missing_sample=[[c.table, c.pk, c.op, c.version] for c in missing[:SAMPLE]],
+        failures=failures,
+    )

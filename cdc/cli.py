@@ -1,0 +1,125 @@
+"""``kafkaval cdc up|down|snapshot|connector-restart``: the Debezium CDC pipeline."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from cdc import pipeline
+from cdc.changes import ChangeMix
+from cdc.config import CdcConfig, load_cdc_config
+from cdc.restart import MUTATIONS, RestartParams, run_connector_restart
+from cdc.snapshot import FULL_ROWS, QUICK_ROWS, run_snapshot
+from kafkaval.config import Settings
+
+
+def _cdc_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("CDC pipeline (also KAFKAVAL_CDC_<FIELD>)")
+    g.add_argument("--state-dir", dest="settings_state_dir", help="the local stack's state dir")
+    g.add_argument("--pg-port", dest="cdcopt_pg_port", type=int, help="PostgreSQL port (19432)")
+    g.add_argument("--pg-user", dest="cdcopt_pg_user", help="PostgreSQL user")
+    g.add_argument("--pg-password", dest="cdcopt_pg_password", help="PostgreSQL password")
+    g.add_argument("--pg-database", dest="cdcopt_pg_database", help="PostgreSQL database")
+    g.add_argument("--connect-port", dest="cdcopt_connect_port", type=int, help="Connect REST port")
+    g.add_argument(
+        "--connect-url", dest="cdcopt_connect_url", help="attach to an existing Connect (REST URL)"
+    )
+    g.add_argument("--connector-name", dest="cdcopt_connector_name", help="the connector's name")
+
+
+def cdc_config_from_args(args: argparse.Namespace) -> CdcConfig:
+    overrides = {
+        k.removeprefix("cdcopt_"): v for k, v in vars(args).items() if k.startswith("cdcopt_")
+    }
+    return load_cdc_config(overrides=overrides)
+
+
+def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
+    cdc = sub.add_parser("cdc", help="the Debezium CDC pipeline: up, down, snapshot, restart")
+    verbs = cdc.add_subparsers(
+        dest="cdc_verb", metavar="up|down|snapshot|connector-restart", parser_class=type(cdc)
+    )
+    up = verbs.add_parser(
+        "up", parents=[parent], help="start PostgreSQL + Connect, register the connector"
+    )
+    _cdc_options(up)
+    up.set_defaults(func=cmd_up)
+    down = verbs.add_parser(
+        "down", parents=[parent], help="delete the connector and its slot, stop the processes"
+    )
+    _cdc_options(down)
+    down.set_defaults(func=cmd_down)
+    snap = verbs.add_parser(
+        "snapshot", parents=[parent], help="cdc-snapshot profile: initial snapshot of N rows"
+    )
+    _cdc_options(snap)
+    snap.add_argument(
+        "--rows", type=int, help=f"rows to pre-load (default {FULL_ROWS}, QUICK {QUICK_ROWS})"
+    )
+    snap.add_argument("--quick", action="store_true", help=f"{QUICK_ROWS} rows")
+    snap.set_defaults(func=cmd_snapshot)
+    rs = verbs.add_parser(
+        "connector-restart",
+        parents=[parent],
+        help="delivery scenario: SIGKILL of the worker and a graceful connector restart",
+    )
+    _cdc_options(rs)
+    rs.add_argument("--rate", type=float, default=40.0, help="changes per second (40)")
+    rs.add_argument("--phase-seconds", type=float, help="seconds per phase (60; QUICK 15)")
+    rs.add_argument("--quick", action="store_true", help="short phases")
+    rs.add_argument("--mix", default="50:35:15", help="inserts:updates:deletes shares (50:35:15)")
+    rs.add_argument(
+        "--mutation",
+        choices=MUTATIONS,
+        help="self-test: replace the graceful restart by an unsafe step; the check must fail",
+    )
+    rs.set_defaults(func=cmd_connector_restart)
+
+
+def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
+    info = pipeline.up(settings, cdc_config_from_args(args))
+    print("cdc pipeline up")
+    print(info.describe())
+    return 0
+
+
+def cmd_down(args: argparse.Namespace, settings: Settings) -> int:
+    gone = pipeline.down(settings, cdc_config_from_args(args))
+    print(f"removed: {', '.join(gone)}" if gone else "nothing of the CDC pipeline was running")
+    return 0
+
+
+def cmd_snapshot(args: argparse.Namespace, settings: Settings) -> int:
+    rows = args.rows or (QUICK_ROWS if args.quick else FULL_ROWS)
+    record = run_snapshot(settings, cdc_config_from_args(args), rows, args.quick)
+    r = record["results"]
+    print(
+        f"cdc-snapshot: {r['rows_read']}/{rows} rows, {r['snapshot_events']} events, "
+        f"exact={r['exact_count']}, snapshot {r['snapshot_duration_seconds']} s "
+        f"({r['snapshot_rows_per_second']} rows/s), all consumed after "
+        f"{r['time_to_all_consumed_seconds']} s"
+    )
+    for failure in r["failures"]:
+        print(f"FAIL: {failure}")
+    print("PASS" if record["passed"] else "FAIL")
+    return 0 if record["passed"] else 1
+
+
+def cmd_connector_restart(args: argparse.Namespace, settings: Settings) -> int:
+    phase = args.phase_seconds or (15.0 if args.quick else 60.0)
+    params = RestartParams(
+        rate=args.rate, phase_seconds=phase, mix=ChangeMix.parse(args.mix), mutation=args.mutation
+    )
+    record = run_connector_restart(settings, cdc_config_from_args(args), params)
+    r = record["results"]
+    print(
+        f"connector-restart: {r['committed']} committed, {r['missing']} missing, "
+        f"{r['resnapshotted']} re-snapshotted, duplicates "
+        + json.dumps(
+            {p: f"{v['duplicates']}/{v['duplicate_bound']}" for p, v in r["phases"].items()}
+        )
+    )
+    for failure in r["failures"]:
+        print(f"FAIL: {failure}")
+    print("PASS" if record["passed"] else "FAIL")
+    return 0 if record["passed"] else 1

@@ -1,0 +1,247 @@
+"""The ``connector-restart`` delivery scenario: Debezium offset recovery.
+
+Two phases, changes flowing through both at a fixed rate:
+
+- ``kill``: SIGKILL of the Connect worker, then start it again. Events the
+  connector sent after its last offset flush are sent again, so duplicates
+  are allowed up to the changes committed within one flush interval (plus a
+  lag slack for the time from commit to the producer's ack) before the kill.
+- ``graceful``: a connector restart through the REST API; the task commits
+  its offsets as it stops, so the bound is 0 duplicates.
+
+Every committed change must appear at least once (0 missing) and no table
+may be snapshotted again. ``mutation`` replaces the graceful restart by an
+unsafe operation (stored offsets deleted, or the replication slot dropped,
+while the connector is stopped); the checker must then fail.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import signal
+import time
+from typing import Any
+
+from cdc import connect, pipeline, postgres
+from cdc.change_checker import check_changes
+from cdc.changes import ChangeDriver, ChangeMix, Ledger, run_in_thread
+from cdc.config import CdcConfig
+from cdc.errors import CdcError
+from cdc.events import end_offsets, read_events
+from kafkaval.config import Settings
+from kafkaval.errors import UsageError
+from kafkaval.records import iso, new_run_id, save_run_record, utc_now
+from stack import probes
+
+MUTATIONS = ("delete-offsets", "drop-slot")
+# Time a change may take from commit to an acked event before its offset can
+# be flushed; added to the flush interval in the crash bound.
+LAG_SLACK_S = 2.0
+
+
+@dataclasses.dataclass(frozen=True)
+class RestartParams:
+    rate: float = 40.0  # changes per second
+    phase_seconds: float = 20.0
+    fault_at: float = 0.4  # share of a phase after which the fault hits
+    mix: ChangeMix = dataclasses.field(default_factory=ChangeMix)
+    catch_up_timeout: float = 90.0
+    mutation: str | None = None
+
+    def validate(self) -> None:
+        if self.rate <= 0 or self.rate > 2000:
+            raise UsageError(f"rate {self.rate} must be in (0, 2000] changes/s")
+        if not 5 <= self.phase_seconds <= 3600:
+            raise UsageError(f"phase duration {self.phase_seconds} s must be in [5, 3600]")
+        if self.mutation is not None and self.mutation not in MUTATIONS:
+            raise UsageError(f"unknown mutation {self.mutation!r}; known: {', '.join(MUTATIONS)}")
+
+
+def _kill_and_restart(settings: Settings, cfg: CdcConfig) -> dict[str, float]:
+    """SIGKILL the worker, start the same process spec again, wait until RUNNING."""
+    proc = pipeline.managed(settings, connect.PROCESS_NAME)
+    if proc is None:
+        raise CdcError("no running Connect worker of this stack to kill: run `kafkaval cdc up`")
+    t_kill = time.monotonic()
+    proc.signal(signal.SIGKILL)
+    if not proc.wait_exit(10.0):
+        raise CdcError(f"Connect worker pid {proc.pid} survived SIGKILL")
+    proc.pid = None
+    proc.start()
+    client = connect.ConnectClient(cfg.rest_url)
+    if not probes.wait_until(client.reachable, pipeline.CONNECT_START_TIMEOUT, 0.5):
+        raise CdcError(f"Connect worker did not come back after the kill; read {proc.log}")
+    connect.wait_running(client, cfg.connector_name, pipeline.CONNECTOR_START_TIMEOUT)
+    return {"fault_mono": t_kill, "recovery_seconds": time.monotonic() - t_kill}
+
+
+def _graceful_restart(cfg: CdcConfig) -> dict[str, float]:
+    client = connect.ConnectClient(cfg.rest_url)
+    t0 = time.monotonic()
+    client.restart(cfg.connector_name)
+    # The restart is asynchronous: wait for the task to leave RUNNING is racy,
+    # so a short settle then RUNNING again is the recovery point.
+    connect.wait_running(client, cfg.connector_name, pipeline.CONNECTOR_START_TIMEOUT)
+    return {"fault_mono": t0, "recovery_seconds": time.monotonic() - t0}
+
+
+def _mutate(cfg: CdcConfig, mutation: str) -> dict[str, float]:
+    """Stop the connector, do the unsafe thing, resume it."""
+    client = connect.ConnectClient(cfg.rest_url)
+    t0 = time.monotonic()
+    client.stop(cfg.connector_name)
+    pipeline._wait_stopped(client, cfg.connector_name)
+    if mutation == "delete-offsets":
+        client.delete_offsets(cfg.connector_name)
+    else:
+        if not probes.wait_until(lambda: not postgres.slot_state(cfg)[1], 30.0, 0.5):
+            raise CdcError(f"replication slot {cfg.slot_name} still active after stop")
+        postgres.drop_slot(cfg)
+    client.resume(cfg.connector_name)
+    connect.wait_running(client, cfg.connector_name, pipeline.CONNECTOR_START_TIMEOUT)
+    return {"fault_mono": t0, "recovery_seconds": time.monotonic() - t0}
+
+
+def _ensure_topics(settings: Settings, cfg: CdcConfig) -> None:
+    # The reader waits for all three topics; an empty table has none yet.
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    admin = AdminClient(probes.quiet(settings.client_config()))
+    existing = set(admin.list_topics(timeout=10).topics)
+    new = [NewTopic(t) for t in cfg.topics if t not in existing]
+    if new:
+        for fut in admin.create_topics(new, operation_timeout=10).values():
+            try:
+                fut.result(timeout=15)
+            except Exception as e:  # noqa: BLE001 - already exists is fine
+                if "already exists" not in str(e).lower():
+                    raise CdcError(f"cannot create topic: {e}") from e
+
+
+def run_connector_restart(
+    settings: Settings, cfg: CdcConfig, params: RestartParams
+) -> dict[str, Any]:
+    """Run both phases, check every committed change, save the run record.
+
+    Returns the run record (``passed`` says whether all bounds held).
+
+    Raises:
+        UsageError: bad parameters or attach mode (the kill needs our worker).
+        CdcError: PostgreSQL, Connect or Kafka unreachable, the connector failed.
+    """
+    params.validate()
+    if cfg.attach:
+        raise UsageError(
+            "connector-restart kills the Connect worker, so it needs the local one "
+            "(kafkaval cdc up), not an attached connect_url"
+        )
+    pipeline.require_kafka(settings)
+    client = connect.ConnectClient(cfg.rest_url)
+    if pipeline.managed(settings, connect.PROCESS_NAME) is None:
+        raise CdcError("the local Connect worker is not running: run `kafkaval cdc up` first")
+    connect.wait_running(client, cfg.connector_name, 30.0)
+    _ensure_topics(settings, cfg)
+
+    run_id = new_run_id()
+    started_at = utc_now()
+    start = end_offsets(settings, cfg.topics)
+    ledger = Ledger()
+    driver = ChangeDriver(cfg, ledger, params.mix)
+    with postgres.connect(cfg) as conn:
+        driver.load_live_ids(conn)
+
+    second = params.mutation or "graceful"
+    phases: dict[str, dict[str, Any]] = {}
+    flush_s = cfg.offset_flush_interval_ms / 1000
+    try:
+        for phase in ("kill", second):
+            max_changes = int(params.rate * params.phase_seconds) + 1
+            thread = run_in_thread(driver, params.rate, max_changes, params.phase_seconds, phase)
+            time.sleep(params.phase_seconds * params.fault_at)  # changes flow before the fault
+            if phase == "kill":
+                fault = _kill_and_restart(settings, cfg)
+            elif phase == "graceful":
+                fault = _graceful_restart(cfg)
+            else:
+                fault = _mutate(cfg, phase)
+            thread.join(params.phase_seconds + 60)
+            if driver.error:
+                raise CdcError(f"change driver stopped: {driver.error}")
+            t_fault = fault["fault_mono"]
+            bound = (
+                ledger.committed_between(t_fault - flush_s - LAG_SLACK_S, t_fault, phase)
+                if phase == "kill"
+                else 0
+            )
+            phases[phase] = {
+                "changes": sum(1 for c in ledger.changes() if c.phase == phase),
+                "recovery_seconds": round(fault["recovery_seconds"], 3),
+                "duplicate_bound": bound,
+            }
+    finally:
+        driver.stop()
+        # Never leave the stack without its worker, whatever happened above.
+        proc = pipeline.managed(settings, connect.PROCESS_NAME)
+        if proc is None:
+            _restart_worker(settings)
+
+    keys = {c.key for c in ledger.changes()}
+
+    def all_seen(events: list[Any]) -> bool:
+        return keys <= {e.key for e in events}
+
+    t_read = time.monotonic()
+    events, tombstones, caught_up = read_events(
+        settings, cfg.topics, params.catch_up_timeout, start=start, done=all_seen
+    )
+    catch_up_seconds = time.monotonic() - t_read
+    bounds = {p: v["duplicate_bound"] for p, v in phases.items()}
+    result = check_changes(ledger.changes(), events, bounds)
+    for phase, info in phases.items():
+        info["duplicates"] = result.duplicates_by_phase.get(phase, 0)
+    lags = sorted(e.ts_ms - e.source_ts_ms for e in events if e.op != "r")
+    record = {
+        "run_id": run_id,
+        "kind": "cdc-delivery",
+        "scenario": "connector-restart",
+        "started_at": iso(started_at),
+        "ended_at": iso(utc_now()),
+        "parameters": {
+            "rate": params.rate,
+            "phase_seconds": params.phase_seconds,
+            "mix": dataclasses.asdict(params.mix),
+            "offset_flush_interval_ms": cfg.offset_flush_interval_ms,
+            "lag_slack_seconds": LAG_SLACK_S,
+            "mutation": params.mutation,
+            "connector": cfg.connector_name,
+            "topics": cfg.topics,
+        },
+        "bound_rule": (
+            "kill: duplicates <= changes committed within offset.flush.interval.ms "
+            f"({cfg.offset_flush_interval_ms} ms) + {LAG_SLACK_S:.0f} s before the kill; "
+            "graceful: 0 duplicates; always 0 missing and 0 re-snapshotted"
+        ),
+        "results": {
+            **result.as_dict(),
+            "phases": phases,
+            "events_read": len(events),
+            "tombstones": tombstones,
+            "indeterminate": ledger.indeterminate,
+            "caught_up": caught_up,
+            "catch_up_seconds": round(catch_up_seconds, 3),
+            "connector_lag_ms_p50": lags[len(lags) // 2] if lags else None,
+            "connector_lag_ms_max": lags[-1] if lags else None,
+        },
+        "passed": result.passed,
+    }
+    save_run_record(settings.results_dir, record)
+    return record
+
+
+def _restart_worker(settings: Settings) -> None:
+    from stack.processes import load_managed
+
+    for proc in load_managed(settings.path("state_dir") / "pids"):
+        if proc.name == connect.PROCESS_NAME and not proc.is_running():
+            proc.pid = None
+            proc.start()
