@@ -1,0 +1,1 @@
+"""Scheduled regression runs: cron jobs that run the suites, baselines, noise-aware verdicts."""

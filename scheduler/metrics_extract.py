@@ -1,0 +1,139 @@
+"""Pull the compared metrics out of run records, one sample per repetition.
+
+Compared (names are ``<suite>.<profile or scenario>.<metric>``):
+
+* ``performance.<max-rate profile>.achieved_rate`` (higher is better): the
+  snapshot profile and any profile run at max rate; a fixed-rate profile
+  achieves its target by design, so its rate says nothing;
+* ``performance.<profile>.{service,response,e2e}_p95_seconds`` / ``_p99_seconds``;
+* ``performance.startup.startup_seconds``;
+* ``performance.<profile>.broker_cpu_peak`` / ``broker_memory_peak_bytes`` when
+  the record carries them (the exporter's numbers);
+* ``delivery.<scenario>.lost`` and any performance ``lost``: must be 0, a
+  regression without statistics.
+
+A record keeps every repetition (``REPEAT=N``). Accepted shapes, so the
+extractor follows the suites rather than the other way round: a profile with
+``"repetitions": [{...}, ...]`` (each like a profile), a record with
+``"repetitions": [{"profiles": {...}}, ...]``, or a plain profile (one sample).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
+
+from scheduler.verdict import HIGHER_IS_BETTER, LOWER_IS_BETTER, MUST_BE_ZERO
+
+LATENCIES = ("service", "response", "e2e")
+PERCENTILES = ("p95", "p99")
+MAX_RATE_PROFILES = ("snapshot",)
+# Resource peaks a record may carry per profile, under "resources" or flat.
+RESOURCE_KEYS = {
+    "broker_cpu_peak": ("broker_cpu_peak", "broker_cpu_peak_cores", "broker_cpu_peak_ratio"),
+    "broker_memory_peak_bytes": (
+        "broker_memory_peak_bytes",
+        "broker_mem_peak_bytes",
+        "broker_rss_bytes",
+    ),
+}
+
+
+@dataclasses.dataclass
+class Samples:
+    """Every sample of one metric, pooled over records and repetitions."""
+
+    direction: str
+    unit: str
+    values: list[float] = dataclasses.field(default_factory=list)
+
+
+def extract(records: Iterable[Mapping[str, Any]]) -> dict[str, Samples]:
+    """Compared metrics of ``records`` (performance and delivery kinds; others ignored)."""
+    out: dict[str, Samples] = {}
+    for record in records:
+        kind = record.get("kind")
+        if kind == "performance":
+            for profile, sample in _performance_samples(record):
+                for name, direction, unit, value in _profile_metrics(profile, sample):
+                    _add(out, f"performance.{profile}.{name}", direction, unit, value)
+        elif kind == "delivery":
+            for scenario, result in (record.get("scenarios") or {}).items():
+                if isinstance(result, Mapping) and _number(result.get("lost")) is not None:
+                    _add(
+                        out,
+                        f"delivery.{scenario}.lost",
+                        MUST_BE_ZERO,
+                        "messages",
+                        float(result["lost"]),
+                    )
+    return out
+
+
+def _add(out: dict[str, Samples], name: str, direction: str, unit: str, value: float) -> None:
+    out.setdefault(name, Samples(direction, unit)).values.append(value)
+
+
+def _performance_samples(record: Mapping[str, Any]) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    """(profile name, one repetition's results) for every repetition in the record."""
+    reps = record.get("repetitions")
+    if isinstance(reps, list) and reps:
+        for rep in reps:
+            for name, prof in ((rep or {}).get("profiles") or {}).items():
+                if isinstance(prof, Mapping):
+                    yield name, prof
+        return
+    for name, prof in (record.get("profiles") or {}).items():
+        if not isinstance(prof, Mapping):
+            continue
+        inner = prof.get("repetitions")
+        if isinstance(inner, list) and inner:
+            for rep in inner:
+                if isinstance(rep, Mapping):
+                    # a repetition may omit fields that do not vary (target_rate)
+                    yield name, {**prof, **rep}
+        else:
+            yield name, prof
+
+
+def _profile_metrics(
+    profile: str, sample: Mapping[str, Any]
+) -> Iterator[tuple[str, str, str, float]]:
+    if _is_max_rate(profile, sample):
+        rate = _number(sample.get("achieved_rate"))
+        if rate is not None:
+            yield "achieved_rate", HIGHER_IS_BETTER, "msg/s", rate
+    for lat in LATENCIES:
+        pcts = sample.get(f"{lat}_latency_seconds")
+        if not isinstance(pcts, Mapping):
+            continue
+        for p in PERCENTILES:
+            value = _number(pcts.get(p))
+            if value is not None:
+                yield f"{lat}_{p}_seconds", LOWER_IS_BETTER, "s", value
+    startup = _number(sample.get("startup_seconds"))
+    if startup is not None:
+        yield "startup_seconds", LOWER_IS_BETTER, "s", startup
+    resources = sample.get("resources") if isinstance(sample.get("resources"), Mapping) else {}
+    for name, keys in RESOURCE_KEYS.items():
+        for key in keys:
+            value = _number(sample.get(key, resources.get(key)))  # type: ignore[union-attr]
+            if value is not None:
+                yield name, LOWER_IS_BETTER, "bytes" if "bytes" in name else "cores", value
+                break
+    lost = _number(sample.get("lost"))
+    if lost is not None:
+        yield "lost", MUST_BE_ZERO, "messages", lost
+
+
+def _is_max_rate(profile: str, sample: Mapping[str, Any]) -> bool:
+    target = sample.get("target_rate")
+    return profile in MAX_RATE_PROFILES or target in (None, 0, "max") and "achieved_rate" in sample
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if math.isfinite(value) else None

@@ -1,0 +1,129 @@
+"""The regression verdict on synthetic series with known shifts."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from scheduler import verdict as v
+
+
+def _series(rng: random.Random, center: float, cv: float, n: int) -> list[float]:
+    return [center * (1 + rng.gauss(0, cv)) for _ in range(n)]
+
+
+def test_no_change_is_not_flagged() -> None:
+    rng = random.Random(1)
+    base, cand = _series(rng, 0.050, 0.03, 5), _series(rng, 0.050, 0.03, 5)
+    out = v.judge("p99", v.LOWER_IS_BETTER, base, cand)
+    assert out.decision == v.NO_CHANGE
+    assert not out.is_regression
+    assert out.ci_low is not None and out.ci_low <= 0 <= out.ci_high  # type: ignore[operator]
+
+
+def test_clear_15_percent_slowdown_is_flagged_with_its_numbers() -> None:
+    rng = random.Random(2)
+    base, cand = _series(rng, 0.050, 0.02, 5), _series(rng, 0.0575, 0.02, 5)
+    out = v.judge("p99", v.LOWER_IS_BETTER, base, cand)
+    assert out.decision == v.REGRESSION
+    assert out.effect == pytest.approx(0.15, abs=0.04)
+    assert out.ci_low is not None and out.ci_low > 0.05
+    assert out.p_value is not None and out.p_value <= 0.05
+
+
+def test_clear_15_percent_throughput_drop_is_flagged_and_a_rise_is_an_improvement() -> None:
+    rng = random.Random(3)
+    base = _series(rng, 10_000, 0.02, 5)
+    worse = v.judge("rate", v.HIGHER_IS_BETTER, base, _series(rng, 8_500, 0.02, 5))
+    better = v.judge("rate", v.HIGHER_IS_BETTER, base, _series(rng, 11_500, 0.02, 5))
+    assert worse.decision == v.REGRESSION and worse.effect == pytest.approx(0.15, abs=0.04)
+    assert better.decision == v.IMPROVEMENT and better.effect < 0  # type: ignore[operator]
+
+
+def test_a_shift_inside_the_noise_is_not_flagged() -> None:
+    # 8% slower medians but 25% run-to-run noise and 3 repetitions: not clear.
+    base, cand = [0.050, 0.041, 0.066], [0.054, 0.047, 0.070]
+    out = v.judge("p99", v.LOWER_IS_BETTER, base, cand)
+    assert out.effect == pytest.approx(0.08, abs=0.001)
+    assert out.decision == v.NO_CHANGE and "noise" in out.reason
+    # Over many such runs it is flagged about as rarely as no change at all
+    # (3 vs 3 samples: only a complete separation is significant).
+    rng = random.Random(4)
+    flagged = 0
+    for _ in range(400):
+        base, cand = _series(rng, 0.05, 0.25, 3), _series(rng, 0.054, 0.25, 3)
+        flagged += v.judge("p99", v.LOWER_IS_BETTER, base, cand, with_interval=False).is_regression
+    assert flagged / 400 <= 0.12
+
+
+def test_a_significant_but_tiny_change_is_below_the_minimum_effect() -> None:
+    base = [100.0, 100.1, 100.2, 100.3, 100.4]
+    cand = [102.0, 102.1, 102.2, 102.3, 102.4]  # 2% worse, perfectly separated
+    out = v.judge("p95", v.LOWER_IS_BETTER, base, cand)
+    assert out.p_value is not None and out.p_value < 0.01
+    assert out.decision == v.NO_CHANGE
+    assert "minimum effect" in out.reason
+
+
+def test_false_alarm_rate_without_change_stays_at_or_below_alpha() -> None:
+    rng = random.Random(5)
+    trials = 1000
+    flagged = sum(
+        v.judge(
+            "x",
+            v.LOWER_IS_BETTER,
+            _series(rng, 1.0, 0.1, 5),
+            _series(rng, 1.0, 0.1, 5),
+            with_interval=False,
+        ).is_regression
+        for _ in range(trials)
+    )
+    # alpha plus three standard errors of the estimate from 1000 trials
+    assert flagged / trials <= 0.05 + 3 * (0.05 * 0.95 / trials) ** 0.5
+
+
+def test_too_few_samples_is_insufficient_not_a_verdict() -> None:
+    out = v.judge("p99", v.LOWER_IS_BETTER, [1.0, 1.1], [2.0, 2.0, 2.0])
+    assert out.decision == v.INSUFFICIENT and not out.is_regression
+
+
+def test_any_loss_is_a_regression_without_statistics() -> None:
+    assert v.judge("lost", v.MUST_BE_ZERO, [], [0, 1, 0]).is_regression
+    assert not v.judge("lost", v.MUST_BE_ZERO, [], [0, 0]).is_regression
+
+
+def test_exact_rank_sum_p_value() -> None:
+    assert v.rank_sum_p_value([4, 5, 6], [1, 2, 3]) == pytest.approx(1 / 20)
+    assert v.rank_sum_p_value([1, 2, 3], [4, 5, 6]) == pytest.approx(1.0)
+    # all values tied: nothing can be concluded
+    assert v.rank_sum_p_value([1, 1, 1], [1, 1, 1]) == pytest.approx(1.0)
+
+
+def test_normal_approximation_agrees_with_exact_for_large_samples() -> None:
+    rng = random.Random(6)
+    x = [rng.gauss(0.3, 1) for _ in range(12)]
+    y = [rng.gauss(0, 1) for _ in range(12)]  # C(24,12) > limit: normal path
+    p = v.rank_sum_p_value(x, y)
+    # Monte Carlo permutation p-value as the reference
+    pooled, n, hits = x + y, len(x), 0
+    ranks = v._ranks(pooled)
+    obs = sum(ranks[:n])
+    for _ in range(4000):
+        idx = rng.sample(range(len(pooled)), n)
+        hits += sum(ranks[i] for i in idx) >= obs - 1e-9
+    assert p == pytest.approx(hits / 4000, abs=0.03)
+
+
+def test_bootstrap_interval_is_reproducible() -> None:
+    base, cand = [1.0, 1.1, 0.9, 1.05], [1.2, 1.3, 1.1, 1.25]
+    a = v.judge("x", v.LOWER_IS_BETTER, base, cand)
+    b = v.judge("x", v.LOWER_IS_BETTER, base, cand)
+    assert (a.ci_low, a.ci_high) == (b.ci_low, b.ci_high)
+
+
+def test_bad_policy_is_rejected() -> None:
+    with pytest.raises(ValueError):
+        v.VerdictPolicy(alpha=0)
+    with pytest.raises(ValueError):
+        v.judge("x", "sideways", [1, 2, 3], [1, 2, 3])
