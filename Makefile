@@ -10,7 +10,7 @@ QUICK ?=
 REPEAT ?=
 PERF_FLAGS := $(if $(QUICK),--quick) $(if $(REPEAT),--repeat $(REPEAT))
 
-.PHONY: help deps venv up down status test test-unit test-integration test-docker \
+.PHONY: help deps venv up down status test test-unit test-integration test-docker images \
         test-kafka-performance test-kafka-delivery kafka-reports lint clean
 
 help:
@@ -19,6 +19,8 @@ help:
 	@echo "make kafka-reports           write reports/performance-baseline.md and delivery-guarantees.md"
 	@echo "make up | down | status      the local Kafka + Prometheus stack"
 	@echo "make test                    unit + integration tests (installs what they need)"
+	@echo "make test-docker             the Docker tier alone (exporter, Docker faults, compose)"
+	@echo "make bench-compare | bench-overhead | bench-exporter | bench-regression   benchmarks"
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -49,13 +51,48 @@ test-unit: venv
 test-integration: deps
 	$(PYTEST) -q tests/integration
 
+# Docker engine (started if needed) and the locally built images the Docker tier uses.
+images: venv
+	bash scripts/start-dockerd.sh
+	bash docker/build-images.sh
+
+# The Docker tier alone: exporter, Docker faults, the compose stack.
+test-docker: deps images
+	$(PYTEST) -q -m docker tests/integration
+
 test-kafka-performance: deps
 	$(KAFKAVAL) stack up
 	$(KAFKAVAL) perf run $(PERF_FLAGS)
 
+# Benchmarks, not tests: loadgen vs Kafka's ProducerPerformance, and the cost of accounting.
+.PHONY: bench-compare bench-overhead
+bench-compare: deps
+	$(KAFKAVAL) stack up
+	$(KAFKAVAL) perf compare $(if $(QUICK),--quick)
+
+bench-overhead: venv
+	$(KAFKAVAL) perf overhead
+
+test-kafka-delivery: deps
+	$(KAFKAVAL) stack up
+	$(KAFKAVAL) delivery run $(if $(QUICK),--quick)
+
+kafka-reports: venv
+	$(KAFKAVAL) report
+
+# Benchmarks: exporter scrape time with 20 containers; the regression verdict's
+# power and false-alarm rate on this machine's recorded noise.
+.PHONY: bench-exporter bench-regression
+bench-exporter: deps images
+	$(KAFKAVAL) exporter bench
+
+bench-regression: venv
+	$(PY) -m scheduler.bench
+
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy kafkaval stack loadgen chaos exporter report scheduler cdc
 
 clean:
 	-$(KAFKAVAL) stack down --wipe
