@@ -60,9 +60,12 @@ images: venv
 test-docker: deps images
 	$(PYTEST) -q -m docker tests/integration
 
+# The suites end by regenerating the reports; the exit code is the suite's
+# (1 if a threshold failed), or 1 if the reports could not be written.
 test-kafka-performance: deps
 	$(KAFKAVAL) stack up
-	$(KAFKAVAL) perf run $(PERF_FLAGS)
+	rc=0; $(KAFKAVAL) perf run $(PERF_FLAGS) || rc=$$?; \
+	$(KAFKAVAL) report || [ $$rc -ne 0 ] || rc=1; exit $$rc
 
 # Benchmarks, not tests: loadgen vs Kafka's ProducerPerformance, and the cost of accounting.
 .PHONY: bench-compare bench-overhead
@@ -75,7 +78,8 @@ bench-overhead: venv
 
 test-kafka-delivery: deps
 	$(KAFKAVAL) stack up
-	$(KAFKAVAL) delivery run $(if $(QUICK),--quick)
+	rc=0; $(KAFKAVAL) delivery run $(if $(QUICK),--quick) || rc=$$?; \
+	$(KAFKAVAL) report || [ $$rc -ne 0 ] || rc=1; exit $$rc
 
 kafka-reports: venv
 	$(KAFKAVAL) report

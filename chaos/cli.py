@@ -82,9 +82,15 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     if args.target:
         # Refuse a target chaos may not touch before anything starts.
+        from chaos.docker_backend import docker_target
         from chaos.safety import local_targets, resolve_target
 
-        resolve_target(settings, args.target, local_targets(settings))
+        resolve_target(
+            settings,
+            args.target,
+            local_targets(settings),
+            container=lambda name: docker_target(settings, name),
+        )
     metrics = DeliveryMetrics()
     registry = CollectorRegistry()
     registry.register(metrics)

@@ -36,12 +36,12 @@ import abc
 import dataclasses
 import os
 import signal
-import socket
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 from chaos.errors import ChaosError
+from stack.probes import port_open
 from stack.processes import ManagedProcess
 
 
@@ -130,15 +130,6 @@ def _proc_state(pid: int, proc: Path = Path("/proc")) -> str | None:
     except (FileNotFoundError, ProcessLookupError, PermissionError):
         return None
     return stat.rsplit(")", 1)[1].split()[0]
-
-
-def port_open(port: int, host: str = "127.0.0.1", timeout: float = 1.0) -> bool:
-    """True if a TCP connect to host:port succeeds within ``timeout``."""
-    try:
-        with socket.create_connection((host, port), timeout=timeout):
-            return True
-    except OSError:
-        return False
 
 
 @dataclasses.dataclass

@@ -45,6 +45,11 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
         help="report the local stack's processes (pid files under state_dir) instead of Docker",
     )
     p.add_argument(
+        "--state-dir",
+        dest="settings_state_dir",
+        help="the local stack's state dir (with --local-stack; default: state_dir)",
+    )
+    p.add_argument(
         "--interval", type=float, default=2.0, help="seconds between samples (default 2)"
     )
     p.set_defaults(func=run)

@@ -73,3 +73,40 @@ def load_run_record(path: str | Path) -> dict[str, Any]:
 def list_run_records(results_dir: str | Path, kind: str) -> list[Path]:
     """All saved records of ``kind``, oldest first (run ids sort by time)."""
     return sorted(Path(results_dir).glob(f"{kind}-*.json"))
+
+
+def merge_scenario(results_dir: str | Path, key: str, entry: dict[str, Any]) -> Path:
+    """Put one scenario entry into ``latest-delivery.json`` (atomically).
+
+    Scenarios run by another command (the CDC connector-restart) join the
+    latest delivery run so that one delivery report shows them all: the entry
+    replaces any earlier one under ``key``, the run's window widens to cover
+    it and ``passed`` becomes the AND of all scenarios. Without a delivery
+    run yet, the entry starts a record of its own.
+
+    Raises:
+        KafkavalError: the results directory cannot be written or the latest
+            delivery record is not valid JSON.
+    """
+    latest = Path(results_dir) / "latest-delivery.json"
+    if latest.exists():
+        record = load_run_record(latest)
+    else:
+        record = {
+            "run_id": new_run_id(),
+            "kind": "delivery",
+            "started_at": entry["started_at"],
+            "ended_at": entry["ended_at"],
+            "quick": False,
+            "scenarios": {},
+        }
+    record.setdefault("scenarios", {})[key] = entry
+    record["started_at"] = min(record["started_at"], entry["started_at"])
+    record["ended_at"] = max(record["ended_at"], entry["ended_at"])
+    record["passed"] = all(bool(e.get("passed")) for e in record["scenarios"].values())
+    try:
+        return write_atomic(latest, json.dumps(record, indent=2) + "\n")
+    except OSError as e:
+        raise KafkavalError(
+            f"cannot write {latest}: {e.strerror}; fix permissions or set results_dir"
+        ) from e

@@ -91,11 +91,13 @@ def cmd_schedule(args: argparse.Namespace, settings: Settings) -> int:
     _check_writable(results)
     stop = StopControl()
     state = SchedulerState(j.name for j in schedule.jobs)
-    state.load(history.history_by_job(results))
     runner = JobRunner(settings, schedule, state=state, stop=stop)
     install_signal_handlers(stop)
     with _metrics_endpoint(settings, state, args.metrics_port):
         if args.once:
+            # The long-lived service loads the history itself (SchedulerService.start);
+            # loading it here too would count every past run twice.
+            state.load(history.history_by_job(results))
             record = runner.run(schedule.job(args.once))
             _print_run(record)
             return 0 if record["status"] == "ok" else 1

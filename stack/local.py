@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import socket
+import sys
 from pathlib import Path
 
 from kafkaval.config import Settings
@@ -23,6 +24,10 @@ from stack.prometheus import prepare_prometheus
 
 BROKER_START_TIMEOUT = 90.0
 PROMETHEUS_START_TIMEOUT = 30.0
+EXPORTER_START_TIMEOUT = 30.0
+# The stack's process exporter serves on metrics_port + 17 (19417 by default,
+# the port the Docker exporter of the compose stack uses too).
+EXPORTER_PORT_OFFSET = 17
 
 
 @dataclasses.dataclass
@@ -66,6 +71,7 @@ def _check_ports(settings: Settings) -> None:
     wanted = [(b.name, b.port) for b in kafka.brokers_of(settings)]
     wanted += [(f"{b.name} controller", b.controller_port) for b in kafka.brokers_of(settings)]
     wanted.append(("prometheus", settings.prometheus_port))
+    wanted.append(("exporter", exporter_port(settings)))
     for what, port in wanted:
         if not _port_free(port):
             raise KafkavalError(
@@ -73,6 +79,30 @@ def _check_ports(settings: Settings) -> None:
                 f"(ss -ltnp 'sport = :{port}') or choose other ports (broker_port, "
                 "controller_port, prometheus_port)"
             )
+
+
+def exporter_port(settings: Settings) -> int:
+    return settings.metrics_port + EXPORTER_PORT_OFFSET
+
+
+def prepare_exporter(settings: Settings) -> ManagedProcess:
+    """The process-stats exporter (``kafkaval exporter --local-stack``) of this stack.
+
+    It reports CPU, memory and disk of every process with a pid file here
+    (brokers, Prometheus, Connect, PostgreSQL) under the cAdvisor names, so the
+    reports' resource sections and the Resources dashboard work without Docker.
+    """
+    state = settings.path("state_dir")
+    argv = [sys.executable, "-m", "kafkaval", "exporter", "--local-stack"]
+    argv += ["--state-dir", str(state), "--port", str(exporter_port(settings))]
+    return ManagedProcess(
+        name="exporter", argv=argv, log=state / "logs" / "exporter.log", pid_dir=state / "pids"
+    )
+
+
+def _core_names(settings: Settings) -> set[str]:
+    """The processes a running stack has (CDC processes come and go on their own)."""
+    return {b.name for b in kafka.brokers_of(settings)} | {"prometheus", "exporter"}
 
 
 def local_settings(settings: Settings) -> Settings:
@@ -120,7 +150,7 @@ def up(settings: Settings) -> StackInfo:
     for proc in load_managed(_pid_dir(settings)):
         if not proc.is_running():
             proc.pid_file.unlink(missing_ok=True)
-    if alive and len(alive) == settings.brokers + 1:
+    if alive and _core_names(settings) <= {p.name for p in alive}:
         _wait_ready(local, alive)
         return StackInfo(
             local.bootstrap_servers, local.prometheus_url, settings.brokers, state, alive, True
@@ -136,6 +166,7 @@ def up(settings: Settings) -> StackInfo:
     brokers = kafka.brokers_of(settings)
     procs = [kafka.prepare_broker(b, brokers, classpath, cluster_id, settings) for b in brokers]
     procs.append(prepare_prometheus(local))
+    procs.append(prepare_exporter(local))
     write_atomic(_shape_file(settings), json.dumps({"brokers": settings.brokers}))
     started: list[ManagedProcess] = []
     try:
@@ -181,6 +212,14 @@ def _wait_ready(local: Settings, procs: list[ManagedProcess]) -> None:
         raise KafkavalError(
             f"Prometheus at {local.prometheus_url} not ready within "
             f"{PROMETHEUS_START_TIMEOUT:.0f} s; read {local.path('state_dir')}/logs/prometheus.log"
+        )
+    port = exporter_port(local)
+    if not probes.wait_until(
+        lambda: probes.port_open(port), EXPORTER_START_TIMEOUT, 0.2, check_alive
+    ):
+        raise KafkavalError(
+            f"the process exporter did not listen on 127.0.0.1:{port} within "
+            f"{EXPORTER_START_TIMEOUT:.0f} s; read {local.path('state_dir')}/logs/exporter.log"
         )
 
 

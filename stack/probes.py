@@ -7,6 +7,7 @@ answers a metadata request and acknowledges an ``acks=all`` produce.
 from __future__ import annotations
 
 import logging
+import socket
 import time
 from collections.abc import Callable
 from typing import Any
@@ -61,6 +62,15 @@ def acked_produce(client_config: dict[str, str], replication: int, timeout: floa
 
 def broker_serving(client_config: dict[str, str], replication: int = 1) -> bool:
     return answers_metadata(client_config) and acked_produce(client_config, replication)
+
+
+def port_open(port: int, host: str = "127.0.0.1", timeout: float = 1.0) -> bool:
+    """True if a TCP connect to host:port succeeds within ``timeout``."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
 
 
 def prometheus_ready(url: str, timeout: float = 2.0) -> bool:

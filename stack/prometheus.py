@@ -78,8 +78,13 @@ def scrape_config(settings: Settings) -> str:
 
 # docker-compose: services found by their compose names through Docker's DNS, so
 # `docker compose up --scale loadgen=3` is scraped without a config change.
-# Ports: Settings.metrics_port (loadgen worker 0) and + 90 (delivery runner, chaos/cli.py).
-COMPOSE_JOBS = [("kafkaval-loadgen", "loadgen", 19400), ("kafkaval-delivery", "chaos", 19490)]
+# Ports: Settings.metrics_port (loadgen worker 0), + 90 (delivery runner, chaos/cli.py)
+# and + 95 (scheduler, scheduler/cli.py METRICS_PORT_OFFSET).
+COMPOSE_JOBS = [
+    ("kafkaval-loadgen", "loadgen", 19400),
+    ("kafkaval-delivery", "chaos", 19490),
+    ("kafkaval-scheduler", "scheduler", 19495),
+]
 COMPOSE_EXPORTER = ("exporter", "exporter:19417")
 COMPOSE_CONFIG = REPO / "prometheus" / "prometheus.compose.yml"
 

@@ -2,7 +2,7 @@
 
 The runs go through the ``kafkaval`` command (the path users take: each run
 exposes /metrics, registers it with the stack's Prometheus and lingers for the
-final scrape), with the exporter watching the stack's processes meanwhile.
+final scrape), with the stack's exporter watching its processes meanwhile.
 They are run once per session (cached here, not in a fixture, so two test
 modules can share them).
 """
@@ -78,59 +78,33 @@ def wait_for(predicate: Any, timeout: float, what: str) -> None:
 
 
 def run_once(settings: Settings) -> Runs:
-    """Run (once per session) the exporter, a QUICK perf run and a QUICK delivery run."""
+    """Run (once per session) a QUICK perf run and a QUICK delivery run."""
     key = settings.results_dir
     if key in _CACHE:
         return _CACHE[key]
     prom = PromClient(settings.prometheus_url)
-    exporter_port = settings.metrics_port + 17
-    exporter = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "kafkaval",
-            "exporter",
-            "--local-stack",
-            "--port",
-            str(exporter_port),
-        ],
-        cwd=REPO,
-        env=settings_env(settings),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
     outputs = {}
-    try:
-        wait_for(
-            lambda: bool(prom.query("container_cpu_usage_seconds_total")),
-            60,
-            "the exporter's series in Prometheus",
-        )
-        perf = kafkaval(
-            settings, "perf", "run", "--quick", "--profile", PERF_PROFILE, "--no-progress"
-        )
-        outputs["perf"] = perf.stdout + perf.stderr
-        assert perf.returncode in (0, 1), outputs["perf"]
-        delivery = kafkaval(
-            settings,
-            "delivery",
-            "run",
-            "--quick",
-            "--scenario",
-            DELIVERY_SCENARIO,
-            "--cluster",
-            "single",
-        )
-        outputs["delivery"] = delivery.stdout + delivery.stderr
-        assert delivery.returncode in (0, 1), outputs["delivery"]
-    finally:
-        exporter.terminate()  # only the process this helper started
-        try:
-            exporter.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            exporter.kill()
-            exporter.wait(timeout=5)
+    # The stack's own process exporter (started by `stack up`) watches it meanwhile.
+    wait_for(
+        lambda: bool(prom.query("container_cpu_usage_seconds_total")),
+        60,
+        "the stack exporter's series in Prometheus",
+    )
+    perf = kafkaval(settings, "perf", "run", "--quick", "--profile", PERF_PROFILE, "--no-progress")
+    outputs["perf"] = perf.stdout + perf.stderr
+    assert perf.returncode in (0, 1), outputs["perf"]
+    delivery = kafkaval(
+        settings,
+        "delivery",
+        "run",
+        "--quick",
+        "--scenario",
+        DELIVERY_SCENARIO,
+        "--cluster",
+        "single",
+    )
+    outputs["delivery"] = delivery.stdout + delivery.stderr
+    assert delivery.returncode in (0, 1), outputs["delivery"]
     results = settings.path("results_dir")
     runs = Runs(
         settings,

@@ -33,6 +33,12 @@ def test_kill_and_graceful_restart_within_bounds(
     assert r["phases"]["kill"]["recovery_seconds"] > 0
     saved = json.loads((Path(stack_settings.results_dir) / "latest-cdc-delivery.json").read_text())
     assert saved["scenario"] == "connector-restart" and saved["passed"] is True
+    # ... and joined the latest delivery run, where the reports read it.
+    delivery = json.loads((Path(stack_settings.results_dir) / "latest-delivery.json").read_text())
+    entry = delivery["scenarios"]["connector-restart"]
+    assert entry["passed"] is True and entry["lost"] == 0
+    assert entry["acked"] == r["committed"]
+    assert [f["kind"] for f in entry["faults"]] == ["kill", "restart"]
     status = connect.ConnectClient(cdc_config.rest_url).status(cdc_config.connector_name)
     assert status["connector"]["state"] == "RUNNING"  # the worker is back
 

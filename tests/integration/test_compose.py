@@ -143,11 +143,11 @@ def compose(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
 
 
 def test_quick_throughput_runs_in_compose(compose: dict[str, Any]) -> None:
-    out = _run(
-        [*compose["cmd"], "run", "--rm", "loadgen", "--quick", "--profile", "throughput"],
-        compose["env"],
-        600,
-    )
+    # Correctness, not speed (a 2-core test machine runs several stacks): the
+    # latency limit is generous, as in test_perf_suite; the rate limit stands.
+    argv = [*compose["cmd"], "run", "--rm", "loadgen", "--quick", "--profile", "throughput"]
+    argv += ["--threshold", "max_p95_service_seconds=5", "--no-progress"]
+    out = _run(argv, compose["env"], 600)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     record = json.loads((compose["results"] / "latest-performance.json").read_text())
     run = record["profiles"]["throughput"]

@@ -10,8 +10,9 @@ from docker_helpers import KAFKA_IMAGE, TEST_LABEL, engine_or_skip, require_imag
 
 from chaos.docker_backend import docker_target
 from chaos.errors import TargetNotAllowed
-from chaos.targets import port_open
+from chaos.faults import FAULT_KINDS, FaultRunner
 from kafkaval.config import load_settings
+from stack.probes import port_open
 
 pytestmark = pytest.mark.docker
 PORT = 39810  # published on 127.0.0.1 only
@@ -83,26 +84,27 @@ def test_each_fault_applied_and_rolled_back(kafka_container) -> None:
         settings_for(state, ["org.kafkaval.chaos=allowed"]), name, client, health=serving(name)
     )
     assert target.wait_healthy(90), "broker not serving before the faults"
+    # Through the FaultRunner: the bounded path scenarios use, with the undo verified.
+    runner = FaultRunner(restore_timeout=120.0, graceful_timeout=20.0)
+    seen: dict[str, bool] = {}
 
-    target.pause()
-    assert target.is_paused() and not target.is_healthy()
-    target.resume()
-    assert target.verify_restored() == [] or target.wait_healthy(60)
+    def observe(kind: str) -> bool:
+        info = client.api.inspect_container(name)
+        if kind == "pause":
+            return info["State"]["Paused"] and not target.is_healthy()
+        if kind == "partition":
+            return net not in info["NetworkSettings"]["Networks"] and target.is_partitioned()
+        return not info["State"]["Running"]  # kill, restart: down while held
 
-    target.partition()
-    assert target.is_partitioned()
-    assert net not in client.api.inspect_container(name)["NetworkSettings"]["Networks"]
-    target.heal()
-    assert not target.is_partitioned()
-    aliases = client.api.inspect_container(name)["NetworkSettings"]["Networks"][net]["Aliases"]
-    assert "kafka" not in (aliases or []) or True  # hostname resolves via the network alias list
-    assert target.wait_healthy(90)
-
-    target.kill()
-    assert not target.is_running()
-    target.start()
-    assert target.wait_healthy(120), "broker did not serve again after kill + start"
-
-    target.restart(timeout=20)
-    assert target.wait_healthy(120), "broker did not serve again after restart"
+    for kind in FAULT_KINDS:
+        with runner.active(kind, target, 30.0) as record:
+            seen[kind] = observe(kind)
+            runner.hold(2.0)
+        assert record.rolled_back, f"{kind}: {record.problems}"
+        assert seen[kind], f"{kind} had no visible effect on the container"
+        info = client.api.inspect_container(name)
+        assert info["State"]["Running"] and not info["State"]["Paused"]
+        assert net in info["NetworkSettings"]["Networks"], f"{kind}: network not reconnected"
+        assert serving(name)(), f"broker not serving after {kind}"
+    assert runner.all_rolled_back()
     assert target.verify_restored() == []

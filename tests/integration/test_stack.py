@@ -94,6 +94,19 @@ def test_prometheus_scrapes_a_registered_target(stack_settings: Settings) -> Non
         server.shutdown()
 
 
+def test_stack_exporter_reports_its_processes(stack_settings: Settings) -> None:
+    url = f"{stack_settings.prometheus_url}/api/v1/query"
+
+    def series(name: str) -> list[dict]:
+        q = f'container_memory_usage_bytes{{job="exporter",name="{name}"}}'
+        return requests.get(url, params={"query": q}, timeout=5).json()["data"]["result"]
+
+    _wait(lambda: bool(series("broker-1")), 60, "the stack exporter's broker-1 series")
+    # A JVM with a 512 MiB heap uses well over 100 MiB: the number is real.
+    assert float(series("broker-1")[0]["value"][1]) > 100 * 2**20
+    assert series("prometheus")
+
+
 def test_cluster_survives_one_broker_down(cluster_settings: Settings) -> None:
     assert len(cluster_settings.bootstrap_servers.split(",")) == 3
     topic = f"it-rf3-{uuid.uuid4().hex[:8]}"
@@ -138,6 +151,7 @@ def _isolated(tmp_path: Path, offset: int, **changes: object) -> Settings:
         broker_port=38092 + base,
         controller_port=38192 + base,
         prometheus_port=38090 + base,
+        metrics_port=38400 + base,
         **changes,  # type: ignore[arg-type]
     )
 
@@ -162,10 +176,10 @@ def test_up_twice_then_down_leaves_nothing(tmp_path: Path) -> None:
         first = local.up(settings)
         second = local.up(settings)
         assert not first.already_running and second.already_running
-        assert sorted(p.name for p in second.processes) == ["broker-1", "prometheus"]
+        assert sorted(p.name for p in second.processes) == ["broker-1", "exporter", "prometheus"]
     finally:
         stopped = local.down(settings)
-    assert sorted(stopped) == ["broker-1", "prometheus"]
+    assert sorted(stopped) == ["broker-1", "exporter", "prometheus"]
     assert _our_processes(settings.path("state_dir")) == []
     assert load_managed(settings.path("state_dir") / "pids") == []
 

@@ -89,3 +89,63 @@ def test_crosscheck_sums_repetitions() -> None:
     text = build_performance(record, collector, FROZEN, charts=False).text
     assert "| throughput | sent | 60,000 | 60,000 | yes |" in text
     assert "| throughput | acked | 60,000 | 60,000 | yes |" in text
+
+
+def test_cdc_scenario_joins_the_delivery_report(tmp_path: Path) -> None:
+    from cdc.restart import delivery_entry
+    from kafkaval.config import load_settings
+    from kafkaval.records import merge_scenario
+
+    (tmp_path / "latest-delivery.json").write_text(json.dumps(_record("delivery")))
+    cdc_record = {
+        "run_id": "20261201T120000Z-cdc001",
+        "passed": False,
+        "started_at": "2026-12-01T11:59:00Z",
+        "ended_at": "2026-12-01T12:30:00Z",
+        "bound_rule": "kill: ...; graceful: 0 duplicates",
+        "results": {
+            "committed": 900,
+            "missing": 2,
+            "duplicates": 5,
+            "indeterminate": 0,
+            "resnapshotted": 0,
+            "failures": ["2 committed changes missing"],
+            "phases": {
+                "kill": {"duplicate_bound": 40, "fault": {"kind": "kill", "target": "connect",
+                         "started_at": "2026-12-01T12:10:00Z",
+                         "ended_at": "2026-12-01T12:10:04Z", "rolled_back": True}},
+                "graceful": {"duplicate_bound": 0},
+            },
+        },
+    }  # fmt: skip
+    merge_scenario(
+        tmp_path, "connector-restart", delivery_entry(load_settings(environ={}), cdc_record)
+    )
+    merged = json.loads((tmp_path / "latest-delivery.json").read_text())
+    before = _record("delivery")
+    assert set(merged["scenarios"]) == set(before["scenarios"]) | {"connector-restart"}
+    assert merged["passed"] is False  # one failed scenario fails the run
+    assert merged["ended_at"] == "2026-12-01T12:30:00Z"
+    entry = merged["scenarios"]["connector-restart"]
+    assert (entry["acked"], entry["lost"], entry["log_duplicates"]) == (900, 2, 5)
+    assert entry["bounds"] == {"lost": 0, "log_duplicates": 40}
+    collector = Collector(FakeProm(fixture_totals()), scrape_interval=2.0)
+    text = build_delivery(merged, collector, FROZEN, charts=False).text
+    assert "at-least-once VIOLATED: 2 of 900 acked messages lost" in text
+    assert "| connector-restart | all | — | 900 | n/a | not published to Prometheus" in text
+    assert "kill on connect; rolled back: yes" in text
+
+
+def test_merge_without_a_delivery_run_starts_one(tmp_path: Path) -> None:
+    from kafkaval.records import merge_scenario
+
+    entry = {
+        "passed": True,
+        "started_at": "2026-12-01T10:00:00Z",
+        "ended_at": "2026-12-01T10:05:00Z",
+    }
+    merge_scenario(tmp_path, "connector-restart", entry)
+    record = json.loads((tmp_path / "latest-delivery.json").read_text())
+    assert record["kind"] == "delivery" and record["passed"] is True
+    assert record["scenarios"] == {"connector-restart": entry}
+    assert not list(tmp_path.glob("*.tmp*"))
