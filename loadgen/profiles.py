@@ -25,7 +25,8 @@ class Thresholds:
     max_failed: int | None = 0
     consumed_equals_acked: bool = True
     max_startup_seconds: float | None = None
-    max_broker_memory_bytes: int | None = None
+    # The plan's "under 2 GB memory"; judged where the broker's memory is measured.
+    max_broker_memory_bytes: int | None = 2 * 1024**3
 
 
 @dataclasses.dataclass(frozen=True)

@@ -189,9 +189,12 @@ def check(result: dict[str, Any], t: Thresholds) -> dict[str, dict[str, Any]]:
             v is not None and v < t.max_startup_seconds,
         )
     if t.max_broker_memory_bytes is not None:
-        v = result.get("broker_rss_bytes")
-        # Only measured for a broker this run started (startup); elsewhere the
-        # exporter's container metrics are the source, checked by the report.
+        # Load profiles: the brokers' peak from the exporter's series in
+        # Prometheus; startup: the RSS of the broker it started. Not measured
+        # (no exporter) means no check, never a pass.
+        v = result.get("broker_memory_peak_bytes")
+        if v is None:
+            v = result.get("broker_rss_bytes")
         if v is not None:
             add(
                 "max_broker_memory_bytes",

@@ -25,6 +25,7 @@ from kafkaval.errors import KafkavalError, UsageError
 from kafkaval.records import iso, new_run_id, save_run_record, utc_now
 from loadgen import profiles as prof
 from loadgen import results, topics
+from loadgen.broker_resources import broker_peaks
 from loadgen.consumer import RunConsumer
 from loadgen.endpoint import JOB, instance_name, metrics_endpoint
 from loadgen.metrics import BUCKET_ERROR_BOUND, LoadgenCollector
@@ -33,6 +34,8 @@ from loadgen.producer import PacedProducer
 from loadgen.startup import measure_startup
 from loadgen.workers import split_phases
 from loadgen.workload import Workload, consumer_config, default_topics, producer_config
+
+MAX_WORKERS = 16
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
@@ -69,8 +72,10 @@ class SuiteOptions:
             raise UsageError(f"--record-size must be > 0 bytes, not {self.record_size}")
         if self.messages is not None and self.messages <= 0:
             raise UsageError(f"--messages must be > 0, not {self.messages}")
-        if not 1 <= self.workers <= 64:
-            raise UsageError(f"--workers must be 1..64, not {self.workers}")
+        # Worker i serves metrics_port + i: 16 keeps them clear of the stack
+        # exporter (+17), the delivery runner (+90) and the scheduler (+95).
+        if not 1 <= self.workers <= MAX_WORKERS:
+            raise UsageError(f"--workers must be 1..{MAX_WORKERS}, not {self.workers}")
         if self.payload not in PAYLOAD_KINDS:
             raise UsageError(f"--payload must be one of {', '.join(PAYLOAD_KINDS)}")
         size = self.record_size or prof.KIB * 5
@@ -314,6 +319,7 @@ def run_suite(
                     break
                 label = spec.name + (f" {r + 1}/{opts.repeat}" if opts.repeat > 1 else "")
                 print(f"== {label}: {spec.description}", file=out)
+                rep_started = utc_now()
                 if spec.kind == "startup":
                     res: dict[str, Any] = {
                         "target_rate": None,
@@ -336,12 +342,27 @@ def run_suite(
                         progress,
                         label,
                     )
+                rep_ended = utc_now()
+                # Wall-clock window of this repetition: the report queries Prometheus over it.
+                res["started_at"], res["ended_at"] = iso(rep_started), iso(rep_ended)
+                if spec.kind == "load" and opts.need_prometheus:
+                    res.update(
+                        broker_peaks(
+                            settings.prometheus_url,
+                            rep_started,
+                            rep_ended,
+                            settings.scrape_interval,
+                        )
+                    )
                 res["thresholds"] = results.check(res, thresholds)
                 res["passed"] = all(c["passed"] for c in res["thresholds"].values())
                 reps.append(res)
                 print(_one_line(spec.name, res), file=out)
             if reps:
                 profiles_out[spec.name] = results.combine(reps)
+                # The profile's window spans all its repetitions.
+                profiles_out[spec.name]["started_at"] = reps[0]["started_at"]
+                profiles_out[spec.name]["ended_at"] = reps[-1]["ended_at"]
                 profiles_out[spec.name]["parameters"] = _parameters(spec, workloads, opts)
         ended = utc_now()
     interrupted = not running.is_set()

@@ -104,3 +104,21 @@ def delivery(series: dict[str, Any], faults: Sequence[dict[str, Any]], title: st
     _shade([ax], faults)
     fig.tight_layout()
     return _png(fig)
+
+
+def trend(series: Sequence[dict[str, Any]], title: str) -> bytes:
+    """The metrics that moved most over the last runs, relative to the first (1.0 = unchanged)."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(1, 1, figsize=(9, 3.8))
+    for s in series:
+        ax.plot(s["t"], s["v"], marker="o", label=s["labels"]["name"], linewidth=1.2)
+    ax.axhline(1.0, color="grey", linewidth=0.8)
+    ax.set_ylabel("relative to first run")
+    ax.set_xlabel("run (oldest first)")
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    if ax.lines:
+        ax.legend(loc="best", fontsize=7)
+    fig.tight_layout()
+    return _png(fig)

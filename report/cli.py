@@ -15,6 +15,7 @@ from kafkaval.records import load_run_record, utc_now
 from report.collect import Collector
 from report.prom_client import PromClient
 from report.render import BUILDERS, Rendered, write_reports
+from report.trend import collect_trend
 
 SUITE_COMMANDS = {
     "performance": "make test-kafka-performance",
@@ -63,7 +64,10 @@ def generate(
             print(f"skipped {kind} report: no {path} (run {SUITE_COMMANDS[kind]})", file=out)
             continue
         record = load_run_record(path)
-        built.append(build(record, collector, now(), charts, fallback_environment(settings)))
+        extra = {"trend": collect_trend(results)} if kind == "performance" else {}
+        built.append(
+            build(record, collector, now(), charts, fallback_environment(settings), **extra)
+        )
     if not built:
         raise KafkavalError(
             f"no run records in {results}: run make test-kafka-performance or "

@@ -22,6 +22,7 @@ from kafkaval.records import iso
 from report import charts as charts_mod
 from report.collect import Collector, collect_delivery, collect_performance
 from report.recommendations import recommend
+from report.trend import chart_series
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 PERFORMANCE_REPORT = "performance-baseline.md"
@@ -148,6 +149,11 @@ def performance_images(context: dict[str, Any]) -> dict[str, bytes]:
         images["performance-resources.png"] = charts_mod.resources(
             context["series"], "resources per container / process"
         )
+    trend_series = chart_series(context["trend"]) if context.get("trend") else []
+    if trend_series:
+        images["performance-trend.png"] = charts_mod.trend(
+            trend_series, "trend: the metrics that moved most over the last runs"
+        )
     return images
 
 
@@ -168,13 +174,19 @@ def build_performance(
     now: datetime,
     charts: bool = True,
     fallback_env: dict[str, Any] | None = None,
+    trend: dict[str, Any] | None = None,
 ) -> Rendered:
     """Query, chart and render the performance report (nothing written).
+
+    Args:
+        trend: the "Trend and regressions" context (`report.trend.collect_trend`);
+            None: the section says there is no history.
 
     Raises:
         PrometheusError: unreachable, a query rejected, or no data in the run window.
     """
     context = collect_performance(record, collector, charts=charts, fallback_env=fallback_env)
+    context["trend"] = trend
     images = performance_images(context) if charts else {}
     return render_performance(context, now, images)
 

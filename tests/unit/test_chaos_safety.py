@@ -145,3 +145,15 @@ def test_dry_run_prints_the_plan_and_touches_nothing(
     out = capsys.readouterr().out
     assert "dry run" in out and "kill" in out and "restart" in out and "1 s" in out
     assert list(tmp_path.iterdir()) == []  # no results, no state
+
+
+def test_target_not_allowed_is_refused_before_anything_starts(
+    capsys: pytest.CaptureFixture[str], tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    code = main(["delivery", "run", "--quick", "--target", "someone-elses-db"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "someone-elses-db" in err and "not allowed" in err and "chaos_targets" in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert not (tmp_path / "results").exists()  # refused before any run record

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chaos.checker import check
+from chaos.checker import MAX_IDS, check
 from chaos.ledger import (
     ACKED,
     FAILED,
@@ -186,9 +186,15 @@ def test_foreign_records_are_ignored() -> None:
 
 
 def test_counts_are_exact_beyond_the_id_sample() -> None:
-    ledgers, _log, _ = clean_history()
-    r = check(ledgers, DeliveryLog())
-    assert r.lost == 20 and len(r.lost_ids) == 20
+    ledger = ProducerLedger("big")
+    for seq in range(5 * MAX_IDS):
+        ledger.acked(ledger.next_seq(), 0, seq)
+    log = DeliveryLog()
+    for seq in range(0, 5 * MAX_IDS, 2):  # every second message reached the log
+        log.add(0, seq, message_key("big", seq))
+    r = check({"big": ledger}, log)
+    assert r.lost == 5 * MAX_IDS // 2  # counted in full, beyond the ids it names
+    assert len(r.lost_ids) == MAX_IDS and r.lost_ids[0] == "big:1"
 
 
 def test_keys_round_trip() -> None:

@@ -1,0 +1,59 @@
+"""Peak CPU and memory of the brokers during one profile, from Prometheus.
+
+The exporter (the local stack's process exporter, or the Docker exporter of
+the compose stack) publishes cAdvisor-named series per process/container;
+the report's PromQL (``report/promql.py``: ``cpu_peak``, ``memory_peak``) turns
+them into peaks over a window. The performance suite asks right after each
+profile, so the broker-memory threshold (< 2 GiB) is judged on the broker
+that carried the load, and the regression verdict can compare broker CPU and
+memory peaks between runs.
+
+Which series are brokers: local processes ``broker-<n>``, and containers
+whose name contains ``kafka`` (compose's ``<project>-kafka-1``). The peak is
+over the samples scraped during the profile: the last scrape interval may
+not be in yet, which a peak over a whole profile rarely depends on.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any
+
+from report.collect import Collector, QuerySource, Window
+from report.prom_client import PromClient, PrometheusError
+
+_BROKER = re.compile(r"^broker-\d+$|kafka", re.IGNORECASE)
+
+
+def is_broker(name: str) -> bool:
+    return bool(_BROKER.search(name))
+
+
+def broker_peaks(
+    prometheus_url: str,
+    start: datetime,
+    end: datetime,
+    scrape_interval: float,
+    source: QuerySource | None = None,
+) -> dict[str, Any]:
+    """``{"broker_cpu_peak_cores", "broker_memory_peak_bytes"}`` over [start, end].
+
+    Both are the maximum over the brokers (None when Prometheus holds no
+    broker series: no exporter running). Best effort: an unreachable
+    Prometheus gives Nones and a note, never a failed run.
+    """
+    collector = Collector(source or PromClient(prometheus_url), scrape_interval)
+    window = Window(start, end, scrape_interval)
+    try:
+        cpu = {n: v for n, v in collector.by_name("cpu_peak", window).items() if is_broker(n)}
+        mem = {n: v for n, v in collector.by_name("memory_peak", window).items() if is_broker(n)}
+    except PrometheusError as e:  # best effort: the load figures stand without it
+        return {"broker_cpu_peak_cores": None, "broker_memory_peak_bytes": None, "note": str(e)}
+    out: dict[str, Any] = {
+        "broker_cpu_peak_cores": round(max(cpu.values()), 4) if cpu else None,
+        "broker_memory_peak_bytes": int(max(mem.values())) if mem else None,
+    }
+    if not cpu and not mem:
+        out["note"] = "no broker series in Prometheus (is the exporter running?)"
+    return out

@@ -1,0 +1,72 @@
+"""Broker peaks from Prometheus answers (a fake Prometheus at the query boundary)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from loadgen.broker_resources import broker_peaks, is_broker
+from loadgen.profiles import Thresholds
+from loadgen.results import check
+from report.prom_client import PrometheusError, Sample
+
+T0 = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+
+
+class Prom:
+    def __init__(self, answers: dict[str, list[Sample]] | None = None, down: bool = False) -> None:
+        self.answers = answers or {}
+        self.down = down
+
+    def query(self, expr: str, at=None):  # noqa: ANN001
+        if self.down:
+            raise PrometheusError("Prometheus at http://127.0.0.1:1 is unreachable")
+        kind = "memory" if "memory" in expr else "cpu"
+        return self.answers.get(kind, [])
+
+    def query_range(self, *a, **k):  # noqa: ANN002, ANN003
+        return []
+
+
+def test_brokers_are_told_from_other_processes() -> None:
+    assert is_broker("broker-1") and is_broker("broker-12") and is_broker("proj-kafka-2-1")
+    assert not is_broker("prometheus") and not is_broker("exporter") and not is_broker("connect")
+
+
+def test_peaks_are_the_maximum_over_brokers_only() -> None:
+    prom = Prom(
+        {
+            "memory": [
+                Sample({"name": "broker-1"}, 700e6),
+                Sample({"name": "broker-2"}, 900e6),
+                Sample({"name": "prometheus"}, 5e9),  # not a broker: ignored
+            ],
+            "cpu": [Sample({"name": "broker-1"}, 0.8), Sample({"name": "exporter"}, 1.5)],
+        }
+    )
+    out = broker_peaks("http://x", T0, T0 + timedelta(seconds=60), 2.0, source=prom)
+    assert out == {"broker_cpu_peak_cores": 0.8, "broker_memory_peak_bytes": 900_000_000}
+
+
+def test_no_exporter_or_no_prometheus_gives_none_and_a_note() -> None:
+    empty = broker_peaks("http://x", T0, T0 + timedelta(seconds=9), 2.0, source=Prom())
+    assert empty["broker_memory_peak_bytes"] is None and "exporter" in empty["note"]
+    down = broker_peaks("http://x", T0, T0 + timedelta(seconds=9), 2.0, source=Prom(down=True))
+    assert down["broker_cpu_peak_cores"] is None and "unreachable" in down["note"]
+
+
+def _result(**extra: object) -> dict:
+    latency = {"p50": 0.01, "p95": 0.02, "p99": 0.03, "p999": 0.04, "max": 0.05}
+    base = {"target_rate": 1000.0, "achieved_rate": 1000.0, "sent": 10, "acked": 10,
+            "failed": 0, "consumed": 10, "service_latency_seconds": latency}  # fmt: skip
+    return {**base, **extra}
+
+
+def test_broker_memory_threshold_judges_the_measured_peak() -> None:
+    t = Thresholds()
+    assert check(_result(broker_memory_peak_bytes=1.5 * 2**30), t)["max_broker_memory_bytes"][
+        "passed"
+    ]
+    over = check(_result(broker_memory_peak_bytes=2.5 * 2**30), t)["max_broker_memory_bytes"]
+    assert over == {"limit": 2 * 2**30, "value": 2.5 * 2**30, "passed": False}
+    # Not measured: no check at all rather than a pass.
+    assert "max_broker_memory_bytes" not in check(_result(broker_memory_peak_bytes=None), t)
