@@ -119,6 +119,13 @@ def cmd_connector_restart(args: argparse.Namespace, settings: Settings) -> int:
             {p: f"{v['duplicates']}/{v['duplicate_bound']}" for p, v in r["phases"].items()}
         )
     )
+    e2e = r.get("e2e_latency_seconds") or {}
+    if e2e.get("count"):
+        print(
+            f"end-to-end (commit -> consumed) p50 {e2e['p50'] * 1000:.0f} ms, "
+            f"p99 {e2e['p99'] * 1000:.0f} ms, max {e2e['max'] * 1000:.0f} ms "
+            f"over {e2e['count']} changes; connector lag p50 {r['connector_lag_ms_p50']} ms"
+        )
     for failure in r["failures"]:
         print(f"FAIL: {failure}")
     print("PASS" if record["passed"] else "FAIL")

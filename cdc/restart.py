@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import signal
+import threading
 import time
 from datetime import timedelta
 from typing import Any
@@ -30,8 +31,10 @@ from cdc.config import CdcConfig
 from cdc.errors import CdcError
 from cdc.events import end_offsets, read_events
 from kafkaval.config import Settings
+from kafkaval.environment import run_environment
 from kafkaval.errors import UsageError
 from kafkaval.records import iso, merge_scenario, new_run_id, save_run_record, utc_now
+from loadgen.recorder import summarize_us
 from stack import probes
 
 MUTATIONS = ("delete-offsets", "drop-slot")
@@ -154,6 +157,11 @@ def run_connector_restart(
     second = params.mutation or "graceful"
     phases: dict[str, dict[str, Any]] = {}
     flush_s = cfg.offset_flush_interval_ms / 1000
+    # A live consumer during both phases: end-to-end latency (commit time in
+    # the database -> consumed here) as a consumer of the pipeline sees it,
+    # stalls during the faults included. The exact check reads again after.
+    live = _LiveReader(settings, cfg.topics, start, params.phase_seconds * 2 + 180)
+    live.start()
     try:
         for phase in ("kill", second):
             max_changes = int(params.rate * params.phase_seconds) + 1
@@ -190,6 +198,7 @@ def run_connector_restart(
             }
     finally:
         driver.stop()
+        live.stop()
         # Never leave the stack without its worker, whatever happened above.
         proc = pipeline.managed(settings, connect.PROCESS_NAME)
         if proc is None:
@@ -214,6 +223,7 @@ def run_connector_restart(
         "run_id": run_id,
         "kind": "cdc-delivery",
         "scenario": "connector-restart",
+        "environment": run_environment(settings),
         "started_at": iso(started_at),
         "ended_at": iso(utc_now()),
         "parameters": {
@@ -241,12 +251,53 @@ def run_connector_restart(
             "catch_up_seconds": round(catch_up_seconds, 3),
             "connector_lag_ms_p50": lags[len(lags) // 2] if lags else None,
             "connector_lag_ms_max": lags[-1] if lags else None,
+            "e2e_latency_seconds": live.latency(),
         },
         "passed": result.passed,
     }
     save_run_record(settings.results_dir, record)
     merge_scenario(settings.results_dir, "connector-restart", delivery_entry(settings, record))
     return record
+
+
+class _LiveReader:
+    """Reads the table topics in a thread while the run goes on; keeps e2e latencies."""
+
+    def __init__(
+        self, settings: Settings, topics: list[str], start: Any, max_seconds: float
+    ) -> None:
+        self._args = (settings, topics, max_seconds, start)
+        self._stop = threading.Event()
+        self._latencies_us: list[int] = []
+        self._thread = threading.Thread(target=self._run, name="cdc-live-reader", daemon=True)
+        self.error: BaseException | None = None
+
+    def _on_event(self, ev: Any) -> None:
+        if ev.op != "r":  # snapshot reads carry the snapshot's time, not a commit's
+            self._latencies_us.append(max(0, ev.consumed_at_ms - ev.source_ts_ms) * 1000)
+
+    def _run(self) -> None:
+        settings, topics, max_seconds, start = self._args
+        try:
+            read_events(
+                settings, topics, max_seconds, start=start,
+                done=lambda _events: self._stop.is_set(), on_event=self._on_event, keep=False,
+            )  # fmt: skip
+        except CdcError as e:  # the latency figure is lost, the exact check still runs
+            self.error = e
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=60)
+
+    def latency(self) -> dict[str, Any]:
+        out: dict[str, Any] = dict(summarize_us(self._latencies_us))
+        if self.error is not None:
+            out["note"] = f"live reader failed: {self.error}"
+        return out
 
 
 def delivery_entry(settings: Settings, record: dict[str, Any]) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from cdc.errors import CdcError
 from cdc.events import ChangeEvent, read_events
 from cdc.schema import LOAD_SHARES, TRUNCATE_SQL
 from kafkaval.config import Settings
+from kafkaval.environment import run_environment
 from kafkaval.errors import UsageError
 from kafkaval.records import iso, new_run_id, save_run_record, utc_now
 from stack import probes
@@ -151,6 +152,7 @@ def run_snapshot(settings: Settings, cfg: CdcConfig, rows: int, quick: bool) -> 
         "run_id": run_id,
         "kind": "cdc-performance",
         "profile": "cdc-snapshot",
+        "environment": run_environment(settings),
         "quick": quick,
         "started_at": iso(started_at),
         "ended_at": iso(utc_now()),

@@ -11,7 +11,15 @@ from prometheus_client import CollectorRegistry, start_http_server
 
 from chaos.metrics import DeliveryMetrics
 from chaos.scenarios import Timing
-from chaos.suite import plan, run_suite, shapes_of, stop_on_signals, table, validate_scenarios
+from chaos.suite import (
+    default_cluster,
+    plan,
+    run_suite,
+    shapes_of,
+    stop_on_signals,
+    table,
+    validate_scenarios,
+)
 from kafkaval.config import Settings
 from kafkaval.errors import UsageError
 from kafkaval.targets import scrape_target
@@ -31,9 +39,10 @@ def _options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--cluster",
-        default="both",
+        default=None,
         choices=("single", "3-broker", "both"),
-        help="cluster shape(s) to run on (default both)",
+        help="cluster shape(s) to run on (default: both on the local stack, which starts "
+        "the other shape itself; the configured Kafka's own shape otherwise)",
     )
     p.add_argument("--target", help="broker to fault (default: the leader of partition 0)")
     p.add_argument(
@@ -66,7 +75,7 @@ def _timing(args: argparse.Namespace) -> Timing:
 
 def cmd_plan(args: argparse.Namespace, settings: Settings) -> int:
     names = validate_scenarios(args.scenario)
-    shapes = shapes_of(args.cluster)
+    shapes = shapes_of(args.cluster or default_cluster(settings))
     timing = _timing(args)
     print("\n".join(plan(names, shapes, timing, args.target)))
     return 0
@@ -74,7 +83,7 @@ def cmd_plan(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     names = validate_scenarios(args.scenario)
-    shapes = shapes_of(args.cluster)
+    shapes = shapes_of(args.cluster or default_cluster(settings))
     timing = _timing(args)
     if args.dry_run:
         print("dry run: nothing is touched")

@@ -33,9 +33,10 @@ from chaos.scenarios import (
     run_scenario,
 )
 from kafkaval.config import Settings
+from kafkaval.environment import run_environment
 from kafkaval.errors import UsageError
 from kafkaval.records import iso, new_run_id, save_run_record, utc_now
-from stack import kafka, local
+from stack import local
 
 SHAPE_PORT_SHIFT = 200
 
@@ -50,6 +51,13 @@ def validate_scenarios(names: list[str]) -> list[str]:
         if name not in SCENARIOS:
             raise UsageError(f"unknown scenario {name!r}; choose from {', '.join(SCENARIOS)}")
     return [n for n in SCENARIOS if not names or n in names]
+
+
+def default_cluster(settings: Settings) -> str:
+    """``both`` where the local stack can start the other shape; else the Kafka's own."""
+    if local.is_local_kafka(settings):
+        return "both"
+    return "3-broker" if settings.brokers >= 3 else "single"
 
 
 def shapes_of(cluster: str) -> list[str]:
@@ -89,9 +97,7 @@ def plan(names: list[str], shapes: list[str], timing: Timing, target: str | None
 
 
 def _is_local(settings: Settings) -> bool:
-    return settings.bootstrap_servers == kafka.bootstrap_of(settings) and bool(
-        local.running(settings)
-    )
+    return local.is_local_kafka(settings) and bool(local.running(settings))
 
 
 @contextmanager
@@ -181,6 +187,7 @@ def run_suite(
         "quick": quick,
         "passed": False,
         "parameters": dataclasses.asdict(timing) | {"target": target, "shapes": shapes},
+        "environment": _environment(settings, shapes),
         "scenarios": {},
     }
     began = time.monotonic()
@@ -224,6 +231,14 @@ def run_suite(
         )
         save_run_record(settings.results_dir, record)
     return record
+
+
+def _environment(settings: Settings, shapes: list[str]) -> dict[str, Any]:
+    env = run_environment(settings)
+    if len(shapes) > 1:
+        # Each shape is its own stack: the table's cluster column says which.
+        env["brokers"] = "1 (single) and 3 (3-broker), per scenario"
+    return env
 
 
 def table(record: dict[str, Any]) -> str:

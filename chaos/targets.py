@@ -97,15 +97,34 @@ class Target(abc.ABC):
     def is_healthy(self) -> bool:
         """Serving its role (see the module docstring)."""
 
-    def wait_healthy(self, timeout: float, clock: Callable[[], float] = time.monotonic) -> bool:
-        """Poll ``is_healthy`` until true (True) or ``timeout`` s pass (False)."""
+    def wait_healthy(
+        self,
+        timeout: float,
+        clock: Callable[[], float] = time.monotonic,
+        stable: float = 3.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> bool:
+        """Poll ``is_healthy`` until it holds for ``stable`` s in a row (True), or
+        ``timeout`` s pass (False).
+
+        One good probe is not enough: right after a partition heals, the other
+        brokers' metadata may still list the cut broker until the controller
+        fences it, and only then does it register again. Health that flaps
+        like that is not yet restored.
+        """
         deadline = clock() + timeout
+        healthy_since: float | None = None
         while True:
+            now = clock()
             if self.is_healthy():
-                return True
-            if clock() >= deadline:
+                healthy_since = now if healthy_since is None else healthy_since
+                if now - healthy_since >= stable:
+                    return True
+            else:
+                healthy_since = None
+            if now >= deadline:
                 return False
-            time.sleep(0.3)
+            sleep(0.3)
 
     def verify_restored(self) -> list[str]:
         """Problems left after a rollback, each one line; empty when fully restored."""

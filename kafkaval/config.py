@@ -58,6 +58,9 @@ class Settings:
     controller_port: int = 19192  # controller i listens on controller_port + i
     prometheus_port: int = 19090
     broker_heap: str = "512m"
+    # The startup benchmark starts a cold broker: a JVM from the jars above
+    # (empty), or a container from this Kafka image (docker-compose sets it).
+    startup_image: str = ""
     # Seconds between Prometheus scrapes: short, so dashboards and short
     # QUICK runs have enough points.
     scrape_interval: float = 2.0

@@ -8,8 +8,8 @@ profile, so the broker-memory threshold (< 2 GiB) is judged on the broker
 that carried the load, and the regression verdict can compare broker CPU and
 memory peaks between runs.
 
-Which series are brokers: local processes ``broker-<n>``, and containers
-whose name contains ``kafka`` (compose's ``<project>-kafka-1``). The peak is
+Which series are brokers: local processes ``broker-<n>``, and containers of
+the compose services ``kafka``, ``kafka-2``, ``kafka-3`` (``<project>-kafka-1``). The peak is
 over the samples scraped during the profile: the last scrape interval may
 not be in yet, which a peak over a whole profile rarely depends on.
 """
@@ -23,7 +23,9 @@ from typing import Any
 from report.collect import Collector, QuerySource, Window
 from report.prom_client import PromClient, PrometheusError
 
-_BROKER = re.compile(r"^broker-\d+$|kafka", re.IGNORECASE)
+# broker-1 (local); kafka, <project>_kafka_1, <project>-kafka-2-1 (compose v1/v2);
+# not kafkaval-* (the tools' own containers) nor the startup benchmark's broker.
+_BROKER = re.compile(r"^broker-\d+$|(^|[_-])kafka(-\d+)?([_-]\d+)?$")
 
 
 def is_broker(name: str) -> bool:

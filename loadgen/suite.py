@@ -21,6 +21,7 @@ from typing import Any, TextIO
 import numpy as np
 
 from kafkaval.config import Settings
+from kafkaval.environment import run_environment
 from kafkaval.errors import KafkavalError, UsageError
 from kafkaval.records import iso, new_run_id, save_run_record, utc_now
 from loadgen import profiles as prof
@@ -32,6 +33,7 @@ from loadgen.metrics import BUCKET_ERROR_BOUND, LoadgenCollector
 from loadgen.payloads import PAYLOAD_KINDS, min_record_size
 from loadgen.producer import PacedProducer
 from loadgen.startup import measure_startup
+from loadgen.startup_container import measure_container_startup
 from loadgen.workers import split_phases
 from loadgen.workload import Workload, consumer_config, default_topics, producer_config
 
@@ -329,7 +331,11 @@ def run_suite(
                         "failed": 0,
                         "consumed": 0,
                         **{f: results.summarize_us([]) for f in results.LATENCY_FIELDS},
-                        **measure_startup(settings),
+                        **(
+                            measure_container_startup(settings)
+                            if settings.startup_image
+                            else measure_startup(settings)
+                        ),
                     }
                 else:
                     res = run_load(
@@ -379,6 +385,7 @@ def run_suite(
         "repeat": opts.repeat,
         "bootstrap_servers": settings.bootstrap_servers,
         "prometheus_url": settings.prometheus_url,
+        "environment": run_environment(settings),
         "metrics": {
             "job": JOB,
             "instances": [instance_name(i) for i in range(opts.workers + 1)],
@@ -490,5 +497,33 @@ def summary_table(record: dict[str, Any]) -> str:
     widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
+    lines += _spread_lines(record)
     verdict = "PASSED" if record["passed"] else "FAILED"
     return "\n".join(lines) + f"\nperformance suite {verdict}"
+
+
+# Spread fields shown under the table with REPEAT > 1, and how to print them.
+_SPREAD_SHOWN = (
+    ("achieved_rate", "achieved/s", lambda v: f"{v:,.0f}"),
+    ("service_latency_seconds.p95", "svc p95 ms", _ms),
+    ("service_latency_seconds.p99", "svc p99 ms", _ms),
+    ("e2e_latency_seconds.p99", "e2e p99 ms", _ms),
+    ("startup_seconds", "startup s", lambda v: f"{v:.2f}"),
+)
+
+
+def _spread_lines(record: dict[str, Any]) -> list[str]:
+    """With repetitions: median [min..max] of the key figures per profile."""
+    if record.get("repeat", 1) <= 1:
+        return []
+    lines = [f"\nmedian [min .. max] over {record['repeat']} repetitions:"]
+    for name, r in record["profiles"].items():
+        spread = r.get("spread") or {}
+        parts = [
+            f"{label} {fmt(spread[key]['median'])} [{fmt(spread[key]['min'])} .. "
+            f"{fmt(spread[key]['max'])}]"
+            for key, label, fmt in _SPREAD_SHOWN
+            if key in spread
+        ]
+        lines.append(f"  {name}: " + ("; ".join(parts) or "no repeated figures"))
+    return lines

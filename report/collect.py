@@ -8,11 +8,11 @@ into the context side by side so the report can cross-check them.
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from kafkaval.environment import machine
 from kafkaval.records import parse_iso
 from report import promql
 from report.prom_client import PrometheusError, Sample, Series
@@ -406,19 +406,6 @@ def _run_summary(record: dict[str, Any], w: Window) -> dict[str, Any]:
         "passed": record.get("passed"),
         "window_seconds": w.seconds,
     }
-
-
-def machine() -> dict[str, Any]:
-    """Cores and memory of this machine (used when the record does not say)."""
-    mem = None
-    try:
-        with open("/proc/meminfo") as fh:
-            for line in fh:
-                if line.startswith("MemTotal:"):
-                    mem = int(line.split()[1]) * 1024
-    except OSError:
-        pass  # not Linux: memory stays unknown in the report
-    return {"cores": os.cpu_count(), "memory_bytes": mem}
 
 
 def environment(record: dict[str, Any], fallback: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -28,6 +28,11 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
     )
     up = verbs.add_parser("up", parents=[parent], help="start the stack and wait until it serves")
     _stack_options(up)
+    up.add_argument(
+        "--unless-external",
+        action="store_true",
+        help="do nothing when bootstrap_servers point at another Kafka (the Make targets use it)",
+    )
     up.set_defaults(func=cmd_up)
     down = verbs.add_parser("down", parents=[parent], help="stop every process the stack started")
     _stack_options(down)
@@ -39,6 +44,12 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
 
 
 def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
+    if args.unless_external and not local.is_local_kafka(settings):
+        print(
+            f"using the configured Kafka {settings.bootstrap_servers} "
+            "(not the local stack): nothing started"
+        )
+        return 0
     info = local.up(settings)
     print("stack already running" if info.already_running else "stack up")
     print(info.describe())

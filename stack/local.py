@@ -105,6 +105,11 @@ def _core_names(settings: Settings) -> set[str]:
     return {b.name for b in kafka.brokers_of(settings)} | {"prometheus", "exporter"}
 
 
+def is_local_kafka(settings: Settings) -> bool:
+    """True when the configured bootstrap servers are this stack's brokers."""
+    return settings.bootstrap_servers == kafka.bootstrap_of(settings)
+
+
 def local_settings(settings: Settings) -> Settings:
     """The settings with bootstrap servers and Prometheus URL pointing at this stack."""
     return dataclasses.replace(

@@ -82,6 +82,15 @@ def run_once(settings: Settings) -> Runs:
     key = settings.results_dir
     if key in _CACHE:
         return _CACHE[key]
+    # Results and reports of their own: other tests of the session write
+    # latest-*.json into the stack's results dir, and the reports must be
+    # built from exactly these runs.
+    base = Path(settings.results_dir)
+    settings = dataclasses.replace(
+        settings,
+        results_dir=str(base.parent / f"{base.name}-report-runs"),
+        reports_dir=str(base.parent / f"{base.name}-report-runs-reports"),
+    )
     prom = PromClient(settings.prometheus_url)
     outputs = {}
     # The stack's own process exporter (started by `stack up`) watches it meanwhile.

@@ -31,6 +31,10 @@ def test_kill_and_graceful_restart_within_bounds(
     assert r["phases"]["graceful"]["duplicates"] == 0
     assert r["phases"]["kill"]["duplicates"] <= r["phases"]["kill"]["duplicate_bound"]
     assert r["phases"]["kill"]["recovery_seconds"] > 0
+    # End-to-end latency from a live consumer: one figure per committed change read live.
+    e2e = r["e2e_latency_seconds"]
+    assert e2e["count"] >= r["committed"] * 0.5 and "note" not in e2e
+    assert 0 < e2e["p50"] <= e2e["p99"] <= e2e["max"] < 300
     saved = json.loads((Path(stack_settings.results_dir) / "latest-cdc-delivery.json").read_text())
     assert saved["scenario"] == "connector-restart" and saved["passed"] is True
     # ... and joined the latest delivery run, where the reports read it.

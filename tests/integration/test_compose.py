@@ -142,11 +142,12 @@ def compose(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
         assert left == [], f"`down -v` left {left}"
 
 
-def test_quick_throughput_runs_in_compose(compose: dict[str, Any]) -> None:
+def test_quick_throughput_and_startup_run_in_compose(compose: dict[str, Any]) -> None:
     # Correctness, not speed (a 2-core test machine runs several stacks): the
-    # latency limit is generous, as in test_perf_suite; the rate limit stands.
-    argv = [*compose["cmd"], "run", "--rm", "loadgen", "--quick", "--profile", "throughput"]
-    argv += ["--threshold", "max_p95_service_seconds=5", "--no-progress"]
+    # latency and startup limits are generous, as in test_perf_suite.
+    argv = [*compose["cmd"], "run", "--rm", "loadgen", "--quick", "--no-progress"]
+    argv += ["--profile", "throughput", "--profile", "startup"]
+    argv += ["--threshold", "max_p95_service_seconds=5", "--threshold", "max_startup_seconds=90"]
     out = _run(argv, compose["env"], 600)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     record = json.loads((compose["results"] / "latest-performance.json").read_text())
@@ -154,18 +155,31 @@ def test_quick_throughput_runs_in_compose(compose: dict[str, Any]) -> None:
     assert run["passed"], run
     assert run["acked"] == run["sent"] > 0
     assert run["consumed"] == run["acked"]
+    # The broker's memory peak came from the exporter's series (the 2 GiB check).
+    assert run["broker_memory_peak_bytes"] > 100 * 2**20
+    assert run["thresholds"]["max_broker_memory_bytes"]["passed"]
+    startup = record["profiles"]["startup"]
+    assert startup["passed"], startup
+    assert startup["startup_kind"] == f"container from {KAFKA_IMAGE}"
+    assert 0 < startup["metadata_seconds"] <= startup["startup_seconds"] < 90
+    leftovers = compose["client"].containers.list(
+        all=True, filters={"label": "org.kafkaval.startup"}
+    )
+    assert leftovers == [], "the startup container was not removed"
+    assert record["environment"]["brokers"] == 1
 
 
 def test_broker_restart_scenario_runs_in_compose(compose: dict[str, Any]) -> None:
     # Chaos may touch exactly this project's broker container, by name.
     env = {**compose["env"], "KAFKAVAL_CHAOS_TARGETS": compose["kafka"]}
-    argv = [*compose["cmd"], "run", "--rm", "chaos", "--quick"]
-    argv += ["--scenario", "broker-restart", "--cluster", "single"]
+    # No --cluster: against the compose Kafka the default is its own shape (single).
+    argv = [*compose["cmd"], "run", "--rm", "chaos", "--quick", "--scenario", "broker-restart"]
     out = _run(argv, env, 900)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     record = json.loads((compose["results"] / "latest-delivery.json").read_text())
     result = record["scenarios"]["broker-restart"]
     assert result["passed"], result
+    assert result["cluster"] == "single"
     assert result["lost"] == 0 and result["acked"] > 0
     assert result["faults"] and all(f["rolled_back"] for f in result["faults"])
     assert {f["target"] for f in result["faults"]} == {compose["kafka"]}

@@ -28,9 +28,9 @@ PERCENTILE_BOUND = 0.045
 @pytest.fixture(scope="module")
 def reports(stack_settings: Settings) -> Path:
     runs = run_once(stack_settings)
-    result = kafkaval(stack_settings, "report", timeout=120)
+    result = kafkaval(runs.settings, "report", timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr + str(runs.outputs)
-    reports = stack_settings.path("reports_dir")
+    reports = runs.settings.path("reports_dir")
     if os.environ.get("KAFKAVAL_KEEP_REPORTS"):  # to read what a real run renders
         shutil.copytree(reports, os.environ["KAFKAVAL_KEEP_REPORTS"], dirs_exist_ok=True)
     return reports
@@ -90,7 +90,10 @@ def test_delivery_report_has_the_runs_numbers(reports: Path, stack_settings: Set
 def test_prometheus_down_keeps_old_reports(reports: Path, stack_settings: Settings) -> None:
     before = {p.name: p.read_bytes() for p in reports.iterdir()}
     result = kafkaval(
-        stack_settings, "report", "--prometheus-url", f"http://127.0.0.1:{_free_port()}"
+        run_once(stack_settings).settings,
+        "report",
+        "--prometheus-url",
+        f"http://127.0.0.1:{_free_port()}",
     )
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()

@@ -137,3 +137,32 @@ def test_bad_faults_are_refused_before_touching(kind: str, seconds: float) -> No
     with pytest.raises(UsageError):
         fr.run(kind, target, seconds)
     assert target.calls == [] and changes == [] and fr.records == []
+
+
+class FlappingTarget(FakeTarget):
+    """Healthy, unhealthy, then healthy for good: stale metadata after a heal."""
+
+    def __init__(self, pattern: list[bool]) -> None:
+        super().__init__()
+        self.pattern = pattern
+
+    def is_healthy(self) -> bool:
+        return self.pattern.pop(0) if self.pattern else True
+
+
+def test_wait_healthy_needs_stable_health() -> None:
+    now = [0.0]
+
+    def clock() -> float:
+        return now[0]
+
+    def sleep(seconds: float) -> None:
+        now[0] += 1.0  # one probe per fake second
+
+    target = FlappingTarget([True, False, True])
+    assert target.wait_healthy(60, clock=clock, stable=3.0, sleep=sleep)
+    # healthy at t=0, not at t=1, healthy from t=2 on: stable 3 s reached at t=5
+    assert now[0] == 5.0
+    never = FlappingTarget([True, False] * 100)
+    now[0] = 0.0
+    assert not never.wait_healthy(20, clock=clock, stable=3.0, sleep=sleep)

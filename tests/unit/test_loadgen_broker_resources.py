@@ -28,8 +28,16 @@ class Prom:
 
 
 def test_brokers_are_told_from_other_processes() -> None:
-    assert is_broker("broker-1") and is_broker("broker-12") and is_broker("proj-kafka-2-1")
-    assert not is_broker("prometheus") and not is_broker("exporter") and not is_broker("connect")
+    for name in ("broker-1", "broker-12", "kafka", "proj_kafka_1", "proj-kafka-2-1", "p_kafka-3_1"):
+        assert is_broker(name), name
+    for name in (
+        "prometheus",
+        "exporter",
+        "connect",
+        "kafkaval-startup-ab12",
+        "kafkaval_loadgen_run",
+    ):
+        assert not is_broker(name), name
 
 
 def test_peaks_are_the_maximum_over_brokers_only() -> None:

@@ -28,3 +28,24 @@ def test_bad_input_is_one_line_exit_2(
     assert main(["perf", "run", "--bootstrap-servers", "127.0.0.1:1", *argv]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0], err
+
+
+def test_summary_shows_median_and_spread_with_repetitions() -> None:
+    from loadgen.results import combine
+    from loadgen.suite import summary_table
+
+    def rep(rate: float, p95: float) -> dict:
+        lat = {"p50": p95 / 2, "p95": p95, "p99": p95 * 2, "p999": p95 * 3, "max": p95 * 4}
+        return {"target_rate": 1000.0, "achieved_rate": rate, "sent": 10, "acked": 10,
+                "failed": 0, "consumed": 10, "passed": True, "service_latency_seconds": lat,
+                "response_latency_seconds": lat, "e2e_latency_seconds": lat}  # fmt: skip
+
+    profile = combine([rep(990.0, 0.010), rep(1000.0, 0.020), rep(1010.0, 0.030)])
+    record = {"repeat": 3, "passed": True, "profiles": {"throughput": profile}}
+    text = summary_table(record)
+    assert "median [min .. max] over 3 repetitions:" in text
+    assert "throughput: achieved/s 1,000 [990 .. 1,010]; svc p95 ms 20.0 [10.0 .. 30.0]" in text
+    single = summary_table(
+        {"repeat": 1, "passed": True, "profiles": {"throughput": rep(1e3, 0.01)}}
+    )
+    assert "repetitions" not in single

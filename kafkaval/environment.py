@@ -1,0 +1,53 @@
+"""What a run ran on, recorded in its run record (the reports' "Test environment").
+
+Measured at run time, not guessed at report time: the number of brokers is
+what the cluster's metadata lists, the machine is the one the suite ran on.
+The Kafka version is known for the local stack (its jars); for any other
+Kafka the client cannot ask for it, and the record says so.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from confluent_kafka import KafkaException
+from confluent_kafka.admin import AdminClient
+
+from kafkaval.config import Settings
+
+
+def machine() -> dict[str, Any]:
+    """Cores and memory of this machine."""
+    mem = None
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemTotal:"):
+                    mem = int(line.split()[1]) * 1024
+    except OSError:
+        pass  # not Linux: memory stays unknown in the report
+    return {"cores": os.cpu_count(), "memory_bytes": mem}
+
+
+def run_environment(settings: Settings) -> dict[str, Any]:
+    """``{stack_kind, kafka_version, brokers, bootstrap_servers, cores, memory_bytes}``."""
+    # stack builds on kafkaval: imported here, not at module level.
+    from stack import local
+    from stack.probes import quiet
+
+    is_local = local.is_local_kafka(settings) and bool(local.running(settings))
+    env: dict[str, Any] = {
+        "stack_kind": "local (processes)" if is_local else "external or compose",
+        "kafka_version": settings.kafka_version
+        if is_local
+        else "unknown (not the local stack; the client cannot ask)",
+        "bootstrap_servers": settings.bootstrap_servers,
+        **machine(),
+    }
+    try:
+        admin = AdminClient(quiet(settings.client_config()))
+        env["brokers"] = len(admin.list_topics(timeout=5).brokers)
+    except KafkaException:
+        env["brokers"] = None  # unreachable now; the suites' own checks say why
+    return env
