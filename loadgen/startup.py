@@ -13,6 +13,7 @@ import dataclasses
 import socket
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -70,27 +71,17 @@ def measure_startup(settings: Settings, timeout: float = 60.0) -> dict[str, Any]
         brokers = kafka.brokers_of(s)
         proc = kafka.prepare_broker(brokers[0], brokers, classpath, kafka.new_cluster_id(), s)
         client = probes.quiet({"bootstrap.servers": brokers[0].address, **_FAST_RECONNECT})
+
+        def check() -> None:
+            if not proc.is_running():
+                raise KafkavalError(
+                    f"the startup broker exited; read {proc.log}:\n{proc.log_tail(8)}"
+                )
+
         try:
             t0 = time.monotonic()
             proc.start()
-            # One client per probe, kept across polls: it reconnects every
-            # 50-100 ms, so the times are not rounded up to a probe timeout.
-            admin = AdminClient(client)
-            metadata_s = _until(lambda: _metadata(admin), t0, timeout, proc)
-            producer = Producer(
-                {**client, "acks": "all", "message.timeout.ms": int(timeout * 1000)}
-            )
-            outcome: list[bool] = []
-            # Auto topic creation answers the first produce; librdkafka retries
-            # while the topic's leader is being elected.
-            producer.produce(TOPIC, b"ping", on_delivery=lambda e, _m: outcome.append(e is None))
-            serving_s = _until(
-                lambda: producer.poll(0.05) >= 0 and bool(outcome), t0, timeout, proc
-            )
-            if outcome != [True]:
-                raise KafkavalError(
-                    "the cold broker rejected the first produce; read " + str(proc.log)
-                )
+            metadata_s, serving_s = time_to_serving(client, t0, timeout, check)
             rss = _rss_bytes(proc.pid)
         finally:
             proc.stop(timeout=20)
@@ -98,17 +89,42 @@ def measure_startup(settings: Settings, timeout: float = 60.0) -> dict[str, Any]
         "startup_seconds": serving_s,
         "metadata_seconds": metadata_s,
         "broker_rss_bytes": rss,
+        "startup_kind": "local JVM from the Kafka jars",
     }
 
 
-def _until(cond: Any, t0: float, timeout: float, proc: Any) -> float:
+def time_to_serving(
+    client: dict[str, Any], t0: float, timeout: float, check: Callable[[], None]
+) -> tuple[float, float]:
+    """Seconds from ``t0`` until the broker answers metadata, and until it acks a produce.
+
+    One client per probe, kept across polls: it reconnects every 50-100 ms,
+    so the times are not rounded up to a probe's timeout. ``check`` raises
+    when the broker died (then waiting longer is pointless).
+
+    Raises:
+        KafkavalError: not serving within ``timeout`` s, or the produce was rejected.
+    """
+    admin = AdminClient(client)
+    metadata_s = _until(lambda: _metadata(admin), t0, timeout, check)
+    producer = Producer({**client, "acks": "all", "message.timeout.ms": int(timeout * 1000)})
+    outcome: list[bool] = []
+    # Auto topic creation answers the first produce; librdkafka retries while
+    # the topic's leader is being elected.
+    producer.produce(TOPIC, b"ping", on_delivery=lambda e, _m: outcome.append(e is None))
+    serving_s = _until(lambda: producer.poll(0.05) >= 0 and bool(outcome), t0, timeout, check)
+    if outcome != [True]:
+        raise KafkavalError("the cold broker rejected the first produce")
+    return metadata_s, serving_s
+
+
+def _until(cond: Callable[[], bool], t0: float, timeout: float, check: Callable[[], None]) -> float:
     while time.monotonic() - t0 < timeout:
         if cond():
             return time.monotonic() - t0
-        if not proc.is_running():
-            raise KafkavalError(f"the startup broker exited; read {proc.log}:\n{proc.log_tail(8)}")
+        check()
         time.sleep(0.05)
-    raise KafkavalError(f"a cold broker did not serve within {timeout:.0f} s; read {proc.log}")
+    raise KafkavalError(f"a cold broker did not serve within {timeout:.0f} s")
 
 
 def _metadata(admin: AdminClient) -> bool:

@@ -23,12 +23,10 @@ from typing import Any
 
 import docker
 import requests
-from confluent_kafka import Producer
-from confluent_kafka.admin import AdminClient
 
 from kafkaval.config import Settings
 from kafkaval.errors import KafkavalError
-from loadgen.startup import _FAST_RECONNECT, TOPIC, _metadata, free_port
+from loadgen.startup import _FAST_RECONNECT, free_port, time_to_serving
 from stack import probes
 
 LABEL = "org.kafkaval.startup"
@@ -101,20 +99,16 @@ def measure_container_startup(
             network=network, ports=ports, detach=True,
         )  # fmt: skip
         client_config = probes.quiet({"bootstrap.servers": address, **_FAST_RECONNECT})
+
+        def check() -> None:
+            container.reload()
+            if container.status not in ("created", "running"):
+                tail = container.logs(tail=8).decode(errors="replace")
+                raise KafkavalError(f"the startup container exited ({container.status}):\n{tail}")
+
         t0 = time.monotonic()
         container.start()
-        admin = AdminClient(client_config)
-        metadata_s = _until(lambda: _metadata(admin), t0, timeout, container)
-        producer = Producer(
-            {**client_config, "acks": "all", "message.timeout.ms": int(timeout * 1000)}
-        )
-        outcome: list[bool] = []
-        producer.produce(TOPIC, b"ping", on_delivery=lambda e, _m: outcome.append(e is None))
-        serving_s = _until(
-            lambda: producer.poll(0.05) >= 0 and bool(outcome), t0, timeout, container
-        )
-        if outcome != [True]:
-            raise KafkavalError(f"the cold broker container {name} rejected the first produce")
+        metadata_s, serving_s = time_to_serving(client_config, t0, timeout, check)
         stats = container.stats(stream=False)
         rss = (stats.get("memory_stats") or {}).get("usage")
     except _engine_errors() as e:
@@ -131,15 +125,3 @@ def measure_container_startup(
         "broker_rss_bytes": rss,
         "startup_kind": f"container from {image}",
     }
-
-
-def _until(cond: Any, t0: float, timeout: float, container: Any) -> float:
-    while time.monotonic() - t0 < timeout:
-        if cond():
-            return time.monotonic() - t0
-        container.reload()
-        if container.status not in ("created", "running"):
-            tail = container.logs(tail=8).decode(errors="replace")
-            raise KafkavalError(f"the startup container exited ({container.status}):\n{tail}")
-        time.sleep(0.05)
-    raise KafkavalError(f"a cold broker container did not serve within {timeout:.0f} s")

@@ -54,7 +54,12 @@ def ensure_kafka_jars(settings: Settings, pom: Path = POM) -> Path:
 
 
 def fetch_maven_classpath(
-    pom: Path, target: Path, what: str, properties: dict[str, str] | None = None
+    pom: Path,
+    target: Path,
+    what: str,
+    properties: dict[str, str] | None = None,
+    subdir: str = "",
+    expect: str = "*.jar",
 ) -> Path:
     """Copy the dependencies of ``pom`` (with theirs) into ``target``, once.
 
@@ -62,7 +67,9 @@ def fetch_maven_classpath(
         pom: a pom.xml whose dependencies make up the classpath.
         target: the folder to fill; complete when it holds the marker file.
         what: a name for messages ("Kafka 4.3.0", "Debezium 3.6.1.Final").
-        properties: -D properties for Maven (e.g. a version).
+        properties: -D properties for Maven (e.g. a version, scope or exclusions).
+        subdir: copy into ``target/subdir`` (a Connect plugin folder) instead.
+        expect: a glob that must match in the copied folder, or the fetch failed.
 
     Raises:
         KafkavalError: Maven is missing or the download failed (its log is named).
@@ -76,10 +83,10 @@ def fetch_maven_classpath(
     print(f"fetching {what} jars from Maven Central (log: {log}) ...")
     cmd = [mvn, "-q", "-B", "-f", str(pom)]
     cmd += [f"-D{k}={v}" for k, v in (properties or {}).items()]
-    cmd += ["dependency:copy-dependencies", f"-DoutputDirectory={staging}"]
+    cmd += ["dependency:copy-dependencies", f"-DoutputDirectory={staging / subdir}"]
     with log.open("w") as out:
         rc = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT).returncode
-    if rc != 0:
+    if rc != 0 or not any((staging / subdir).glob(expect)):
         shutil.rmtree(staging, ignore_errors=True)
         raise KafkavalError(f"Maven could not fetch {what} jars (exit {rc}); read {log}")
     (staging / COMPLETE_MARKER).write_text(what + "\n")
