@@ -9,6 +9,10 @@ from kafkaval.errors import UsageError
 from loadgen.profiles import PROFILES, parse_threshold_overrides
 
 
+def _rate(text: str) -> float | str:
+    return "max" if text.strip().lower() == "max" else _positive_float(text)
+
+
 def _positive_float(text: str) -> float:
     try:
         value = float(text)
@@ -51,8 +55,20 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
     )
     run.add_argument(
         "--rate",
+        type=_rate,
+        help="target rate (msg/s) of the measured phase, other phases scale along; "
+        "'max': as fast as the broker takes it (no rate or latency limit then)",
+    )
+    run.add_argument(
+        "--duration",
         type=_positive_float,
-        help="target rate (msg/s) of the measured phase; other phases scale along",
+        help="seconds of the measured phase (its count = rate x duration)",
+    )
+    run.add_argument(
+        "--key-space",
+        type=_positive_int,
+        default=100_000,
+        help="message keys (row primary keys) drawn uniformly from 1..N (default 100000)",
     )
     run.add_argument("--record-size", type=_positive_int, help="bytes per message value")
     run.add_argument("--messages", type=_positive_int, help="message count of the measured phase")
@@ -132,6 +148,8 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         rate=args.rate,
         record_size=args.record_size,
         messages=args.messages,
+        duration=args.duration,
+        key_space=args.key_space,
         workers=args.workers,
         keep_topics=args.keep_topics,
         payload=args.payload,

@@ -109,16 +109,30 @@ def resolve(names: list[str] | None) -> list[ProfileSpec]:
     return [p for p in PROFILES.values() if p.name in names]
 
 
+MAX_RATE = "max"  # --rate max: the measured phase as fast as the broker takes it
+
+
 def scaled_phases(
-    spec: ProfileSpec, quick: bool, rate: float | None = None, messages: int | None = None
+    spec: ProfileSpec,
+    quick: bool,
+    rate: float | str | None = None,
+    messages: int | None = None,
+    duration: float | None = None,
 ) -> tuple[Phase, ...]:
-    """The profile's phases, QUICK-sized, with the measured phase's rate or count overridden.
+    """The profile's phases, QUICK-sized, with the measured phase's rate or size overridden.
 
     Overriding the rate scales every rated phase by the same factor and keeps
-    the phase durations; overriding the count sets the measured phase's count.
+    the phase durations (``"max"``: the measured phase unpaced); overriding
+    the count sets the measured phase's count, overriding the duration sets
+    its count to rate x duration.
+
+    Raises:
+        UsageError: a duration for a phase without a fixed rate.
     """
     phases = list(spec.quick_phases if quick else spec.phases)
-    if rate is not None and phases:
+    if rate == MAX_RATE and phases:
+        phases[spec.measured] = Phase(phases[spec.measured].count, None)
+    elif isinstance(rate, int | float) and phases:
         base = phases[spec.measured].rate
         if base is None:
             phases[spec.measured] = Phase(phases[spec.measured].count, rate)
@@ -130,6 +144,14 @@ def scaled_phases(
             ]
     if messages is not None and phases:
         phases[spec.measured] = Phase(messages, phases[spec.measured].rate)
+    if duration is not None and phases:
+        measured = phases[spec.measured]
+        if measured.rate is None:
+            raise UsageError(
+                f"--duration needs a fixed rate, and {spec.name} runs at max rate: "
+                "use --messages, or give --rate"
+            )
+        phases[spec.measured] = Phase(max(1, round(measured.rate * duration)), measured.rate)
     return tuple(phases)
 
 

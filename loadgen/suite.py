@@ -49,9 +49,11 @@ class SuiteOptions:
     quick: bool = False
     repeat: int = 1
     profiles: list[str] | None = None
-    rate: float | None = None
+    rate: float | str | None = None  # msg/s, or "max"
     record_size: int | None = None
     messages: int | None = None
+    duration: float | None = None  # seconds of the measured phase (count = rate x duration)
+    key_space: int = 100_000  # primary keys drawn uniformly from 1..key_space
     workers: int = 1
     keep_topics: bool = False
     payload: str = "cdc"
@@ -68,8 +70,16 @@ class SuiteOptions:
         """Raises UsageError for options that cannot run."""
         if self.repeat < 1:
             raise UsageError(f"--repeat must be >= 1, not {self.repeat}")
-        if self.rate is not None and not self.rate > 0:
+        if isinstance(self.rate, str) and self.rate != prof.MAX_RATE:
+            raise UsageError(f"--rate must be a number > 0 or 'max', not {self.rate!r}")
+        if isinstance(self.rate, int | float) and not self.rate > 0:
             raise UsageError(f"--rate must be > 0 msg/s, not {self.rate:g}")
+        if self.messages is not None and self.duration is not None:
+            raise UsageError("give --messages or --duration, not both")
+        if self.duration is not None and not self.duration > 0:
+            raise UsageError(f"--duration must be > 0 seconds, not {self.duration:g}")
+        if self.key_space < 1:
+            raise UsageError(f"--key-space must be >= 1, not {self.key_space}")
         if self.record_size is not None and self.record_size <= 0:
             raise UsageError(f"--record-size must be > 0 bytes, not {self.record_size}")
         if self.messages is not None and self.messages <= 0:
@@ -94,7 +104,8 @@ def build_workload(spec: prof.ProfileSpec, opts: SuiteOptions, settings: Setting
     wl = Workload(
         name=spec.name,
         topics=tuple(default_topics(prefix)),
-        phases=prof.scaled_phases(spec, opts.quick, opts.rate, opts.messages),
+        phases=prof.scaled_phases(spec, opts.quick, opts.rate, opts.messages, opts.duration),
+        key_space=opts.key_space,
         record_size=opts.record_size or spec.record_size,
         payload=opts.payload,
         partitions=opts.partitions,
@@ -315,7 +326,12 @@ def run_suite(
         print(f"metrics: http://{address}/metrics (job {JOB})", file=out)
         for spec in specs:
             reps = []
-            thresholds = results.thresholds_with(spec.thresholds, overrides)
+            base = spec.thresholds
+            if opts.rate == prof.MAX_RATE:
+                # Unpaced, the client queue fills on purpose: service time is
+                # queueing time and there is no target rate (as for snapshot).
+                base = dataclasses.replace(base, min_rate_ratio=None, max_p95_service_seconds=None)
+            thresholds = results.thresholds_with(base, overrides)
             for r in range(opts.repeat):
                 if not running.is_set():
                     break
@@ -416,6 +432,7 @@ def _parameters(
             replication_factor=wl.replication_factor,
             record_size=wl.record_size,
             payload=wl.payload,
+            key_space=wl.key_space,
             phases=[{"count": p.count, "rate": p.rate} for p in wl.phases],
             producer_props=opts.producer_props,
         )

@@ -20,6 +20,10 @@ from kafkaval.cli import main
         (["--threshold", "bogus=1"], "unknown threshold"),
         (["--threshold", "max_failed=x"], "needs a number"),
         (["--repeat", "0"], "must be > 0"),
+        (["--duration", "0"], "must be a number > 0"),
+        (["--messages", "10", "--duration", "5"], "not both"),
+        (["--profile", "snapshot", "--duration", "5"], "--duration needs a fixed rate"),
+        (["--key-space", "0"], "must be > 0"),
     ],
 )
 def test_bad_input_is_one_line_exit_2(
@@ -49,3 +53,15 @@ def test_summary_shows_median_and_spread_with_repetitions() -> None:
         {"repeat": 1, "passed": True, "profiles": {"throughput": rep(1e3, 0.01)}}
     )
     assert "repetitions" not in single
+
+
+def test_rate_max_and_duration_shape_the_measured_phase() -> None:
+    from loadgen.pacing import Phase
+    from loadgen.profiles import PROFILES, scaled_phases
+
+    throughput, burst = PROFILES["throughput"], PROFILES["burst"]
+    assert scaled_phases(throughput, False, "max") == (Phase(60_000, None),)
+    assert scaled_phases(throughput, False, 2000.0, duration=10) == (Phase(20_000, 2000.0),)
+    # burst: only the measured (middle) phase goes unpaced; the others keep their rate
+    phases = scaled_phases(burst, False, "max")
+    assert phases[1].rate is None and phases[0].rate == 500.0 and phases[2].rate == 500.0
