@@ -14,7 +14,6 @@ import socket
 import tempfile
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from confluent_kafka import KafkaException, Producer
@@ -24,6 +23,7 @@ from kafkaval.config import Settings
 from kafkaval.errors import KafkavalError
 from stack import kafka, probes
 from stack.jars import ensure_kafka_jars, require_java
+from stack.processes import rss_bytes
 
 TOPIC = "kafkaval.startup"
 _FAST_RECONNECT = {"reconnect.backoff.ms": "50", "reconnect.backoff.max.ms": "100"}
@@ -34,18 +34,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def _rss_bytes(pid: int | None) -> int | None:
-    if pid is None:
-        return None
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        return None
-    return None
 
 
 def measure_startup(settings: Settings, timeout: float = 60.0) -> dict[str, Any]:
@@ -82,7 +70,7 @@ def measure_startup(settings: Settings, timeout: float = 60.0) -> dict[str, Any]
             t0 = time.monotonic()
             proc.start()
             metadata_s, serving_s = time_to_serving(client, t0, timeout, check)
-            rss = _rss_bytes(proc.pid)
+            rss = rss_bytes(proc.pid) if proc.pid else None
         finally:
             proc.stop(timeout=20)
     return {

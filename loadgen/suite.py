@@ -9,7 +9,6 @@ profile (``repeat`` times) with its own topics, producer and consumer, the
 from __future__ import annotations
 
 import dataclasses
-import os
 import signal
 import sys
 import threading
@@ -36,10 +35,9 @@ from loadgen.startup import measure_startup
 from loadgen.startup_container import measure_container_startup
 from loadgen.workers import split_phases
 from loadgen.workload import Workload, consumer_config, default_topics, producer_config
+from stack.processes import rss_bytes
 
 MAX_WORKERS = 16
-
-PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
 @dataclasses.dataclass
@@ -115,11 +113,6 @@ def build_workload(spec: prof.ProfileSpec, opts: SuiteOptions, settings: Setting
     return wl
 
 
-def _rss_self() -> int:
-    with open("/proc/self/statm") as fh:
-        return int(fh.read().split()[1]) * PAGE
-
-
 class _Sampler(threading.Thread):
     """Samples the process RSS every 0.5 s and prints progress every second."""
 
@@ -134,7 +127,7 @@ class _Sampler(threading.Thread):
     def run(self) -> None:
         while not self.stop_event.wait(self.every):
             now = time.monotonic() - self.t0
-            self.rss.append((now, _rss_self()))
+            self.rss.append((now, rss_bytes() or 0))
             self.tick(now)
 
 

@@ -18,6 +18,7 @@ import queue
 import threading
 import time
 from array import array
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -26,6 +27,7 @@ from kafkaval.config import Settings
 from kafkaval.errors import KafkavalError
 from loadgen.pacing import Phase
 from loadgen.workload import Workload, producer_config
+from stack.processes import rss_bytes
 
 READY_TIMEOUT = 60.0
 
@@ -53,6 +55,7 @@ def _worker_main(
     go: Any,
     results: Any,
     serve_metrics: bool,
+    stop: Any = None,
 ) -> None:
     # Imports here: the spawned interpreter starts from scratch.
     import contextlib
@@ -69,9 +72,19 @@ def _worker_main(
             else contextlib.nullcontext()
         )
         with endpoint:
+            running = threading.Event()
+            running.set()
+            if stop is not None:
+                # The parent's Ctrl-C/SIGTERM: stop pacing, report what was sent.
+                def watch() -> None:
+                    stop.wait()
+                    running.clear()
+
+                threading.Thread(target=watch, daemon=True, name="stop-watch").start()
             producer = PacedProducer(
                 wl,
                 props,
+                running=running,
                 worker=index,
                 phases=tuple(p for p in phases if p.count > 0),
                 on_phase=lambda p: collector.set_target_rate(wl.name, p.rate or -1.0),
@@ -116,6 +129,7 @@ class WorkerPool:
         ctx = mp.get_context("spawn")
         self.shares = split_phases(wl.phases, workers)
         self.ready, self.results, self.go = ctx.Queue(), ctx.Queue(), ctx.Event()
+        self.stop = ctx.Event()
         self.procs = [
             ctx.Process(
                 target=_worker_main,
@@ -129,6 +143,7 @@ class WorkerPool:
                     self.go,
                     self.results,
                     serve_metrics,
+                    self.stop,
                 ),
                 name=f"loadgen-worker-{i + 1}",
                 daemon=True,
@@ -139,17 +154,34 @@ class WorkerPool:
     def expected(self) -> dict[int, int]:
         return {i + 1: sum(p.count for p in s) for i, s in enumerate(self.shares)}
 
-    def run(self, timeout: float) -> list[dict[str, Any]]:
-        """Start, wait for every warm-up, release, collect. Raises KafkavalError."""
+    def pids(self) -> list[int]:
+        return [p.pid for p in self.procs if p.pid is not None and p.is_alive()]
+
+    def run(
+        self,
+        timeout: float,
+        running: threading.Event | None = None,
+        tick: Callable[[float], None] = lambda _elapsed: None,
+    ) -> list[dict[str, Any]]:
+        """Start, wait for every warm-up, release, collect. Raises KafkavalError.
+
+        Args:
+            running: cleared by the parent's signal handler; the workers stop then.
+            tick: called about once a second with the seconds since the release.
+        """
         for p in self.procs:
             p.start()
         try:
             for _ in self.procs:
                 self.ready.get(timeout=READY_TIMEOUT)
             self.go.set()
+            t0 = time.monotonic()
             out: list[dict[str, Any]] = []
             deadline = time.monotonic() + timeout
             while len(out) < len(self.procs):
+                if running is not None and not running.is_set():
+                    self.stop.set()
+                tick(time.monotonic() - t0)
                 left = deadline - time.monotonic()
                 if left <= 0:
                     raise KafkavalError(f"workers did not finish within {timeout:.0f} s")
@@ -207,7 +239,24 @@ def run_workers(
 
     pool = WorkerPool(settings, wl, opts.workers, producer_config(settings, opts.producer_props))
     planned = sum(p.duration or 0 for p in wl.phases)
-    out = pool.run(timeout=planned * 3 + 120 + wl.count / 1000)
+    rss: list[tuple[float, int]] = []
+    eta = f"/{planned:.0f}s" if planned else ""
+
+    def tick(elapsed: float) -> None:
+        # Memory of the producers (the workers) plus this process: the sustained
+        # profile's drift figure. The workers' live figures are on their /metrics;
+        # here the consumer (in this process) shows the progress.
+        rss.append((elapsed, sum(rss_bytes(pid) or 0 for pid in [None, *pool.pids()])))
+        consumed = consumer.consumed if consumer is not None else 0
+        progress.line(
+            f"{label}: {elapsed:5.1f}s{eta} {opts.workers} workers, "
+            f"consumed {consumed}/{wl.count} ~{consumed / elapsed if elapsed else 0:,.0f} msg/s"
+        )
+
+    try:
+        out = pool.run(timeout=planned * 3 + 120 + wl.count / 1000, running=running, tick=tick)
+    finally:
+        progress.done()
     intended, sent, acked = merge(out, pool.shares, wl.phases)
     failed = sum(r["failed"] for r in out)
     drain_s = None
@@ -231,7 +280,7 @@ def run_workers(
         consumer.consumed if consumer else 0,
         consumer.recorder.duplicates if consumer else 0,
         drain_s,
-        [],
+        rss,
     )
     errors: dict[str, int] = {}
     for r in out:

@@ -21,6 +21,17 @@ from pathlib import Path
 from kafkaval.errors import KafkavalError
 from kafkaval.files import write_atomic
 
+_PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def rss_bytes(pid: int | None = None) -> int | None:
+    """Resident memory of ``pid`` (None: this process), or None when it is gone."""
+    try:
+        with open(f"/proc/{pid or 'self'}/statm") as fh:
+            return int(fh.read().split()[1]) * _PAGE
+    except (OSError, IndexError, ValueError):
+        return None
+
 
 def _proc_start_ticks(pid: int, proc: Path = Path("/proc")) -> int | None:
     """Start time of ``pid`` in clock ticks since boot, or None if it does not exist."""

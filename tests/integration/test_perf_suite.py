@@ -197,3 +197,32 @@ def test_down_broker_fails_cleanly(tmp_path: Path) -> None:
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "does not answer" in lines[0], proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_workers_share_the_rate_with_exact_counts(perf_settings: Settings) -> None:
+    # Two producer processes, each with its own /metrics endpoint; one consumer here.
+    settings = dataclasses.replace(perf_settings, metrics_port=_free_port())
+    out = io.StringIO()
+    generous = {"max_p95_service_seconds": 5.0, "min_rate_ratio": 0.95}
+    opts = SuiteOptions(
+        quick=True, progress=False, profiles=["throughput"], workers=2, thresholds=generous
+    )
+    record = run_suite(settings, opts, out=out)
+    p = record["profiles"]["throughput"]
+    assert p["passed"], (p["thresholds"], out.getvalue()[-2000:])
+    assert p["workers"] == 2
+    assert p["sent"] == p["acked"] == p["consumed"] == 8000 and p["failed"] == 0
+    assert "2 workers, consumed" in out.getvalue()  # progress while the workers run
+    instances = {f"loadgen-{i}" for i in (1, 2)}
+    got = _query(
+        settings,
+        "count by (instance) (last_over_time(kafkaval_loadgen_messages_acked_total"
+        '{profile="throughput"}[15m]))',
+    )
+    assert instances <= {r["metric"]["instance"] for r in got}, got
+    total = _query(
+        settings,
+        'sum(last_over_time(kafkaval_loadgen_messages_acked_total{profile="throughput",'
+        'role="producer",instance=~"loadgen-[12]"}[15m]))',
+    )
+    assert float(total[0]["value"][1]) == 8000  # Prometheus sums the workers
