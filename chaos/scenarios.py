@@ -321,6 +321,7 @@ def run_scenario(scenario: Scenario, run: ScenarioRun) -> dict[str, Any]:
         topic,
         producer_config(run.settings, run.shape, run.unsafe),
         on_outcome=lambda outcome: run.metrics.inc(run.key, run.shape, outcome),
+        on_ack_latency=lambda seconds: run.metrics.ack_latency(run.key, run.shape, seconds),
     )
     progress_stop = threading.Event()
     try:

@@ -39,6 +39,7 @@ class VerifiableProducer:
         topic: where to produce.
         config: librdkafka properties (bootstrap, acks, idempotence...), passed unchanged.
         on_outcome: called with "acked"/"failed"/"indeterminate" per report (metrics).
+        on_ack_latency: called with the seconds from send to an ack (metrics).
         producer_factory: builds the client (tests inject).
     """
 
@@ -49,10 +50,12 @@ class VerifiableProducer:
         config: dict[str, Any],
         on_outcome: Callable[[str], None] = lambda _outcome: None,
         producer_factory: Callable[[dict[str, Any]], Any] = Producer,
+        on_ack_latency: Callable[[float], None] = lambda _seconds: None,
     ) -> None:
         self.ledger = ProducerLedger(producer_id)
         self.topic = topic
         self._on_outcome = on_outcome
+        self._on_ack_latency = on_ack_latency
         try:
             self._producer = producer_factory(quiet(config))
         except KafkaException as e:
@@ -62,8 +65,13 @@ class VerifiableProducer:
         self.error: BaseException | None = None
 
     def _report(self, seq: int) -> Callable[[Any, Any], None]:
+        sent = time.monotonic()
+
         def on_delivery(err: KafkaError | None, msg: Any) -> None:
             if err is None:
+                # Ack latency (send -> delivery report): the delivery chart shows
+                # how a fault stretches it while nothing is lost.
+                self._on_ack_latency(time.monotonic() - sent)
                 # With acks=0 the client learns no offset: msg.offset() is None.
                 # The checker finds messages by id, so -1 ("unknown") is enough.
                 partition, offset = msg.partition(), msg.offset()

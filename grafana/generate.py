@@ -316,6 +316,31 @@ def delivery_dashboard() -> dict[str, Any]:
         ],
         description="1 while a fault is applied; also shown as annotations on every panel.",
     )
+    lay.panel(
+        "Acked msg/s",
+        [
+            (
+                "sum by (scenario) (rate(kafkaval_delivery_acked_total{"
+                + sel
+                + "}[$__rate_interval]))",
+                "{{scenario}}",
+            )
+        ],
+        description="Throughput of the scenario's producer; faults show as dips.",
+    )
+    lay.panel(
+        "Ack latency (send -> ack)",
+        [
+            (
+                f"histogram_quantile({q}, sum by (scenario, le) (rate("
+                "kafkaval_delivery_ack_latency_seconds_bucket{" + sel + "}[$__rate_interval])))",
+                "{{scenario}} p" + label,
+            )
+            for q, label in (("0.5", "50"), ("0.99", "99"))
+        ],
+        unit="s",
+        description="How a fault stretches acknowledgements while nothing is lost.",
+    )
     lay.row("Checker results")
     lay.panel(
         "Lost / log duplicates / reordered",

@@ -93,15 +93,21 @@ def resources(series: dict[str, Any], title: str) -> bytes:
 
 
 def delivery(series: dict[str, Any], faults: Sequence[dict[str, Any]], title: str) -> bytes:
-    """Acked msg/s over time with each fault window shaded."""
+    """Acked msg/s (top) and ack latency p50/p99 in ms (bottom), fault windows shaded."""
     plt = _pyplot()
-    fig, ax = plt.subplots(1, 1, figsize=(9, 3.5))
-    _plot(ax, series.get("acked_rate", []), "acked msg/s")
-    ax.set_ylabel("msg/s")
-    ax.set_xlabel("seconds since start (shaded: fault active)")
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
-    _shade([ax], faults)
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(9, 5), sharex=True)
+    _plot(top, series.get("acked_rate", []), "acked msg/s")
+    top.set_ylabel("msg/s")
+    top.set_title(title)
+    _plot(bottom, series.get("ack_p50", []), "ack p50", scale=1000)
+    _plot(bottom, series.get("ack_p99", []), "ack p99", scale=1000)
+    bottom.set_ylabel("ack latency ms")
+    bottom.set_xlabel("seconds since start (shaded: fault active)")
+    for ax in (top, bottom):
+        ax.grid(alpha=0.3)
+        if ax.lines:
+            ax.legend(loc="upper right", fontsize=8)
+    _shade([top, bottom], faults)
     fig.tight_layout()
     return _png(fig)
 

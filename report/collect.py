@@ -362,6 +362,8 @@ def collect_delivery(
         if charts:
             scenario["series"] = {
                 "acked_rate": collector.series("d_acked_rate_series", w, **sel),
+                "ack_p50": collector.series("d_ack_quantile_series", w, q="0.5", **sel),
+                "ack_p99": collector.series("d_ack_quantile_series", w, q="0.99", **sel),
                 "fault": collector.series("d_fault_series", w, **sel),
             }
         scenarios.append(scenario)

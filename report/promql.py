@@ -49,6 +49,7 @@ METRICS = {
     "delivery_delivered": "kafkaval_delivery_group_delivered_total",
     "delivery_redeliveries": "kafkaval_delivery_group_redeliveries_total",
     "fault_active": "kafkaval_chaos_fault_active",
+    "delivery_ack_latency": "kafkaval_delivery_ack_latency_seconds",
     # exporter (cAdvisor names; label name = container or process name)
     "cpu": "container_cpu_usage_seconds_total",
     "memory": "container_memory_working_set_bytes",
@@ -174,6 +175,11 @@ QUERIES: dict[str, Query] = {
             "d_acked_rate_series",
             "sum(rate(${delivery_acked}{$sel}[$rate]))",
             "scenario acked msg/s over time",
+        ),
+        _q(
+            "d_ack_quantile_series",
+            "histogram_quantile($q, sum by (le) (rate(${delivery_ack_latency}_bucket{$sel}[$rate])))",
+            "scenario ack latency quantile over time",
         ),
         _q(
             "d_fault_series",

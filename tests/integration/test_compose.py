@@ -13,12 +13,14 @@ import os
 import secrets
 import shutil
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
+from dashboard_exprs import expressions, substitute
 from docker_helpers import (
     KAFKA_IMAGE,
     KAFKAVAL_IMAGE,
@@ -27,6 +29,8 @@ from docker_helpers import (
     require_image,
     wait_for,
 )
+
+from report.prom_client import PromClient
 
 pytestmark = pytest.mark.docker
 
@@ -104,7 +108,11 @@ def compose(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
         "KAFKAVAL_RESULTS_DIR": str(results),
         "KAFKAVAL_REPORTS_DIR": str(results),
     }
-    cmd = _compose_cmd()
+    # A memory limit on the broker, as a user's pipeline often has: the
+    # Resources dashboard's limit panel then has a series to show.
+    override = tmp_path_factory.mktemp("compose-override") / "limits.yml"
+    override.write_text('services:\n  kafka:\n    mem_limit: "1g"\n')
+    cmd = [*_compose_cmd(), "-f", "docker-compose.yml", "-f", str(override)]
     try:
         up = _run([*cmd, "up", "-d", "--no-build", "kafka", "prometheus", "exporter"], env, 300)
         assert up.returncode == 0, up.stderr
@@ -198,3 +206,24 @@ def test_prometheus_holds_the_exporters_kafka_series(compose: dict[str, Any]) ->
     series = _query(compose["prometheus"], promql)[0]
     assert series["metric"]["compose_service"] == "kafka"
     assert float(series["value"][1]) > 0
+
+
+def test_resources_dashboard_panels_have_data_on_compose(compose: dict[str, Any]) -> None:
+    """The Resources panels the local stack cannot fill (per-container network,
+    memory limit) return data from the compose Prometheus and its Docker exporter."""
+    prom = PromClient(compose["prometheus"])
+    end = time.time()
+    for dashboard, title, expr in expressions():
+        if dashboard != "resources":
+            continue
+        promql = substitute(expr, 2.0)
+
+        def has_data(promql: str = promql) -> bool:
+            series = prom.query_range(promql, end - 300, time.time(), min_step=2.0)
+            return sum(len(s.points) for s in series) > 0
+
+        wait_for(has_data, 60, f"data for resources / {title}: {promql}", interval=2)
+    limit = _query(
+        compose["prometheus"], f'container_spec_memory_limit_bytes{{name="{compose["kafka"]}"}}'
+    )
+    assert float(limit[0]["value"][1]) == 2**30

@@ -3,12 +3,8 @@ from the real Prometheus after real QUICK runs (Grafana itself cannot run here).
 
 from __future__ import annotations
 
-import json
-import re
-from pathlib import Path
-from typing import Any
-
 import pytest
+from dashboard_exprs import expressions, substitute
 from report_runs import run_once
 
 from kafkaval.config import Settings
@@ -17,47 +13,20 @@ from report.prom_client import PromClient
 
 pytestmark = pytest.mark.integration
 
-DASHBOARDS = Path(__file__).resolve().parents[2] / "grafana" / "dashboards"
-
 # Targets that are legitimately empty on the local (process) stack, with the reason.
 # Anything else that returns nothing fails the test.
+_NET = "no per-process network on the local stack (test_compose.py checks it)"
 EMPTY_ON_LOCAL_STACK = {
     # Processes share the host network namespace: the exporter has no per-process network.
-    "container_network_receive_bytes_total": "no per-process network on the local stack",
-    "container_network_transmit_bytes_total": "no per-process network on the local stack",
+    "container_network_receive_bytes_total": _NET,
+    "container_network_transmit_bytes_total": _NET,
     # Local processes have no memory limit (0), which the panel filters out.
-    "container_spec_memory_limit_bytes": "no memory limit on local processes",
+    "container_spec_memory_limit_bytes": "no memory limit on local processes "
+    "(test_compose.py checks it)",
 }
 
 
-def _substitute(expr: str, scrape_interval: float) -> str:
-    """What Grafana sends: variables at "All" (.*), $__rate_interval at 4 scrapes."""
-    expr = expr.replace("$__rate_interval", f"{max(4 * scrape_interval, 4):g}s")
-    return re.sub(r"\$\w+", ".*", expr)
-
-
-def _expressions() -> list[tuple[str, str, str]]:
-    out = []
-    for path in sorted(DASHBOARDS.glob("*.json")):
-        dashboard = json.loads(path.read_text())
-        panels: list[dict[str, Any]] = []
-        for panel in dashboard["panels"]:
-            panels += [panel, *panel.get("panels", [])]
-        for panel in panels:
-            for target in panel.get("targets", []):
-                out.append((path.stem, f"{panel['title']} [{target['refId']}]", target["expr"]))
-        for ann in dashboard["annotations"]["list"]:
-            if ann.get("expr"):
-                out.append((path.stem, f"annotation {ann['name']}", ann["expr"]))
-        for var in dashboard["templating"]["list"]:
-            query = var["query"]["query"]
-            m = re.fullmatch(r"label_values\((.+), (\w+)\)", query)
-            assert m, f"unexpected variable query {query}"
-            out.append((path.stem, f"variable {var['name']}", f"group by ({m[2]}) ({m[1]})"))
-    return out
-
-
-EXPRESSIONS = _expressions()
+EXPRESSIONS = expressions()
 
 
 @pytest.mark.parametrize(
@@ -73,7 +42,7 @@ def test_panel_returns_data(
         _, end = runs.window(runs.delivery)
     else:
         start, end = runs.window(record)
-    promql = _substitute(expr, stack_settings.scrape_interval)
+    promql = substitute(expr, stack_settings.scrape_interval)
     series = PromClient(stack_settings.prometheus_url).query_range(
         promql, start, end, min_step=stack_settings.scrape_interval
     )
