@@ -91,14 +91,17 @@ class ChangeMix:
 class Ledger:
     """Every committed change, in commit order; safe to append from one driver thread."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_add: Callable[[Change], None] | None = None) -> None:
         self._changes: list[Change] = []
         self._lock = threading.Lock()
+        self._on_add = on_add  # e.g. a Prometheus counter
         self.indeterminate = 0
 
     def add(self, change: Change) -> None:
         with self._lock:
             self._changes.append(change)
+        if self._on_add is not None:
+            self._on_add(change)
 
     def changes(self) -> list[Change]:
         with self._lock:

@@ -30,6 +30,7 @@ from cdc.changes import ChangeDriver, ChangeMix, Ledger, run_in_thread
 from cdc.config import CdcConfig
 from cdc.errors import CdcError
 from cdc.events import end_offsets, read_events
+from cdc.metrics import CdcMetrics, serving
 from kafkaval.config import Settings
 from kafkaval.environment import run_environment
 from kafkaval.errors import UsageError
@@ -41,6 +42,9 @@ MUTATIONS = ("delete-offsets", "drop-slot")
 # Time a change may take from commit to an acked event before its offset can
 # be flushed; added to the flush interval in the crash bound.
 LAG_SLACK_S = 2.0
+
+
+SCENARIO = "connector-restart"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -123,17 +127,26 @@ def _ensure_topics(settings: Settings, cfg: CdcConfig) -> None:
 
 
 def run_connector_restart(
-    settings: Settings, cfg: CdcConfig, params: RestartParams
+    settings: Settings, cfg: CdcConfig, params: RestartParams, metrics: CdcMetrics | None = None
 ) -> dict[str, Any]:
     """Run both phases, check every committed change, save the run record.
 
-    Returns the run record (``passed`` says whether all bounds held).
+    Returns the run record (``passed`` says whether all bounds held). The
+    run's counters and e2e histogram are served to Prometheus meanwhile.
 
     Raises:
         UsageError: bad parameters or attach mode (the kill needs our worker).
         CdcError: PostgreSQL, Connect or Kafka unreachable, the connector failed.
     """
     params.validate()
+    metrics = metrics or CdcMetrics()
+    with serving(settings, metrics, SCENARIO):
+        return _run(settings, cfg, params, metrics)
+
+
+def _run(
+    settings: Settings, cfg: CdcConfig, params: RestartParams, metrics: CdcMetrics
+) -> dict[str, Any]:
     if cfg.attach:
         raise UsageError(
             "connector-restart kills the Connect worker, so it needs the local one "
@@ -149,7 +162,7 @@ def run_connector_restart(
     run_id = new_run_id()
     started_at = utc_now()
     start = end_offsets(settings, cfg.topics)
-    ledger = Ledger()
+    ledger = Ledger(on_add=lambda _c: metrics.inc(SCENARIO, "changes_committed"))
     driver = ChangeDriver(cfg, ledger, params.mix)
     with postgres.connect(cfg) as conn:
         driver.load_live_ids(conn)
@@ -160,7 +173,7 @@ def run_connector_restart(
     # A live consumer during both phases: end-to-end latency (commit time in
     # the database -> consumed here) as a consumer of the pipeline sees it,
     # stalls during the faults included. The exact check reads again after.
-    live = _LiveReader(settings, cfg.topics, start, params.phase_seconds * 2 + 180)
+    live = _LiveReader(settings, cfg.topics, start, params.phase_seconds * 2 + 180, metrics)
     live.start()
     try:
         for phase in ("kill", second):
@@ -222,7 +235,7 @@ def run_connector_restart(
     record = {
         "run_id": run_id,
         "kind": "cdc-delivery",
-        "scenario": "connector-restart",
+        "scenario": SCENARIO,
         "environment": run_environment(settings),
         "started_at": iso(started_at),
         "ended_at": iso(utc_now()),
@@ -264,17 +277,28 @@ class _LiveReader:
     """Reads the table topics in a thread while the run goes on; keeps e2e latencies."""
 
     def __init__(
-        self, settings: Settings, topics: list[str], start: Any, max_seconds: float
+        self,
+        settings: Settings,
+        topics: list[str],
+        start: Any,
+        max_seconds: float,
+        metrics: CdcMetrics | None = None,
     ) -> None:
         self._args = (settings, topics, max_seconds, start)
+        self._metrics = metrics
         self._stop = threading.Event()
         self._latencies_us: list[int] = []
         self._thread = threading.Thread(target=self._run, name="cdc-live-reader", daemon=True)
         self.error: BaseException | None = None
 
     def _on_event(self, ev: Any) -> None:
+        if self._metrics is not None:
+            self._metrics.inc(SCENARIO, "events_consumed")
         if ev.op != "r":  # snapshot reads carry the snapshot's time, not a commit's
-            self._latencies_us.append(max(0, ev.consumed_at_ms - ev.source_ts_ms) * 1000)
+            latency_ms = max(0, ev.consumed_at_ms - ev.source_ts_ms)
+            self._latencies_us.append(latency_ms * 1000)
+            if self._metrics is not None:
+                self._metrics.e2e(SCENARIO, latency_ms / 1000)
 
     def _run(self) -> None:
         settings, topics, max_seconds, start = self._args

@@ -20,6 +20,7 @@ from cdc import connect, pipeline, postgres
 from cdc.config import TABLES, CdcConfig
 from cdc.errors import CdcError
 from cdc.events import ChangeEvent, read_events
+from cdc.metrics import CdcMetrics, serving
 from cdc.schema import LOAD_SHARES, TRUNCATE_SQL
 from kafkaval.config import Settings
 from kafkaval.environment import run_environment
@@ -42,6 +43,9 @@ LOAD_SQL = {
     "SELECT 1 + g %% 50000, 1 + g %% 10000, 'comment number ' || g, g %% 50 "
     "FROM generate_series(1, %s) g",
 }
+
+
+SCENARIO = "cdc-snapshot"
 
 
 def rows_per_table(rows: int) -> dict[str, int]:
@@ -82,8 +86,12 @@ def delete_topics(settings: Settings, topics: list[str], timeout: float = 30.0) 
         raise CdcError(f"topics {present} still exist {timeout:.0f} s after deletion")
 
 
-def run_snapshot(settings: Settings, cfg: CdcConfig, rows: int, quick: bool) -> dict[str, Any]:
+def run_snapshot(
+    settings: Settings, cfg: CdcConfig, rows: int, quick: bool, metrics: CdcMetrics | None = None
+) -> dict[str, Any]:
     """Load ``rows`` rows, snapshot them through Debezium, measure, save the run record.
+
+    The rows loaded and snapshot events read are served to Prometheus meanwhile.
 
     Raises:
         UsageError: rows out of range.
@@ -91,6 +99,14 @@ def run_snapshot(settings: Settings, cfg: CdcConfig, rows: int, quick: bool) -> 
     """
     if not 3 <= rows <= 10_000_000:
         raise UsageError(f"rows {rows} must be in [3, 10000000]")
+    metrics = metrics or CdcMetrics()
+    with serving(settings, metrics, SCENARIO):
+        return _run(settings, cfg, rows, quick, metrics)
+
+
+def _run(
+    settings: Settings, cfg: CdcConfig, rows: int, quick: bool, metrics: CdcMetrics
+) -> dict[str, Any]:
     pipeline.require_kafka(settings)
     client = connect.ConnectClient(cfg.rest_url)
     if not client.reachable():
@@ -102,6 +118,7 @@ def run_snapshot(settings: Settings, cfg: CdcConfig, rows: int, quick: bool) -> 
     t_load = time.monotonic()
     split = load_rows(cfg, rows)
     load_seconds = time.monotonic() - t_load
+    metrics.inc(SCENARIO, "changes_committed", rows)  # the rows the snapshot must carry
 
     t_register_wall_ms = int(time.time() * 1000)
     t_register = time.monotonic()
@@ -113,6 +130,7 @@ def run_snapshot(settings: Settings, cfg: CdcConfig, rows: int, quick: bool) -> 
     all_consumed_at: list[float] = []
 
     def count(ev: ChangeEvent) -> None:
+        metrics.inc(SCENARIO, "events_consumed")
         if ev.op != "r":
             other_ops[ev.op] += 1
             return
@@ -151,7 +169,7 @@ def run_snapshot(settings: Settings, cfg: CdcConfig, rows: int, quick: bool) -> 
     record = {
         "run_id": run_id,
         "kind": "cdc-performance",
-        "profile": "cdc-snapshot",
+        "profile": SCENARIO,
         "environment": run_environment(settings),
         "quick": quick,
         "started_at": iso(started_at),

@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import contextlib
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
+
+import requests
 
 from kafkaval.config import Settings
 from kafkaval.files import write_atomic
@@ -38,3 +41,32 @@ def scrape_target(settings: Settings, job: str, instance: str, address: str) -> 
         yield path
     finally:
         path.unlink(missing_ok=True)
+
+
+def last_scrape(settings: Settings, job: str, instance: str) -> float | None:
+    """Wall-clock time of Prometheus' latest scrape of ``job``/``instance`` (None if unknown)."""
+    try:
+        r = requests.get(
+            f"{settings.prometheus_url.rstrip('/')}/api/v1/query",
+            params={"query": f'timestamp(up{{job="{job}",instance="{instance}"}})'},
+            timeout=2,
+        )
+        result = r.json()["data"]["result"]
+    except (requests.RequestException, ValueError, KeyError):
+        return None  # best effort: lingering falls back to its time bound
+    return float(result[0]["value"][1]) if result else None
+
+
+def wait_scraped(settings: Settings, job: str, instance: str, after: float) -> bool:
+    """Wait until Prometheus scraped ``job``/``instance`` after wall time ``after``.
+
+    An endpoint calls this before it goes away, so its final values are in
+    Prometheus. Bounded by 2.5 scrape intervals plus 2 s; True if the scrape was seen.
+    """
+    deadline = time.monotonic() + 2.5 * settings.scrape_interval + 2.0
+    while time.monotonic() < deadline:
+        ts = last_scrape(settings, job, instance)
+        if ts is not None and ts > after + 0.05:
+            return True
+        time.sleep(0.25)
+    return False

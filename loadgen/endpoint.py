@@ -13,12 +13,11 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
-import requests
 from prometheus_client import CollectorRegistry, start_http_server
 
 from kafkaval.config import Settings
 from kafkaval.errors import KafkavalError
-from kafkaval.targets import scrape_target
+from kafkaval.targets import scrape_target, wait_scraped
 from loadgen.metrics import LoadgenCollector
 
 JOB = "kafkaval-loadgen"
@@ -26,20 +25,6 @@ JOB = "kafkaval-loadgen"
 
 def instance_name(index: int) -> str:
     return f"loadgen-{index}"
-
-
-def last_scrape(settings: Settings, instance: str) -> float | None:
-    """Wall-clock time of Prometheus' latest scrape of ``instance`` (None if unknown)."""
-    try:
-        r = requests.get(
-            f"{settings.prometheus_url.rstrip('/')}/api/v1/query",
-            params={"query": f'timestamp(up{{job="{JOB}",instance="{instance}"}})'},
-            timeout=2,
-        )
-        result = r.json()["data"]["result"]
-    except (requests.RequestException, ValueError, KeyError):
-        return None  # best effort: lingering falls back to its time bound
-    return float(result[0]["value"][1]) if result else None
 
 
 @contextlib.contextmanager
@@ -67,25 +52,11 @@ def metrics_endpoint(
         with scrape_target(settings, JOB, instance, address):
             yield address
             if linger:
-                wait_scraped(settings, instance, time.time())
+                wait_scraped(settings, JOB, instance, time.time())
     finally:
         server.shutdown()
         server.server_close()
         thread.join(5)
-
-
-def wait_scraped(settings: Settings, instance: str, after: float) -> bool:
-    """Wait until Prometheus scraped ``instance`` after wall time ``after``.
-
-    Bounded by 2.5 scrape intervals plus 2 s; True if the scrape was seen.
-    """
-    deadline = time.monotonic() + 2.5 * settings.scrape_interval + 2.0
-    while time.monotonic() < deadline:
-        ts = last_scrape(settings, instance)
-        if ts is not None and ts > after + 0.05:
-            return True
-        time.sleep(0.25)
-    return False
 
 
 def utc(ts: float) -> datetime:

@@ -178,7 +178,8 @@ QUERIES: dict[str, Query] = {
         ),
         _q(
             "d_ack_quantile_series",
-            "histogram_quantile($q, sum by (le) (rate(${delivery_ack_latency}_bucket{$sel}[$rate])))",
+            "histogram_quantile($q, sum by (le) "
+            "(rate(${delivery_ack_latency}_bucket{$sel}[$rate])))",
             "scenario ack latency quantile over time",
         ),
         _q(

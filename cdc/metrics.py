@@ -1,0 +1,101 @@
+"""Prometheus metrics of the CDC runs (connector-restart, cdc-snapshot), one custom collector.
+
+Counters of committed changes and consumed change events, and the
+end-to-end latency histogram (commit time in the database, ``source.ts_ms``,
+to consumed; loadgen's bucket layout) of the live consumer. Label:
+``scenario`` (``connector-restart`` or ``cdc-snapshot``). The run serves them
+on ``metrics_port + 85`` (job ``kafkaval-cdc``) while it runs and stays up
+until Prometheus scraped the final values. docs/metrics.md lists them.
+"""
+
+from __future__ import annotations
+
+import bisect
+import contextlib
+import itertools
+import sys
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Iterator
+
+from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.registry import Collector
+from prometheus_client.utils import floatToGoString
+
+from kafkaval.config import Settings
+from kafkaval.targets import scrape_target, wait_scraped
+from loadgen.metrics import BUCKETS_SECONDS
+
+METRICS_PORT_OFFSET = 85  # clear of loadgen workers (+0..16), exporter (+17), delivery (+90)
+JOB = "kafkaval-cdc"
+_LE = [floatToGoString(b) for b in BUCKETS_SECONDS] + ["+Inf"]
+
+
+class CdcMetrics(Collector):
+    """Thread-safe counters and the e2e histogram, built fresh on each scrape."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts: dict[tuple[str, str], float] = defaultdict(float)
+        self._e2e: dict[str, list[float]] = {}
+
+    def inc(self, scenario: str, name: str, amount: float = 1) -> None:
+        with self._lock:
+            self._counts[(scenario, name)] += amount
+
+    def e2e(self, scenario: str, seconds: float) -> None:
+        slot = bisect.bisect_left(BUCKETS_SECONDS, seconds)
+        with self._lock:
+            hist = self._e2e.setdefault(scenario, [0.0] * (len(BUCKETS_SECONDS) + 2))
+            hist[slot] += 1
+            hist[-1] += seconds  # the last slot holds the sum
+
+    def collect(self) -> Iterator[Metric]:
+        with self._lock:
+            counts = dict(self._counts)
+            e2e = {k: list(v) for k, v in self._e2e.items()}
+        for name, help_text in (
+            ("changes_committed", "Changes committed in PostgreSQL by the run's driver"),
+            ("events_consumed", "Change events read from the Debezium topics"),
+        ):
+            fam = CounterMetricFamily(f"kafkaval_cdc_{name}", help_text, labels=["scenario"])
+            for (scenario, n), v in sorted(counts.items()):
+                if n == name:
+                    fam.add_metric([scenario], v)
+            yield fam
+        hist = HistogramMetricFamily(
+            "kafkaval_cdc_e2e_latency_seconds",
+            "Commit in the database (source.ts_ms) -> consumed, live",
+            labels=["scenario"],
+        )
+        for scenario, slots in sorted(e2e.items()):
+            cumulative = list(itertools.accumulate(slots[:-1]))
+            hist.add_metric([scenario], list(zip(_LE, cumulative, strict=True)), slots[-1])
+        yield hist
+
+
+@contextlib.contextmanager
+def serving(settings: Settings, metrics: CdcMetrics, instance: str) -> Iterator[None]:
+    """Serve ``metrics`` for the block, registered for the local Prometheus.
+
+    A busy port is a warning, not a failure: the run's exact figures are in
+    its record either way. After the block it waits one scrape interval, so
+    Prometheus sees the final values.
+    """
+    registry = CollectorRegistry()
+    registry.register(metrics)
+    port = settings.metrics_port + METRICS_PORT_OFFSET
+    try:
+        server, _thread = start_http_server(port, settings.metrics_host, registry)
+    except OSError as e:
+        print(f"warning: CDC metrics not exposed, port {port} busy ({e.strerror})", file=sys.stderr)
+        yield
+        return
+    try:
+        with scrape_target(settings, JOB, instance, f"{settings.metrics_host}:{port}"):
+            yield
+            wait_scraped(settings, JOB, instance, time.time())
+    finally:
+        server.shutdown()
