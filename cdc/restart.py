@@ -340,8 +340,8 @@ def delivery_entry(settings: Settings, record: dict[str, Any]) -> dict[str, Any]
         "started_at": record["started_at"],
         "ended_at": record["ended_at"],
         "source": "database ledger (cdc-delivery run " + record["run_id"] + ")",
-        # The CDC checker reads the database side; it publishes no Prometheus counters.
-        "prometheus_totals": False,
+        # The totals the CDC run published to Prometheus (report cross-check).
+        "prometheus_totals": {"acked": "cdc_committed"},
         "sent": r["committed"],
         "acked": r["committed"],
         "failed": 0,

@@ -50,6 +50,7 @@ METRICS = {
     "delivery_redeliveries": "kafkaval_delivery_group_redeliveries_total",
     "fault_active": "kafkaval_chaos_fault_active",
     "delivery_ack_latency": "kafkaval_delivery_ack_latency_seconds",
+    "cdc_committed": "kafkaval_cdc_changes_committed_total",
     # exporter (cAdvisor names; label name = container or process name)
     "cpu": "container_cpu_usage_seconds_total",
     "memory": "container_memory_working_set_bytes",
@@ -160,6 +161,11 @@ QUERIES: dict[str, Query] = {
         # ---- delivery: counters per scenario ---------------------------------------
         _q("d_sent", "sum(max_over_time(${delivery_sent}{$sel}[$window]))", "scenario sent"),
         _q("d_acked", "sum(max_over_time(${delivery_acked}{$sel}[$window]))", "scenario acked"),
+        _q(
+            "cdc_committed",
+            "sum(max_over_time(${cdc_committed}{$sel}[$window]))",
+            "CDC changes committed (connector-restart's acked)",
+        ),
         _q("d_lost", "sum(max_over_time(${delivery_lost}{$sel}[$window]))", "scenario lost"),
         _q(
             "d_duplicates",

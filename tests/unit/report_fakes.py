@@ -57,7 +57,7 @@ class FakeProm:
             return [Sample({}, round(q * LATENCY_SCALE[kind] * factor, 6))]
         m = re.search(
             r"kafkaval_\w+?_(sent|acked|failed|consumed|lost|log_duplicates|"
-            r"redeliveries)_total",
+            r"redeliveries|changes_committed)_total",
             expr,
         )
         if m:
