@@ -13,19 +13,16 @@ from __future__ import annotations
 import bisect
 import contextlib
 import itertools
-import sys
 import threading
-import time
 from collections import defaultdict
 from collections.abc import Iterator
 
-from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
 from kafkaval.config import Settings
-from kafkaval.targets import scrape_target, wait_scraped
+from kafkaval.targets import serve_metrics
 from loadgen.metrics import BUCKETS_SECONDS
 
 METRICS_PORT_OFFSET = 85  # clear of loadgen workers (+0..16), exporter (+17), delivery (+90)
@@ -78,24 +75,7 @@ class CdcMetrics(Collector):
 
 @contextlib.contextmanager
 def serving(settings: Settings, metrics: CdcMetrics, instance: str) -> Iterator[None]:
-    """Serve ``metrics`` for the block, registered for the local Prometheus.
-
-    A busy port is a warning, not a failure: the run's exact figures are in
-    its record either way. After the block it waits one scrape interval, so
-    Prometheus sees the final values.
-    """
-    registry = CollectorRegistry()
-    registry.register(metrics)
+    """Serve ``metrics`` for the block (see `kafkaval.targets.serve_metrics`)."""
     port = settings.metrics_port + METRICS_PORT_OFFSET
-    try:
-        server, _thread = start_http_server(port, settings.metrics_host, registry)
-    except OSError as e:
-        print(f"warning: CDC metrics not exposed, port {port} busy ({e.strerror})", file=sys.stderr)
+    with serve_metrics(settings, metrics, port, JOB, instance, "CDC metrics"):
         yield
-        return
-    try:
-        with scrape_target(settings, JOB, instance, f"{settings.metrics_host}:{port}"):
-            yield
-            wait_scraped(settings, JOB, instance, time.time())
-    finally:
-        server.shutdown()

@@ -5,9 +5,6 @@ from __future__ import annotations
 import argparse
 import sys
 import threading
-import time
-
-from prometheus_client import CollectorRegistry, start_http_server
 
 from chaos.metrics import DeliveryMetrics
 from chaos.scenarios import Timing
@@ -22,7 +19,7 @@ from chaos.suite import (
 )
 from kafkaval.config import Settings
 from kafkaval.errors import UsageError
-from kafkaval.targets import scrape_target
+from kafkaval.targets import serve_metrics
 
 # The delivery runner's /metrics: metrics_port + this (loadgen workers use the low ones).
 METRICS_PORT_OFFSET = 90
@@ -101,29 +98,17 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
             container=lambda name: docker_target(settings, name),
         )
     metrics = DeliveryMetrics()
-    registry = CollectorRegistry()
-    registry.register(metrics)
-    port = settings.metrics_port + METRICS_PORT_OFFSET
-    try:
-        server, _thread = start_http_server(port, settings.metrics_host, registry)
-    except OSError as e:
-        print(f"warning: metrics not exposed, port {port} busy ({e.strerror})", file=sys.stderr)
-        server = None
     stop = threading.Event()
-    address = f"{settings.metrics_host}:{port}"
-    try:
-        with stop_on_signals(stop), scrape_target(settings, "kafkaval-delivery", "runner", address):
-            record = run_suite(
-                settings, names, shapes, args.quick, target=args.target, metrics=metrics,
-                stop=stop, timing=timing,
-                say=lambda line: print(line, flush=True),
-            )  # fmt: skip
-            # Stay up one scrape interval so Prometheus sees the final values.
-            if server is not None and not stop.is_set():
-                time.sleep(settings.scrape_interval + 0.5)
-    finally:
-        if server is not None:
-            server.shutdown()
+    port = settings.metrics_port + METRICS_PORT_OFFSET
+    with (
+        stop_on_signals(stop),
+        serve_metrics(settings, metrics, port, "kafkaval-delivery", "runner", "metrics"),
+    ):
+        record = run_suite(
+            settings, names, shapes, args.quick, target=args.target, metrics=metrics,
+            stop=stop, timing=timing,
+            say=lambda line: print(line, flush=True),
+        )  # fmt: skip
     print()
     print(table(record))
     print(f"\nrun record: {settings.path('results_dir')}/delivery-{record['run_id']}.json")

@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import contextlib
 import json
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import requests
+from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client.registry import Collector
 
 from kafkaval.config import Settings
 from kafkaval.files import write_atomic
@@ -70,3 +73,30 @@ def wait_scraped(settings: Settings, job: str, instance: str, after: float) -> b
             return True
         time.sleep(0.25)
     return False
+
+
+@contextlib.contextmanager
+def serve_metrics(
+    settings: Settings, collector: Collector, port: int, job: str, instance: str, what: str
+) -> Iterator[bool]:
+    """Serve ``collector`` on ``port`` for the block, registered as ``job``/``instance``.
+
+    Yields whether it is served: a busy port is a warning naming ``what``, not
+    a failure (a run's exact figures are in its record either way). A block
+    that ends normally waits for Prometheus' next scrape, so the final values
+    are in it; one that raises (Ctrl-C included) does not wait.
+    """
+    registry = CollectorRegistry()
+    registry.register(collector)
+    try:
+        server, _thread = start_http_server(port, settings.metrics_host, registry)
+    except OSError as e:
+        print(f"warning: {what} not exposed, port {port} busy ({e.strerror})", file=sys.stderr)
+        yield False
+        return
+    try:
+        with scrape_target(settings, job, instance, f"{settings.metrics_host}:{port}"):
+            yield True
+            wait_scraped(settings, job, instance, time.time())
+    finally:
+        server.shutdown()

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import requests
 
 from cdc import pipeline
 from cdc.config import CdcConfig, load_cdc_config
@@ -36,3 +37,13 @@ def cdc_config(stack_settings: Settings, tmp_root: Path) -> Iterator[CdcConfig]:
     finally:
         if not REUSE:
             pipeline.down(stack_settings, cfg)
+
+
+def prom_last(settings: Settings, selector: str) -> float:
+    """The latest value of ``selector`` in the test Prometheus (last 10 minutes)."""
+    r = requests.get(
+        f"{settings.prometheus_url}/api/v1/query",
+        params={"query": f"last_over_time({selector}[10m])"},
+        timeout=10,
+    )
+    return float(r.json()["data"]["result"][0]["value"][1])

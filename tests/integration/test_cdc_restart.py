@@ -7,8 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-import requests
-from cdc_fixtures import cdc_config  # noqa: F401 (fixture)
+from cdc_fixtures import cdc_config, prom_last  # noqa: F401 (fixture)
 
 from cdc import connect
 from cdc.config import CdcConfig
@@ -48,17 +47,8 @@ def test_kill_and_graceful_restart_within_bounds(
     assert status["connector"]["state"] == "RUNNING"  # the worker is back
     # Live metrics: every committed change counted, the e2e histogram as many as read live.
     sel = '{scenario="connector-restart"}'
-    assert _last(stack_settings, f"kafkaval_cdc_changes_committed_total{sel}") == r["committed"]
-    assert _last(stack_settings, f"kafkaval_cdc_e2e_latency_seconds_count{sel}") == e2e["count"]
-
-
-def _last(settings: Settings, selector: str) -> float:
-    resp = requests.get(
-        f"{settings.prometheus_url}/api/v1/query",
-        params={"query": f"last_over_time({selector}[10m])"},
-        timeout=10,
-    )
-    return float(resp.json()["data"]["result"][0]["value"][1])
+    assert prom_last(stack_settings, f"kafkaval_cdc_changes_committed_total{sel}") == r["committed"]
+    assert prom_last(stack_settings, f"kafkaval_cdc_e2e_latency_seconds_count{sel}") == e2e["count"]
 
 
 def test_mutation_deleted_offsets_make_the_check_fail(

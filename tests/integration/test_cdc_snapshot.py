@@ -6,8 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-import requests
-from cdc_fixtures import cdc_config  # noqa: F401 (fixture)
+from cdc_fixtures import cdc_config, prom_last  # noqa: F401 (fixture)
 
 from cdc.config import CdcConfig
 from cdc.snapshot import run_snapshot
@@ -31,17 +30,10 @@ def test_quick_snapshot_exact_count(stack_settings: Settings, cdc_config: CdcCon
     )
     assert saved["profile"] == "cdc-snapshot" and saved["run_id"] == record["run_id"]
     # The run's counters reached Prometheus before it stopped (it waits for the scrape).
-    committed = _last(
+    committed = prom_last(
         stack_settings, 'kafkaval_cdc_changes_committed_total{scenario="cdc-snapshot"}'
     )
-    consumed = _last(stack_settings, 'kafkaval_cdc_events_consumed_total{scenario="cdc-snapshot"}')
-    assert committed == 5000 and consumed == r["snapshot_events"]
-
-
-def _last(settings: Settings, selector: str) -> float:
-    r = requests.get(
-        f"{settings.prometheus_url}/api/v1/query",
-        params={"query": f"last_over_time({selector}[10m])"},
-        timeout=10,
+    consumed = prom_last(
+        stack_settings, 'kafkaval_cdc_events_consumed_total{scenario="cdc-snapshot"}'
     )
-    return float(r.json()["data"]["result"][0]["value"][1])
+    assert committed == 5000 and consumed == r["snapshot_events"]
