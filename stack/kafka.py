@@ -14,6 +14,7 @@ import base64
 import dataclasses
 import subprocess
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 from kafkaval.config import Settings
@@ -108,9 +109,17 @@ def server_properties(broker: Broker, all_brokers: list[Broker]) -> str:
     return "".join(f"{k}={v}\n" for k, v in props.items())
 
 
-def new_cluster_id() -> str:
-    """A KRaft cluster id: a random UUID, base64url without padding (22 chars)."""
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+def new_cluster_id(random_bytes: Callable[[], bytes] = lambda: uuid.uuid4().bytes) -> str:
+    """A KRaft cluster id: a random UUID, base64url without padding (22 chars).
+
+    Never one that starts with "-" (1 in 64 would): kafka-storage's argument
+    parser takes ``-t -Xyz...`` for a missing value and the format fails,
+    which is why Kafka's own ``Uuid.randomUuid`` skips those too.
+    """
+    while True:
+        cid = base64.urlsafe_b64encode(random_bytes()).decode().rstrip("=")
+        if not cid.startswith("-"):
+            return cid
 
 
 def java_argv(
@@ -163,8 +172,10 @@ def prepare_broker(
         with broker.log_file.open("ab") as out:
             rc = subprocess.run(fmt, stdout=out, stderr=subprocess.STDOUT).returncode
         if rc != 0:
+            tail = broker.log_file.read_text(errors="replace").strip().splitlines()[-3:]
             raise KafkavalError(
                 f"formatting storage of {broker.name} failed (exit {rc}); read {broker.log_file}"
+                f" (last lines: {' | '.join(tail)[:400] or 'empty'})"
             )
     argv = java_argv(
         classpath,

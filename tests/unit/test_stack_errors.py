@@ -8,7 +8,7 @@ import pytest
 
 from kafkaval.config import Settings
 from kafkaval.errors import KafkavalError
-from stack import jars, prometheus
+from stack import jars, kafka, prometheus
 from stack.kafka import Broker, server_properties
 from stack.processes import ManagedProcess, load_managed
 
@@ -63,3 +63,11 @@ def test_torn_and_stale_pid_files(tmp_path: Path) -> None:
     assert [p.name for p in procs] == ["old"]
     assert not procs[0].is_running()
     assert not (tmp_path / "torn.json").exists()
+
+
+def test_cluster_id_never_starts_with_a_dash() -> None:
+    # base64url of 0xf8... starts with "-": kafka-storage would read it as a flag.
+    draws = iter([bytes([0xF8]) + bytes(15), bytes([0x10]) + bytes(15)])
+    cid = kafka.new_cluster_id(lambda: next(draws))
+    assert cid == "EAAAAAAAAAAAAAAAAAAAAA" and len(cid) == 22
+    assert all(not kafka.new_cluster_id().startswith("-") for _ in range(2000))
