@@ -19,6 +19,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, TopicPar
 
 from cdc.errors import CdcError
 from kafkaval.config import Settings
+from loadgen.consumer import take_available
 from stack.probes import quiet
 
 StartOffsets = dict[tuple[str, int], int]
@@ -175,7 +176,7 @@ def read_events(
     try:
         consumer.subscribe(topics, on_assign=on_assign)
         while time.monotonic() < deadline:
-            batch = consumer.consume(num_messages=2000, timeout=0.5)
+            batch = take_available(consumer, 2000, 0.5)  # consumed-at stays accurate
             now_ms = int(time.time() * 1000)
             for msg in batch:
                 if msg.error():

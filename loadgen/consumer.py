@@ -27,6 +27,21 @@ _LOG = logging.getLogger("kafkaval.loadgen.consumer")
 BATCH = 500
 
 
+def take_available(client: Any, max_messages: int, timeout: float) -> list[Any]:
+    """Wait up to ``timeout`` s for the first message, then take what is queued already.
+
+    ``consume(n, timeout)`` alone returns only when ``n`` messages are there or
+    the timeout ends, so at 1000 msg/s a batch of 500 waits the full timeout
+    and every message of it looks up to that much later than it arrived: the
+    end-to-end latency would measure the batching. ``poll`` returns with the
+    first message; ``consume(n, 0)`` then adds only what already arrived.
+    """
+    first = client.poll(timeout)
+    if first is None:
+        return []
+    return [first, *client.consume(max_messages - 1, 0)]
+
+
 class RunConsumer:
     """A consumer thread for one run.
 
@@ -89,7 +104,7 @@ class RunConsumer:
         counts = self.topic_counts
         try:
             while not self._stop.is_set():
-                msgs = self.client.consume(BATCH, 0.1)
+                msgs = take_available(self.client, BATCH, 0.1)
                 if not msgs:
                     continue
                 now = self.wall_us()

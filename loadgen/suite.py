@@ -490,7 +490,9 @@ def summary_table(record: dict[str, Any]) -> str:
             (
                 name,
                 "PASS" if r["passed"] else "FAIL",
-                "max" if not r.get("target_rate") else f"{r['target_rate']:g}",
+                "-"
+                if "startup_seconds" in r
+                else ("max" if not r.get("target_rate") else f"{r['target_rate']:g}"),
                 "-" if r.get("achieved_rate") is None else f"{r['achieved_rate']:,.0f}",
                 str(r["sent"]),
                 str(r["acked"]),
