@@ -127,3 +127,27 @@ def test_bad_policy_is_rejected() -> None:
         v.VerdictPolicy(alpha=0)
     with pytest.raises(ValueError):
         v.judge("x", "sideways", [1, 2, 3], [1, 2, 3])
+
+
+def test_bench_pools_only_runs_of_the_newest_kind(tmp_path) -> None:
+    import json
+
+    from scheduler.bench import run_bench
+    from scheduler.verdict import VerdictPolicy
+
+    def record(run_id: str, quick: bool, p99s: list[float]) -> dict:
+        reps = [{"service_latency_seconds": {"p95": v, "p99": v}} for v in p99s]
+        return {"run_id": run_id, "kind": "performance", "quick": quick,
+                "profiles": {"throughput": {**reps[0], "repetitions": reps}}}  # fmt: skip
+
+    runs = [
+        record("20261201T100000Z-full01", False, [5.0, 5.1, 4.9]),  # a full run: other figures
+        record("20261201T110000Z-quick1", True, [0.010, 0.011, 0.0105]),
+        record("20261201T120000Z-quick2", True, [0.0102, 0.0108, 0.0099]),
+    ]
+    for r in runs:
+        (tmp_path / f"performance-{r['run_id']}.json").write_text(json.dumps(r))
+    out = run_bench(tmp_path, VerdictPolicy(), trials=50)
+    assert out["source_runs"] == ["20261201T110000Z-quick1", "20261201T120000Z-quick2"]
+    noise = out["metrics"]["performance.throughput.service_p99_seconds"]
+    assert noise["samples"] == 6 and noise["noise_cv"] < 0.1  # not 5 s vs 10 ms
