@@ -124,6 +124,8 @@ def shape_settings(settings: Settings, shape: str) -> Iterator[Settings]:
         broker_port=settings.broker_port + shift,
         controller_port=settings.controller_port + shift,
         prometheus_port=settings.prometheus_port + 1,
+        # Its exporter serves on metrics_port + 17: clear of this stack's.
+        metrics_port=settings.metrics_port + shift,
     )
     started = not local.running(other)
     try:

@@ -81,8 +81,8 @@ def merge_scenario(results_dir: str | Path, key: str, entry: dict[str, Any]) -> 
     Scenarios run by another command (the CDC connector-restart) join the
     latest delivery run so that one delivery report shows them all: the entry
     replaces any earlier one under ``key``, the run's window widens to cover
-    it and ``passed`` becomes the AND of all scenarios. Without a delivery
-    run yet, the entry starts a record of its own.
+    it, and ``passed`` is the delivery suite's own verdict AND every merged
+    entry's. Without a delivery run yet, the entry starts a record of its own.
 
     Raises:
         KafkavalError: the results directory cannot be written or the latest
@@ -100,10 +100,17 @@ def merge_scenario(results_dir: str | Path, key: str, entry: dict[str, Any]) -> 
             "quick": False,
             "scenarios": {},
         }
+    # The delivery suite's own verdict stands (it may have failed before running
+    # every scenario); the merged entries can only add failures to it.
+    record.setdefault("suite_passed", bool(record.get("passed", True)))
+    merged = [k for k in record.setdefault("merged", []) if k != key] + [key]
+    record["merged"] = merged
     record.setdefault("scenarios", {})[key] = entry
     record["started_at"] = min(record["started_at"], entry["started_at"])
     record["ended_at"] = max(record["ended_at"], entry["ended_at"])
-    record["passed"] = all(bool(e.get("passed")) for e in record["scenarios"].values())
+    record["passed"] = record["suite_passed"] and all(
+        bool(record["scenarios"][k].get("passed")) for k in merged
+    )
     try:
         return write_atomic(latest, json.dumps(record, indent=2) + "\n")
     except OSError as e:

@@ -77,7 +77,7 @@ def _check_ports(settings: Settings) -> None:
             raise KafkavalError(
                 f"port {port} on 127.0.0.1 (for {what}) is already in use: stop what holds it "
                 f"(ss -ltnp 'sport = :{port}') or choose other ports (broker_port, "
-                "controller_port, prometheus_port)"
+                "controller_port, prometheus_port, metrics_port)"
             )
 
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
+import os
+from pathlib import Path
+
 import pytest
 
 from chaos.netpartition import leftover_rules
 from chaos.scenarios import SCENARIOS
 from chaos.suite import run_suite
-from kafkaval.config import Settings
+from kafkaval.config import Settings, load_settings
 from stack import local
 
 pytestmark = pytest.mark.integration
@@ -38,3 +42,30 @@ def test_scenario_passes_quick(
     assert all(f["started_at"] < f["ended_at"] for f in entry["faults"])
     assert leftover_rules() == []
     assert _all_running(settings)
+
+
+def test_other_shape_is_started_and_stopped_by_the_suite(tmp_path: Path) -> None:
+    """From a single-broker local stack, the 3-broker shape is a second stack
+    the suite starts on shifted ports (its own exporter too) and stops again."""
+    off = int(os.environ.get("KAFKAVAL_TEST_PORT_OFFSET", "0"))
+    base = dataclasses.replace(
+        load_settings(environ={}),
+        state_dir=str(tmp_path / "state"),
+        cache_dir=str(Path(__file__).resolve().parents[2] / ".cache"),
+        results_dir=str(tmp_path / "results"),
+        broker_port=38500 + off,
+        controller_port=38520 + off,
+        prometheus_port=38540 + off,
+        metrics_port=38560 + off,
+    )
+    local.up(base)
+    single = local.local_settings(base)
+    try:
+        record = run_suite(single, ["multiple-consumer-groups"], ["3-broker"], quick=True)
+        entry = record["scenarios"]["multiple-consumer-groups"]
+        assert entry["cluster"] == "3-broker" and entry["passed"], entry["failures"]
+        other = dataclasses.replace(base, brokers=3, state_dir=f"{base.state_dir}-cluster")
+        assert local.running(other) == []  # stopped again
+        assert _all_running(single)  # the configured stack untouched
+    finally:
+        local.down(base)

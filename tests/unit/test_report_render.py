@@ -152,3 +152,16 @@ def test_merge_without_a_delivery_run_starts_one(tmp_path: Path) -> None:
     assert record["kind"] == "delivery" and record["passed"] is True
     assert record["scenarios"] == {"connector-restart": entry}
     assert not list(tmp_path.glob("*.tmp*"))
+
+
+def test_merge_keeps_a_failed_suite_failed(tmp_path: Path) -> None:
+    from kafkaval.records import merge_scenario
+
+    window = {"started_at": "2026-12-01T10:00:00Z", "ended_at": "2026-12-01T10:00:05Z"}
+    failed_suite = {"run_id": "r1", "kind": "delivery", "passed": False, "scenarios": {}, **window}
+    (tmp_path / "latest-delivery.json").write_text(json.dumps(failed_suite))
+    ok = {"passed": True, "started_at": "2026-12-01T10:01:00Z", "ended_at": "2026-12-01T10:02:00Z"}
+    merge_scenario(tmp_path, "connector-restart", ok)
+    merge_scenario(tmp_path, "connector-restart", ok)  # a rerun replaces, never doubles
+    record = json.loads((tmp_path / "latest-delivery.json").read_text())
+    assert record["passed"] is False and record["merged"] == ["connector-restart"]
