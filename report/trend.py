@@ -54,7 +54,10 @@ def collect_trend(results_dir: str | Path, last: int = LAST_RUNS) -> dict[str, A
             records.append(load_run_record(path))
         except KafkavalError:
             skipped += 1  # a torn or foreign file must not hide the others
-    runs = [{"run_id": r.get("run_id", "?"), "started_at": r.get("started_at")} for r in records]
+    runs = [
+        {"run_id": r.get("run_id", "?"), "started_at": r.get("started_at"), "quick": r.get("quick")}
+        for r in records
+    ]
     per_run = [_medians([r]) for r in records]
     base_ids = current_baseline(results) or []
     try:

@@ -24,6 +24,7 @@ def _history(tmp_path: Path) -> list[str]:
     for i, rate in enumerate((1000.0, 950.0, 800.0)):
         record = json.loads(json.dumps(base))
         record["run_id"] = f"20261201T10{i}000Z-trend{i}"
+        record["quick"] = i == 2  # the newest one is a QUICK run
         snapshot = record["profiles"].setdefault("snapshot", {})
         snapshot.update({"achieved_rate": rate, "repetitions": [{"achieved_rate": rate}]})
         (tmp_path / f"performance-{record['run_id']}.json").write_text(json.dumps(record))
@@ -62,6 +63,7 @@ def test_trend_lists_each_run_the_baseline_and_the_verdict(tmp_path: Path) -> No
         "(effect 20%, positive = worse; interval 15% .. 25%) |" in text
     )
     assert "1 damaged run record(s) skipped" in text
+    assert "| 20261201T100000 | 20261201T101000 | 20261201T102000 (QUICK) |" in text
 
 
 def test_no_history_says_so(tmp_path: Path) -> None:
