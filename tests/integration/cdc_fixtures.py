@@ -1,6 +1,6 @@
 """Session fixture for the CDC tests: PostgreSQL + Connect + Debezium on the test stack.
 
-Ports: PostgreSQL 39432 + offset, Connect REST 39083 + offset (offset from
+Ports: PostgreSQL 29432 + offset, Connect REST 29083 + offset (offset from
 KAFKAVAL_TEST_PORT_OFFSET, as for the Kafka test ports). Kafka is the
 ``stack_settings`` single-broker stack. Torn down in ``finally`` unless
 KAFKAVAL_REUSE_STACK=1.
@@ -20,7 +20,7 @@ from cdc.config import CdcConfig, load_cdc_config
 from kafkaval.config import Settings
 
 _OFF = int(os.environ.get("KAFKAVAL_TEST_PORT_OFFSET", "0"))
-CDC_PORTS = {"pg_port": 39432 + _OFF, "connect_port": 39083 + _OFF}
+CDC_PORTS = {"pg_port": 29432 + _OFF, "connect_port": 29083 + _OFF}
 REUSE = os.environ.get("KAFKAVAL_REUSE_STACK") == "1"
 
 

@@ -24,20 +24,23 @@ from stack import local
 REPO = Path(__file__).resolve().parents[2]
 REUSE = os.environ.get("KAFKAVAL_REUSE_STACK") == "1"
 
+# Test ports stay below 32768, the start of Linux's ephemeral range: a port in
+# it can be taken at any moment as the local port of some outgoing connection
+# (a compose port failed to bind that way in CI).
 # KAFKAVAL_TEST_PORT_OFFSET shifts every test port, so two test sessions on
 # one machine (two checkouts, two developers) do not collide.
 _OFF = int(os.environ.get("KAFKAVAL_TEST_PORT_OFFSET", "0"))
 SINGLE_PORTS = {
-    "broker_port": 39092 + _OFF,
-    "controller_port": 39192 + _OFF,
-    "prometheus_port": 39090 + _OFF,
-    "metrics_port": 39400 + _OFF,
+    "broker_port": 29092 + _OFF,
+    "controller_port": 29192 + _OFF,
+    "prometheus_port": 29090 + _OFF,
+    "metrics_port": 29400 + _OFF,
 }
 CLUSTER_PORTS = {
-    "broker_port": 39292 + _OFF,
-    "controller_port": 39392 + _OFF,
-    "prometheus_port": 39091 + _OFF,
-    "metrics_port": 39500 + _OFF,
+    "broker_port": 29292 + _OFF,
+    "controller_port": 29392 + _OFF,
+    "prometheus_port": 29091 + _OFF,
+    "metrics_port": 29500 + _OFF,
 }
 
 

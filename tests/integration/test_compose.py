@@ -37,9 +37,9 @@ pytestmark = pytest.mark.docker
 REPO = Path(__file__).resolve().parents[2]
 _OFF = int(os.environ.get("KAFKAVAL_TEST_PORT_OFFSET", "0"))
 PORTS = {
-    "KAFKA_PORT": 39694 + _OFF,
-    "PROMETHEUS_PORT": 39690 + _OFF,
-    "EXPORTER_PORT": 39617 + _OFF,
+    "KAFKA_PORT": 29694 + _OFF,
+    "PROMETHEUS_PORT": 29690 + _OFF,
+    "EXPORTER_PORT": 29617 + _OFF,
 }
 
 

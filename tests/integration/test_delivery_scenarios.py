@@ -53,10 +53,10 @@ def test_other_shape_is_started_and_stopped_by_the_suite(tmp_path: Path) -> None
         state_dir=str(tmp_path / "state"),
         cache_dir=str(Path(__file__).resolve().parents[2] / ".cache"),
         results_dir=str(tmp_path / "results"),
-        broker_port=38500 + off,
-        controller_port=38520 + off,
-        prometheus_port=38540 + off,
-        metrics_port=38560 + off,
+        broker_port=28500 + off,
+        controller_port=28520 + off,
+        prometheus_port=28540 + off,
+        metrics_port=28560 + off,
     )
     local.up(base)
     single = local.local_settings(base)

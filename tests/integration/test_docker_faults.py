@@ -15,7 +15,7 @@ from kafkaval.config import load_settings
 from stack.probes import port_open
 
 pytestmark = pytest.mark.docker
-PORT = 39810  # published on 127.0.0.1 only
+PORT = 29810  # published on 127.0.0.1 only
 
 
 @pytest.fixture(scope="module")

@@ -148,10 +148,10 @@ def _isolated(tmp_path: Path, offset: int, **changes: object) -> Settings:
     return Settings(
         state_dir=str(tmp_path / "state"),
         cache_dir=str(Path(__file__).resolve().parents[2] / ".cache"),
-        broker_port=38092 + base,
-        controller_port=38192 + base,
-        prometheus_port=38090 + base,
-        metrics_port=38400 + base,
+        broker_port=28092 + base,
+        controller_port=28192 + base,
+        prometheus_port=28090 + base,
+        metrics_port=28400 + base,
         **changes,  # type: ignore[arg-type]
     )
 
