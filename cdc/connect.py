@@ -18,24 +18,13 @@ from cdc.config import CdcConfig
 from cdc.debezium_jars import CONNECTOR_PLUGIN_CLASS
 from cdc.errors import CdcError
 from kafkaval.config import Settings
-from stack.kafka import java_argv
+from stack.kafka import java_argv, log4j2_console
 from stack.processes import ManagedProcess
 
 PROCESS_NAME = "connect"
 CONNECTOR_CLASS = CONNECTOR_PLUGIN_CLASS
 
-LOG4J2 = """\
-# Connect worker log: INFO to the console (the process log file).
-status = warn
-appender.console.type = Console
-appender.console.name = STDOUT
-appender.console.layout.type = PatternLayout
-appender.console.layout.pattern = [%d] %p %m (%c)%n
-rootLogger.level = info
-rootLogger.appenderRef.stdout.ref = STDOUT
-logger.reflections.name = org.reflections
-logger.reflections.level = error
-"""
+LOG4J2 = log4j2_console("Connect worker", {"org.reflections": "error"})
 
 
 def worker_properties(settings: Settings, cfg: CdcConfig, plugin_path: Path) -> str:

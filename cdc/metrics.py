@@ -10,24 +10,20 @@ until Prometheus scraped the final values. docs/metrics.md lists them.
 
 from __future__ import annotations
 
-import bisect
 import contextlib
-import itertools
 import threading
 from collections import defaultdict
 from collections.abc import Iterator
 
 from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
-from prometheus_client.utils import floatToGoString
 
 from kafkaval.config import Settings
 from kafkaval.targets import serve_metrics
-from loadgen.metrics import BUCKETS_SECONDS
+from loadgen.metrics import SlotHistogram
 
 METRICS_PORT_OFFSET = 85  # clear of loadgen workers (+0..16), exporter (+17), delivery (+90)
 JOB = "kafkaval-cdc"
-_LE = [floatToGoString(b) for b in BUCKETS_SECONDS] + ["+Inf"]
 
 
 class CdcMetrics(Collector):
@@ -36,23 +32,20 @@ class CdcMetrics(Collector):
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._counts: dict[tuple[str, str], float] = defaultdict(float)
-        self._e2e: dict[str, list[float]] = {}
+        self._e2e: dict[str, SlotHistogram] = {}
 
     def inc(self, scenario: str, name: str, amount: float = 1) -> None:
         with self._lock:
             self._counts[(scenario, name)] += amount
 
     def e2e(self, scenario: str, seconds: float) -> None:
-        slot = bisect.bisect_left(BUCKETS_SECONDS, seconds)
         with self._lock:
-            hist = self._e2e.setdefault(scenario, [0.0] * (len(BUCKETS_SECONDS) + 2))
-            hist[slot] += 1
-            hist[-1] += seconds  # the last slot holds the sum
+            self._e2e.setdefault(scenario, SlotHistogram()).observe(seconds)
 
     def collect(self) -> Iterator[Metric]:
         with self._lock:
             counts = dict(self._counts)
-            e2e = {k: list(v) for k, v in self._e2e.items()}
+            e2e = {k: (h.buckets(), h.sum_seconds) for k, h in self._e2e.items()}
         for name, help_text in (
             ("changes_committed", "Changes committed in PostgreSQL by the run's driver"),
             ("events_consumed", "Change events read from the Debezium topics"),
@@ -67,9 +60,8 @@ class CdcMetrics(Collector):
             "Commit in the database (source.ts_ms) -> consumed, live",
             labels=["scenario"],
         )
-        for scenario, slots in sorted(e2e.items()):
-            cumulative = list(itertools.accumulate(slots[:-1]))
-            hist.add_metric([scenario], list(zip(_LE, cumulative, strict=True)), slots[-1])
+        for scenario, (buckets, total) in sorted(e2e.items()):
+            hist.add_metric([scenario], buckets, total)
         yield hist
 
 

@@ -9,8 +9,6 @@ scenario's result key, e.g. ``broker-restart`` or ``broker-restart@single``),
 
 from __future__ import annotations
 
-import bisect
-import itertools
 import threading
 from collections import defaultdict
 from collections.abc import Iterator
@@ -22,11 +20,8 @@ from prometheus_client.core import (
     Metric,
 )
 from prometheus_client.registry import Collector
-from prometheus_client.utils import floatToGoString
 
-from loadgen.metrics import BUCKETS_SECONDS
-
-_LE = [floatToGoString(b) for b in BUCKETS_SECONDS] + ["+Inf"]
+from loadgen.metrics import SlotHistogram
 
 # Per scenario and cluster shape.
 SCENARIO_COUNTERS = {
@@ -53,7 +48,7 @@ class DeliveryMetrics(Collector):
     def __init__(self) -> None:
         # Ack latency per (scenario, cluster): per-bucket counts (loadgen's
         # bucket layout, within 4% over 0.5 ms - 10 s) and the sum in seconds.
-        self._ack: dict[tuple[str, str], list[float]] = {}
+        self._ack: dict[tuple[str, str], SlotHistogram] = {}
         self._lock = threading.Lock()
         self._scenario: dict[tuple[str, str, str], float] = defaultdict(float)
         self._group: dict[tuple[str, str, str, str], float] = defaultdict(float)
@@ -69,11 +64,8 @@ class DeliveryMetrics(Collector):
             self._group[(scenario, cluster, group, name)] += amount
 
     def ack_latency(self, scenario: str, cluster: str, seconds: float) -> None:
-        slot = bisect.bisect_left(BUCKETS_SECONDS, seconds)
         with self._lock:
-            hist = self._ack.setdefault((scenario, cluster), [0.0] * (len(BUCKETS_SECONDS) + 2))
-            hist[slot] += 1
-            hist[-1] += seconds  # the last slot holds the sum
+            self._ack.setdefault((scenario, cluster), SlotHistogram()).observe(seconds)
 
     def fault(self, scenario: str, kind: str, target: str, active: bool) -> None:
         with self._lock:
@@ -93,7 +85,7 @@ class DeliveryMetrics(Collector):
             group = dict(self._group)
             fault = dict(self._fault)
             passed = dict(self._passed)
-            ack = {k: list(v) for k, v in self._ack.items()}
+            ack = {k: (h.buckets(), h.sum_seconds) for k, h in self._ack.items()}
         for name, help_text in SCENARIO_COUNTERS.items():
             fam = CounterMetricFamily(
                 f"kafkaval_delivery_{name}", help_text.capitalize(), labels=["scenario", "cluster"]
@@ -117,9 +109,8 @@ class DeliveryMetrics(Collector):
             "Send -> acknowledgement of the scenario's producer",
             labels=["scenario", "cluster"],
         )
-        for (s, c), slots in sorted(ack.items()):
-            cumulative = list(itertools.accumulate(slots[:-1]))
-            hist.add_metric([s, c], list(zip(_LE, cumulative, strict=True)), slots[-1])
+        for (s, c), (buckets, total) in sorted(ack.items()):
+            hist.add_metric([s, c], buckets, total)
         yield hist
         gauge = GaugeMetricFamily(
             "kafkaval_chaos_fault_active",

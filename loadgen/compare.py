@@ -91,15 +91,9 @@ def run_perf_test(settings: Settings, topic: str, n: int, size: int, rate: float
     return parse_perf_test(proc.stdout + proc.stderr)
 
 
-def run_loadgen(
-    settings: Settings, topic: str, n: int, size: int, rate: float | None, workers: int = 1
-) -> dict:
-    """The loadgen producer on the same topic; msg/s from first send to last ack."""
-    if workers > 1:
-        from loadgen.workers import run_compare_workers
-
-        return run_compare_workers(settings, topic, n, size, rate, workers)
-    wl = Workload(
+def compare_workload(topic: str, n: int, size: int, rate: float | None) -> Workload:
+    """The loadgen side's workload: raw payloads, no consumer, the shared partitions."""
+    return Workload(
         "compare",
         (topic,),
         (Phase(n, rate),),
@@ -108,6 +102,17 @@ def run_loadgen(
         partitions=PARTITIONS,
         consume=False,
     )
+
+
+def run_loadgen(
+    settings: Settings, topic: str, n: int, size: int, rate: float | None, workers: int = 1
+) -> dict:
+    """The loadgen producer on the same topic; msg/s from first send to last ack."""
+    wl = compare_workload(topic, n, size, rate)
+    if workers > 1:
+        from loadgen.workers import run_compare_workers
+
+        return run_compare_workers(settings, wl, workers)
     producer = PacedProducer(wl, producer_config(settings, SHARED))
     producer.run()
     _, sent, acked = producer.recorder.arrays()

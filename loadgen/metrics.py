@@ -10,6 +10,8 @@ few ms for 100k messages) and yields fresh metric families. docs/metrics.md
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import threading
 from collections.abc import Iterator
 from typing import Any, Protocol
@@ -67,6 +69,26 @@ def bucket_counts(values_us: np.ndarray) -> np.ndarray:
     """Per-bucket (non-cumulative) counts of ``values_us``; the last slot is +Inf."""
     idx = np.searchsorted(_BOUNDS_US, values_us, side="left")
     return np.bincount(idx, minlength=len(_BOUNDS_US) + 1)
+
+
+class SlotHistogram:
+    """A latency histogram fed one observation at a time (the delivery and CDC runs).
+
+    Per-bucket counts in the bucket layout above, and the sum; ``buckets()``
+    gives the cumulative ``(le, count)`` pairs a HistogramMetricFamily takes.
+    Not locked: the owner's lock guards it with the rest of its state.
+    """
+
+    def __init__(self) -> None:
+        self.counts = [0] * (len(BUCKETS_SECONDS) + 1)  # the last slot is +Inf
+        self.sum_seconds = 0.0
+
+    def observe(self, seconds: float) -> None:
+        self.counts[bisect.bisect_left(BUCKETS_SECONDS, seconds)] += 1
+        self.sum_seconds += seconds
+
+    def buckets(self) -> list[tuple[str, float]]:
+        return list(zip(_LE, map(float, itertools.accumulate(self.counts)), strict=True))
 
 
 class _Hist:

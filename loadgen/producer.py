@@ -72,7 +72,7 @@ class PacedProducer:
         self.wall_us = wall_us
         self.started_mono = 0.0
         self.last_send_mono = 0.0
-        self.last_ack_mono = 0.0
+        self.last_ack_us = 0  # monotonic µs of the latest report; seconds on demand
         self.first_intended = 0.0
         tables = TABLES[: len(workload.topics)] if len(workload.topics) <= 3 else TABLES
         self.pools = [
@@ -105,6 +105,11 @@ class PacedProducer:
         name = err.name() if hasattr(err, "name") else str(err)
         self.errors[name] = self.errors.get(name, 0) + 1
 
+    @property
+    def last_ack_mono(self) -> float:
+        """Monotonic seconds of the latest delivery report (drain time, worker results)."""
+        return self.last_ack_us / 1e6
+
     def _delivery_callback(self) -> Callable[[Any, Any], None]:
         """The per-message delivery report handler, with its state bound locally.
 
@@ -135,7 +140,7 @@ class PacedProducer:
                 counts[seq % ntopics][2] += 1
                 name = err.name() if hasattr(err, "name") else str(err)
                 self.errors[name] = self.errors.get(name, 0) + 1
-            self.last_ack_mono = now_us / 1e6
+            self.last_ack_us = now_us
 
         return on_delivery
 

@@ -292,22 +292,11 @@ def run_workers(
     return res
 
 
-def run_compare_workers(
-    settings: Settings, topic: str, n: int, size: int, rate: float | None, workers: int
-) -> dict:
-    """bench-compare's loadgen side with several processes (no consumer)."""
-    from loadgen.compare import PARTITIONS, SHARED
+def run_compare_workers(settings: Settings, wl: Workload, workers: int) -> dict:
+    """bench-compare's loadgen side (``loadgen.compare.compare_workload``) in several processes."""
+    from loadgen.compare import SHARED
     from loadgen.recorder import UNSET, summarize_us
 
-    wl = Workload(
-        "compare",
-        (topic,),
-        (Phase(n, rate),),
-        record_size=size,
-        payload="raw",
-        partitions=PARTITIONS,
-        consume=False,
-    )
     pool = WorkerPool(settings, wl, workers, producer_config(settings, SHARED), serve_metrics=False)
     out = pool.run(timeout=600)
     _, sent, acked = merge(out, pool.shares, wl.phases)

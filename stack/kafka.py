@@ -21,20 +21,26 @@ from kafkaval.config import Settings
 from kafkaval.errors import KafkavalError
 from stack.processes import ManagedProcess
 
-LOG4J2 = """\
-# Broker log: INFO to the console (the process log file), quiet noisy loggers.
-status = warn
-appender.console.type = Console
-appender.console.name = STDOUT
-appender.console.layout.type = PatternLayout
-appender.console.layout.pattern = [%d] %p %m (%c)%n
-rootLogger.level = info
-rootLogger.appenderRef.stdout.ref = STDOUT
-logger.kafka_request.name = kafka.request.logger
-logger.kafka_request.level = warn
-logger.controller_state.name = state.change.logger
-logger.controller_state.level = warn
-"""
+
+def log4j2_console(what: str, quiet: dict[str, str]) -> str:
+    """A log4j2 config: INFO to the console (the process log file), ``quiet``
+    loggers (name -> level) turned down. Brokers and the Connect worker share it."""
+    lines = [
+        f"# {what} log: INFO to the console (the process log file).",
+        "status = warn",
+        "appender.console.type = Console",
+        "appender.console.name = STDOUT",
+        "appender.console.layout.type = PatternLayout",
+        "appender.console.layout.pattern = [%d] %p %m (%c)%n",
+        "rootLogger.level = info",
+        "rootLogger.appenderRef.stdout.ref = STDOUT",
+    ]
+    for n, (logger, level) in enumerate(quiet.items()):
+        lines += [f"logger.q{n}.name = {logger}", f"logger.q{n}.level = {level}"]
+    return "\n".join(lines) + "\n"
+
+
+LOG4J2 = log4j2_console("Broker", {"kafka.request.logger": "warn", "state.change.logger": "warn"})
 
 
 @dataclasses.dataclass(frozen=True)
