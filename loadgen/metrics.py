@@ -54,7 +54,7 @@ class ProducerSource(Protocol):
 
     profile: str
     recorder: Any  # ProducerRecorder
-    topic_counts: dict[str, list[int]]  # topic -> [sent, acked, failed]
+    topic_counts: dict[str, list[int]]  # topic -> [sent, acked, failed], as of recorder.scan()
     stats: dict[str, Any] | None  # latest librdkafka statistics
 
 
@@ -162,6 +162,7 @@ class LoadgenCollector:
         self._cursors[(id(source), attr)] = end
 
     def _drain_producer(self, p: ProducerSource) -> None:
+        p.recorder.scan()  # counts and completion-ordered latencies are derived in bulk
         for name, _help, attr in PRODUCER_HISTOGRAMS:
             self._fold(p, attr, p.recorder, (name, p.profile, "producer"))
 

@@ -9,6 +9,7 @@ running flag (loadgen.suite installs the signal handler).
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import threading
@@ -25,6 +26,8 @@ from loadgen.recorder import ProducerRecorder
 from loadgen.workload import Workload
 
 POOL_ENTRIES = 512
+# The max-rate loop checks for a stop every this many messages (< 1 ms at speed).
+STOP_CHECK_EVERY = 1024
 WARM_UP = b"kafkaval warm-up"
 # Flush waits this long past message.timeout.ms before giving up on the client.
 FLUSH_GRACE_S = 10.0
@@ -41,7 +44,6 @@ class PacedProducer:
         worker: index carried in each message (0..999).
         phases: this producer's share of the phases (defaults to the workload's).
         running: cleared by a signal to stop early.
-        clock: monotonic seconds; wall_us: wall-clock µs for message timestamps.
         producer_factory: builds the client (tests inject a fake).
     """
 
@@ -53,8 +55,6 @@ class PacedProducer:
         phases: tuple[Phase, ...] | None = None,
         running: threading.Event | None = None,
         on_phase: Callable[[Phase], None] = lambda _p: None,
-        clock: Callable[[], float] = time.monotonic,
-        wall_us: Callable[[], int] = lambda: time.time_ns() // 1000,
         producer_factory: Callable[[dict[str, Any]], Any] = Producer,
     ) -> None:
         self.workload = workload
@@ -62,18 +62,15 @@ class PacedProducer:
         self.worker = worker
         self.phases = phases or workload.phases
         self.n = sum(p.count for p in self.phases)
-        self.recorder = ProducerRecorder(self.n)
-        self.topic_counts: dict[str, list[int]] = {t: [0, 0, 0] for t in workload.topics}
+        self.recorder = ProducerRecorder(self.n, len(workload.topics))
+        # topic -> [sent, acked, failed], kept up to date by recorder.scan()
+        self.topic_counts = dict(zip(workload.topics, self.recorder.topic_counts, strict=True))
         self.stats: dict[str, Any] | None = None
         self.errors: dict[str, int] = {}
         self.running = running or _set_event()
         self.on_phase = on_phase
-        self.clock = clock
-        self.wall_us = wall_us
         self.started_mono = 0.0
         self.last_send_mono = 0.0
-        self.last_ack_us = 0  # monotonic µs of the latest report; seconds on demand
-        self.first_intended = 0.0
         tables = TABLES[: len(workload.topics)] if len(workload.topics) <= 3 else TABLES
         self.pools = [
             build_pool(
@@ -85,6 +82,14 @@ class PacedProducer:
                 seed=worker,
             )
             for i in range(len(workload.topics))
+        ]
+        # Message i is (topic, key, value tail) number i % len(cycle): topic
+        # i % ntopics, pool entry (i // ntopics) % POOL_ENTRIES, one lookup.
+        nt = len(workload.topics)
+        self.cycle = [
+            (workload.topics[c % nt], e.key, e.tail)
+            for c in range(nt * POOL_ENTRIES)
+            for e in (self.pools[c % nt][c // nt],)
         ]
         conf: dict[str, Any] = {**config, "stats_cb": self._on_stats, "logger": _LOG}
         if "error_cb" not in conf:
@@ -108,41 +113,30 @@ class PacedProducer:
     @property
     def last_ack_mono(self) -> float:
         """Monotonic seconds of the latest delivery report (drain time, worker results)."""
-        return self.last_ack_us / 1e6
+        return self.recorder.last_ack_us() / 1e6
 
     def _delivery_callback(self) -> Callable[[Any, Any], None]:
         """The per-message delivery report handler, with its state bound locally.
 
-        It runs once per message inside ``poll``: the recorder's arrays and
-        the per-topic counters are looked up once here, not on every report
-        (attribute lookups and method calls are most of its cost in Python).
-        The topic comes from the sequence number (message i goes to topic
-        i % n), saving a ``msg.topic()`` string per report.
+        It runs once per message inside ``poll`` and only stores the ack time
+        into the message's slot (the recorder derives the rest in bulk);
+        the message is found by the sequence number in its value header.
         """
-        rec = self.recorder
-        acked_a, sent_a, intended_a = rec.acked, rec.sent, rec.intended
-        service_append, response_append = rec.service_done.append, rec.response_done.append
-        counts = [self.topic_counts[t] for t in self.workload.topics]
-        ntopics = len(counts)
-        clock = self.clock
+        acked_a = self.recorder.acked
+        clock_ns = time.monotonic_ns
 
         def on_delivery(err: Any, msg: Any) -> None:
-            now_us = int(clock() * 1e6)
-            seq = int(msg.value()[SEQ_SLICE])
             if err is None:
-                acked_a[seq] = now_us
-                service_append(now_us - sent_a[seq])
-                response_append(now_us - intended_a[seq])
-                rec.acked_count += 1
-                counts[seq % ntopics][1] += 1
+                acked_a[int(msg.value()[SEQ_SLICE])] = clock_ns()
             else:
-                rec.on_failed(seq)
-                counts[seq % ntopics][2] += 1
-                name = err.name() if hasattr(err, "name") else str(err)
-                self.errors[name] = self.errors.get(name, 0) + 1
-            self.last_ack_us = now_us
+                self._on_failed(err, msg)
 
         return on_delivery
+
+    def _on_failed(self, err: Any, msg: Any) -> None:
+        self.recorder.on_failed(int(msg.value()[SEQ_SLICE]))
+        name = err.name() if hasattr(err, "name") else str(err)
+        self.errors[name] = self.errors.get(name, 0) + 1
 
     def _wait(self, seconds: float) -> None:
         # poll() rounds its timeout down to whole ms; short waits sleep instead
@@ -152,57 +146,102 @@ class PacedProducer:
         else:
             time.sleep(seconds)
 
-    def run(self, progress: Callable[[int], None] = lambda _i: None) -> None:
+    def run(self) -> None:
         """Send every message on schedule, then flush.
 
-        Args:
-            progress: called about every 1000 messages with the count sent.
+        Rated phases follow the intended-time schedule of loadgen.pacing;
+        phases "as fast as possible" run a tighter loop of their own (the
+        accounting-overhead benchmark measures it), where a message is due
+        when the sender is ready for it.
 
         Raises:
             KafkavalError: the client did not deliver within message.timeout.ms + grace.
         """
-        topics = self.workload.topics
-        ntopics = len(topics)
-        pools = self.pools
-        psize = POOL_ENTRIES
-        rec = self.recorder
-        counts = [self.topic_counts[t] for t in topics]
-        produce = self.client.produce
-        poll = self.client.poll
-        clock = self.clock
-        wall_us = self.wall_us
-        worker = self.worker
-        cb = self._delivery_callback()
-        # The recorder's on_sent, inlined: the send loop is the hot path.
-        intended_a, sent_a = rec.intended, rec.sent
-        send_delay_append = rec.send_delay_done.append
         self.warm_up()
-        self.started_mono = clock()
-        first = True
-        for i, due in paced(self.phases, clock, self._wait, self.running.is_set, self.on_phase):
-            if first:
-                self.first_intended, first = due, False
-            t = i % ntopics
-            entry = pools[t][(i // ntopics) % psize]
-            while True:
-                sent = clock()
-                value = make_value(worker, i, wall_us(), entry.tail)
-                try:
-                    produce(topics[t], value, entry.key, on_delivery=cb)
-                    break
-                except BufferError:
-                    poll(0.005)  # the local queue is full: let the broker catch up
-            due_us, sent_us = int(due * 1e6), int(sent * 1e6)
-            intended_a[i] = due_us
-            sent_a[i] = sent_us
-            send_delay_append(sent_us - due_us)
-            rec.sent_count += 1
-            counts[t][0] += 1
-            poll(0)
-            if i % 1000 == 0:
-                progress(i)
-        self.last_send_mono = clock()
+        # Message timestamps (wall-clock µs, for end-to-end latency): the
+        # monotonic clock plus the wall-clock offset at the start, so one
+        # clock read per message serves both (follows NTP slewing as the wall
+        # clock does, but not its steps).
+        wall_off = time.time_ns() - time.monotonic_ns()
+        self.started_mono = time.monotonic()
+        i = 0
+        for rated, group in itertools.groupby(self.phases, key=lambda p: p.rate is not None):
+            phases = tuple(group)
+            if rated:
+                i = self._send_rated(i, phases, wall_off)
+            else:
+                for phase in phases:
+                    self.on_phase(phase)
+                    i = self._send_max(i, phase.count, wall_off)
+            if not self.running.is_set():
+                break
+        self.last_send_mono = time.monotonic()
         self.flush()
+        self.recorder.scan()
+
+    def _send_max(self, start: int, count: int, wall_off: int) -> int:
+        """Messages ``start ..`` (``count`` of them) as fast as the client takes them.
+
+        Returns the next message's index (less than ``start + count`` after a stop).
+        """
+        cycle, clen, worker = self.cycle, len(self.cycle), self.worker
+        produce, poll, clock_ns = self.client.produce, self.client.poll, time.monotonic_ns
+        intended_a, sent_a = self.recorder.intended, self.recorder.sent
+        cb = self._delivery_callback()
+        end = start + count
+        for block in range(start, end, STOP_CHECK_EVERY):
+            if not self.running.is_set():
+                return block
+            for i in range(block, min(block + STOP_CHECK_EVERY, end)):
+                topic, key, tail = cycle[i % clen]
+                now = clock_ns()
+                try:
+                    value = make_value(worker, i, (now + wall_off) // 1000, tail)
+                    produce(topic, value, key, on_delivery=cb)
+                    sent_a[i] = now  # intended left UNSET: due when sent (recorder's rule)
+                except BufferError:
+                    intended_a[i] = now  # ready now, sent once the queue has room
+                    sent_a[i] = self._send_when_room(i, wall_off, cb)
+                poll(0)
+        return end
+
+    def _send_rated(self, i0: int, phases: tuple[Phase, ...], wall_off: int) -> int:
+        """Consecutive rated phases on one schedule from message ``i0``; returns the next i."""
+        cycle, clen, worker = self.cycle, len(self.cycle), self.worker
+        produce, poll, clock_ns = self.client.produce, self.client.poll, time.monotonic_ns
+        intended_a, sent_a = self.recorder.intended, self.recorder.sent
+        cb = self._delivery_callback()
+        i = i0
+        for j, due in paced(phases, time.monotonic, self._wait, self.running.is_set, self.on_phase):
+            i = i0 + j
+            topic, key, tail = cycle[i % clen]
+            sent = clock_ns()
+            try:
+                value = make_value(worker, i, (sent + wall_off) // 1000, tail)
+                produce(topic, value, key, on_delivery=cb)
+            except BufferError:
+                sent = self._send_when_room(i, wall_off, cb)
+            intended_a[i] = int(due * 1e9)
+            sent_a[i] = sent
+            poll(0)
+            i += 1
+        return i
+
+    def _send_when_room(self, i: int, wall_off: int, cb: Any) -> int:
+        """Retry message i while the local queue is full; returns its send time (ns).
+
+        The wait shows up as send delay: the broker is not keeping up.
+        """
+        topic, key, tail = self.cycle[i % len(self.cycle)]
+        while True:
+            self.client.poll(0.005)
+            sent = time.monotonic_ns()
+            try:
+                value = make_value(self.worker, i, (sent + wall_off) // 1000, tail)
+                self.client.produce(topic, value, key, on_delivery=cb)
+                return sent
+            except BufferError:
+                continue
 
     def warm_up(self, timeout: float = 30.0) -> None:
         """One unrecorded message per topic before the schedule starts.

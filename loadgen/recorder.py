@@ -1,16 +1,19 @@
 """Per-message latency recording: compact arrays, no sampling, exact percentiles.
 
 Every message of a run gets three timestamps on the monotonic clock, in
-microseconds: intended (from the schedule), sent (``produce()`` returned) and
-acked (delivery report). They live in preallocated ``array('q')`` slots indexed
-by the message's sequence number, so recording costs a few array stores.
-Completed latencies are also appended, in completion order, to append-only
-arrays that the Prometheus collector reads incrementally (see loadgen.metrics).
+nanoseconds as ``time.monotonic_ns()`` gives them (no conversion on the hot
+path): intended (from the schedule), sent (just before ``produce()``) and
+acked (delivery report). They live in preallocated ``array('q')`` slots
+indexed by the message's sequence number, so recording costs an array store
+or two. ``ProducerRecorder.scan()`` derives the rest in bulk: counts and the
+completion-ordered latency arrays (µs) that the Prometheus collector reads
+incrementally (see loadgen.metrics); ``arrays()`` gives the slots in µs.
 """
 
 from __future__ import annotations
 
 import math
+import threading
 from array import array
 from collections.abc import Sequence
 
@@ -30,45 +33,132 @@ def _slots(n: int) -> array:
 class ProducerRecorder:
     """Timestamps of ``n`` messages of one producer, indexed by sequence number.
 
+    The send loop and the delivery callback (loadgen.producer) only store
+    timestamps into the slot arrays, lock-free: that is the whole per-message
+    cost. Everything else (counts, per-topic counts, the completion-ordered
+    latency arrays the collector and the progress line read) is derived in
+    bulk by ``scan()`` with numpy, which whoever reads calls first.
+
+    Writers keep the orders the scan relies on: message i's ``intended`` slot
+    is stored before its ``sent`` slot; ``sent`` slots fill from 0 upwards
+    with no gap (the sent messages are a prefix); a delivery report arrives
+    only after its ``sent`` slot is stored. An ``intended`` slot left UNSET
+    for a sent message means "due when sent" (the max-rate loop saves the
+    second store that way).
+
     Args:
         n: how many messages the run sends (slots are preallocated).
+        ntopics: message i goes to topic i % ntopics (for per-topic counts).
     """
 
-    def __init__(self, n: int) -> None:
+    def __init__(self, n: int, ntopics: int = 1) -> None:
         self.n = n
-        self.intended = _slots(n)
-        self.sent = _slots(n)
-        self.acked = _slots(n)
-        # Completion-ordered latencies (µs) for the collector; appends only.
+        self.ntopics = ntopics
+        self.intended = _slots(n)  # ns
+        self.sent = _slots(n)  # ns
+        self.acked = _slots(n)  # ns
+        self.failed: list[int] = []  # sequence numbers whose report carried an error
+        # Per topic index: [sent, acked, failed]; the producer names them.
+        self.topic_counts: list[list[int]] = [[0, 0, 0] for _ in range(ntopics)]
+        # Completion-ordered latencies (µs), appended by scan(); read incrementally.
         self.service_done = array("q")
         self.response_done = array("q")
         self.send_delay_done = array("q")
         self.sent_count = 0
         self.acked_count = 0
-        self.failed_count = 0
+        self._lock = threading.Lock()
+        self._counted = np.zeros(n, dtype=bool)  # acked or failed, already folded in
+        self._frontier = 0  # every message below it is counted
+        self._failed_seen = 0
 
-    def on_sent(self, seq: int, intended_us: int, sent_us: int) -> None:
-        self.intended[seq] = intended_us
-        self.sent[seq] = sent_us
-        self.send_delay_done.append(sent_us - intended_us)
-        self.sent_count += 1
+    # -- the per-message API (the producer inlines the same stores) ------------
+    def on_sent(self, seq: int, intended_ns: int, sent_ns: int) -> None:
+        self.intended[seq] = intended_ns
+        self.sent[seq] = sent_ns
 
-    def on_acked(self, seq: int, acked_us: int) -> None:
-        self.acked[seq] = acked_us
-        self.service_done.append(acked_us - self.sent[seq])
-        self.response_done.append(acked_us - self.intended[seq])
-        self.acked_count += 1
+    def on_acked(self, seq: int, acked_ns: int) -> None:
+        self.acked[seq] = acked_ns
 
     def on_failed(self, seq: int) -> None:
-        self.failed_count += 1
+        self.failed.append(seq)
+
+    @property
+    def failed_count(self) -> int:
+        return len(self.failed)
+
+    # -- derived state ----------------------------------------------------------
+    def scan(self) -> None:
+        """Fold what was recorded since the last scan into counts and latency arrays.
+
+        Costs O(messages sent since the last scan + messages in flight), not
+        O(n). Safe to call from any thread while the producer records.
+        """
+        with self._lock:
+            sent_v = np.frombuffer(self.sent, dtype=np.int64)
+            lo, hi = self.sent_count, self._sent_prefix(sent_v)
+            f = self._frontier
+            intended_v = _due(np.frombuffer(self.intended, dtype=np.int64)[f:hi], sent_v[f:hi])
+            if hi > lo:  # newly sent: send delay, per-topic sent counts
+                delay = (sent_v[lo:hi] - intended_v[lo - f :]) // 1000
+                self.send_delay_done.frombytes(delay.tobytes())
+                self.sent_count = hi
+                for t, row in enumerate(self.topic_counts):
+                    row[0] = _count_below(hi, t, self.ntopics)
+            failed = self.failed[self._failed_seen :]
+            if failed:
+                self._counted[failed] = True
+                self._failed_seen += len(failed)
+                for seq in failed:
+                    self.topic_counts[seq % self.ntopics][2] += 1
+            acked = np.frombuffer(self.acked, dtype=np.int64)[f:hi].copy()
+            new = np.flatnonzero((acked != UNSET) & ~self._counted[f:hi])
+            if new.size:
+                seqs = new + f
+                ack = acked[new]
+                self.service_done.frombytes(((ack - sent_v[seqs]) // 1000).tobytes())
+                self.response_done.frombytes(((ack - intended_v[new]) // 1000).tobytes())
+                self._counted[seqs] = True
+                self.acked_count += int(new.size)
+                per_topic = np.bincount(seqs % self.ntopics, minlength=self.ntopics)
+                for row, k in zip(self.topic_counts, per_topic.tolist(), strict=True):
+                    row[1] += k
+            pending = np.flatnonzero(~self._counted[f:hi])
+            self._frontier = f + int(pending[0]) if pending.size else hi
+
+    def _sent_prefix(self, sent_v: np.ndarray) -> int:
+        """How many messages are sent: the first UNSET ``sent`` slot (binary search)."""
+        lo, hi = self.sent_count, self.n
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if sent_v[mid] == UNSET:
+                hi = mid
+            else:
+                lo = mid + 1
+        return lo
+
+    def last_ack_us(self) -> int:
+        """Monotonic µs of the latest delivery report (0 if none)."""
+        return max(0, int(np.frombuffer(self.acked, dtype=np.int64).max(initial=0)) // 1000)
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(intended, sent, acked) as int64 numpy copies."""
-        return (
-            np.array(self.intended, dtype=np.int64),
-            np.array(self.sent, dtype=np.int64),
-            np.array(self.acked, dtype=np.int64),
-        )
+        """(intended, sent, acked) in µs as int64 numpy copies, UNSET where not happened."""
+        sent = np.array(self.sent, dtype=np.int64)
+        intended = _due(np.array(self.intended, dtype=np.int64), sent)
+        return _to_us(intended), _to_us(sent), _to_us(np.array(self.acked, dtype=np.int64))
+
+
+def _due(intended: np.ndarray, sent: np.ndarray) -> np.ndarray:
+    """Intended times with the "due when sent" slots (UNSET, but sent) filled in."""
+    return np.where(intended == UNSET, sent, intended)
+
+
+def _to_us(ns: np.ndarray) -> np.ndarray:
+    return np.where(ns == UNSET, UNSET, ns // 1000)
+
+
+def _count_below(hi: int, t: int, ntopics: int) -> int:
+    """How many i in [0, hi) have i % ntopics == t."""
+    return max(0, (hi - t + ntopics - 1) // ntopics)
 
 
 class ConsumerRecorder:

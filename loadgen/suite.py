@@ -221,6 +221,7 @@ def run_load(
 
         def tick(elapsed: float) -> None:
             rec = producer.recorder
+            rec.scan()
             tail = rec.response_done[-2000:]
             p99 = float(np.percentile(np.frombuffer(tail, dtype=np.int64), 99)) / 1e3 if tail else 0
             rate = rec.acked_count / elapsed if elapsed > 0 else 0

@@ -98,12 +98,13 @@ def _worker_main(
             collector.set_target_rate(wl.name, 0.0)
             collector.detach(producer)
             rec = producer.recorder
+            intended, sent, acked = rec.arrays()  # µs, as the parent merges them
             results.put(
                 {
                     "index": index,
-                    "intended": rec.intended.tobytes(),
-                    "sent": rec.sent.tobytes(),
-                    "acked": rec.acked.tobytes(),
+                    "intended": intended.tobytes(),
+                    "sent": sent.tobytes(),
+                    "acked": acked.tobytes(),
                     "failed": rec.failed_count,
                     "first_send": producer.started_mono,
                     "last_ack": producer.last_ack_mono,

@@ -36,13 +36,11 @@ def test_counters_and_histograms_follow_recorded_data() -> None:
     reg = CollectorRegistry()
     reg.register(coll)
     rec = ProducerRecorder(4)
-    prod = FakeProducer("throughput", rec, {"t.a": [0, 0, 0]})
+    prod = FakeProducer("throughput", rec, {"t.a": rec.topic_counts[0]})
     coll.attach_producer(prod)
     for i, (svc, late) in enumerate([(1000, 0), (2000, 0), (150_000, 50_000)]):
-        rec.on_sent(i, 0, late)
-        rec.on_acked(i, late + svc)
-        prod.topic_counts["t.a"][0] += 1
-        prod.topic_counts["t.a"][1] += 1
+        rec.on_sent(i, 0, late * 1000)
+        rec.on_acked(i, (late + svc) * 1000)
     lbl = {"profile": "throughput", "role": "producer"}
     assert _sample(reg, "kafkaval_loadgen_service_latency_seconds_count", lbl) == 3
     assert (
@@ -53,8 +51,6 @@ def test_counters_and_histograms_follow_recorded_data() -> None:
     assert _sample(reg, "kafkaval_loadgen_service_latency_seconds_count", lbl) == 3
     rec.on_sent(3, 0, 0)
     rec.on_failed(3)
-    prod.topic_counts["t.a"][0] += 1
-    prod.topic_counts["t.a"][2] += 1
     coll.detach(prod)
     clbl = {"profile": "throughput", "topic": "t.a", "role": "producer"}
     assert _sample(reg, "kafkaval_loadgen_messages_sent_total", clbl) == 4
@@ -62,9 +58,9 @@ def test_counters_and_histograms_follow_recorded_data() -> None:
     assert _sample(reg, "kafkaval_loadgen_messages_failed_total", clbl) == 1
     # A second run of the same profile adds up (counters stay monotonic).
     rec2 = ProducerRecorder(1)
-    prod2 = FakeProducer("throughput", rec2, {"t.a": [1, 1, 0]})
+    prod2 = FakeProducer("throughput", rec2, {"t.a": rec2.topic_counts[0]})
     rec2.on_sent(0, 0, 0)
-    rec2.on_acked(0, 500)
+    rec2.on_acked(0, 500_000)
     coll.attach_producer(prod2)
     assert _sample(reg, "kafkaval_loadgen_messages_sent_total", clbl) == 5
     assert _sample(reg, "kafkaval_loadgen_service_latency_seconds_count", lbl) == 4

@@ -29,8 +29,9 @@ def _simulate(phases, service_s: float, stall_at: int | None = None, stall_s: fl
         if i == stall_at:
             clock.sleep(stall_s)  # the sender stalls (GC pause, full queue) before sending
         sent = clock()
-        rec.on_sent(i, round(due * 1e6), round(sent * 1e6))
-        rec.on_acked(i, round((sent + service_s) * 1e6))
+        rec.on_sent(i, round(due * 1e9), round(sent * 1e9))
+        rec.on_acked(i, round((sent + service_s) * 1e9))
+    rec.scan()
     return clock, rec
 
 
