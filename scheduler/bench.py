@@ -14,7 +14,8 @@ Writes ``results/bench-regression.json``::
 
     {"effect": 0.10, "power": ..., "false_alarm_rate": ..., "trials": ...,
      "run_false_alarm_rate": ..., "baseline_samples": 6, "candidate_samples": 3,
-     "metrics": {...per metric...}, "by_samples": [...other sample sizes...],
+     "metrics": {...per metric, with "repetitions_needed"...},
+     "by_samples": [...other sample sizes...], "repetitions_needed": N or null,
      "source_runs": [...], "policy": {...}}
 """
 
@@ -41,6 +42,8 @@ from scheduler.verdict import HIGHER_IS_BETTER, LOWER_IS_BETTER, VerdictPolicy, 
 # The metrics the benchmark injects slowdowns into: throughput and p99s.
 BENCH_SUFFIXES = ("achieved_rate", "_p99_seconds")
 SAMPLE_GRID = ((3, 3), (6, 3), (5, 5), (10, 5), (10, 10))
+# Candidate repetitions tried by repetitions_needed (the baseline has twice as many).
+REPETITION_LADDER = (3, 5, 8, 12, 16, 24, 32)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -126,6 +129,28 @@ def simulate(
     }
 
 
+def repetitions_needed(
+    noise: Noise,
+    effect: float,
+    policy: VerdictPolicy,
+    trials: int = 200,
+    power_goal: float = 0.95,
+    false_alarm_goal: float = 0.05,
+    seed: int = 8,
+) -> int | None:
+    """Fewest candidate repetitions (baseline: twice as many) that meet both goals.
+
+    Walks REPETITION_LADDER with the same resampling as ``simulate``; None when
+    even the largest step misses a goal (the metric is too noisy here to
+    catch ``effect`` reliably: widen the effect or cut the noise).
+    """
+    for n in REPETITION_LADDER:
+        row = simulate([noise], effect, trials, 2 * n, n, policy, seed)
+        if row["power"] >= power_goal and row["false_alarm_rate"] <= false_alarm_goal:
+            return n
+    return None
+
+
 def run_bench(
     results_dir: Path,
     policy: VerdictPolicy,
@@ -162,6 +187,12 @@ def run_bench(
         if (b, c) != (n_base, n_cand):
             row = simulate(noises, effect, grid_trials, b, c, policy, seed)
             grid.append({k: v for k, v in row.items() if k != "metrics"})
+    # Per metric: how many repetitions the goals (power >= 0.95 at this
+    # effect, false alarms <= 0.05) would take on this noise.
+    needed = {n.metric: repetitions_needed(n, effect, policy, seed=seed) for n in noises}
+    needed_overall = (
+        None if any(v is None for v in needed.values()) else max(needed.values(), default=None)
+    )
     out = {
         "effect": effect,
         "power": head["power"],
@@ -175,10 +206,12 @@ def run_bench(
                 **head["metrics"][n.metric],
                 "samples": len(n.deviations),
                 "noise_cv": round(statistics.pstdev(n.deviations), 4),
+                "repetitions_needed": needed[n.metric],
             }
             for n in noises
         },
         "by_samples": grid,
+        "repetitions_needed": needed_overall,
         "source_runs": [r.get("run_id") for r in records],
         "policy": dataclasses.asdict(policy),
         "seed": seed,
@@ -240,10 +273,24 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"(per run {row['run_false_alarm_rate']:.3f})"
         )
     for name, m in out["metrics"].items():
+        need = m["repetitions_needed"]
         print(
             f"  {name:<48} noise cv {m['noise_cv']:.3f}  power {m['power']:.3f}  "
-            f"false alarms {m['false_alarm_rate']:.3f}"
+            f"false alarms {m['false_alarm_rate']:.3f}  goals need "
+            + (f"REPEAT={need} (baseline {2 * need})" if need else f"> {REPETITION_LADDER[-1]}")
         )
+    goal_met = out["power"] >= 0.95 and out["false_alarm_rate"] <= 0.05
+    need = out["repetitions_needed"]
+    print(
+        f"goal (power >= 0.95, false alarms <= 0.05) at {out['candidate_samples']} repetitions: "
+        + ("met" if goal_met else "NOT met")
+        + "; every metric meets it with "
+        + (
+            f"REPEAT={need} and a baseline of {2 * need} samples"
+            if need
+            else "no repetition count tried"
+        )
+    )
     return 0
 
 

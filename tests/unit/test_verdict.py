@@ -151,3 +151,20 @@ def test_bench_pools_only_runs_of_the_newest_kind(tmp_path) -> None:
     assert out["source_runs"] == ["20261201T110000Z-quick1", "20261201T120000Z-quick2"]
     noise = out["metrics"]["performance.throughput.service_p99_seconds"]
     assert noise["samples"] == 6 and noise["noise_cv"] < 0.1  # not 5 s vs 10 ms
+
+
+def test_repetitions_needed_follows_the_noise() -> None:
+    from scheduler.bench import Noise, repetitions_needed
+
+    rng = random.Random(3)
+
+    def noise(cv: float) -> Noise:
+        devs = tuple(1 + rng.gauss(0, cv) for _ in range(40))
+        return Noise("performance.snapshot.achieved_rate", v.HIGHER_IS_BETTER, devs)
+
+    policy = v.VerdictPolicy()
+    quiet = repetitions_needed(noise(0.01), 0.10, policy, trials=100)
+    medium = repetitions_needed(noise(0.06), 0.10, policy, trials=100)
+    assert quiet == 3  # 1% noise: a 10% slowdown is plain with the fewest repetitions
+    assert medium is not None and medium > quiet
+    assert repetitions_needed(noise(0.8), 0.10, policy, trials=100) is None
