@@ -190,9 +190,8 @@ def run_bench(
     # Per metric: how many repetitions the goals (power >= 0.95 at this
     # effect, false alarms <= 0.05) would take on this noise.
     needed = {n.metric: repetitions_needed(n, effect, policy, seed=seed) for n in noises}
-    needed_overall = (
-        None if any(v is None for v in needed.values()) else max(needed.values(), default=None)
-    )
+    counts = [v for v in needed.values() if v is not None]
+    needed_overall = max(counts) if counts and len(counts) == len(needed) else None
     out = {
         "effect": effect,
         "power": head["power"],
