@@ -15,7 +15,7 @@ import time
 import uuid
 from collections.abc import Callable
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
 
 from cdc.errors import CdcError
 from kafkaval.config import Settings
@@ -104,6 +104,15 @@ def end_offsets(settings: Settings, topics: list[str], timeout: float = 10.0) ->
         consumer.close()
 
 
+# What a partition of a topic created a moment ago answers until its leader is
+# known everywhere; librdkafka does not flag these as retriable here.
+_NO_LEADER_YET = (
+    KafkaError.NOT_LEADER_FOR_PARTITION,
+    KafkaError.LEADER_NOT_AVAILABLE,
+    KafkaError.UNKNOWN_TOPIC_OR_PART,
+)
+
+
 def _high_watermark(consumer: Consumer, tp: TopicPartition, timeout: float) -> int:
     # A topic created a moment ago may not have a leader yet: retry until timeout.
     deadline = time.monotonic() + timeout
@@ -111,7 +120,9 @@ def _high_watermark(consumer: Consumer, tp: TopicPartition, timeout: float) -> i
         try:
             return int(consumer.get_watermark_offsets(tp, timeout=timeout)[1])
         except KafkaException as e:
-            if not e.args[0].retriable() or time.monotonic() >= deadline:
+            err = e.args[0]
+            transient = err.retriable() or err.code() in _NO_LEADER_YET
+            if not transient or time.monotonic() >= deadline:
                 raise
             time.sleep(0.3)
 
