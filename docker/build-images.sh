@@ -7,10 +7,13 @@
 #   kafkaval/kafka:<version>     docker/kafka + the Maven jars of the local stack
 #   kafkaval/prometheus:local    docker/prometheus (Debian's prometheus)
 #   kafkaval/kafkaval:local      docker/kafkaval + this project
+#   kafkaval/postgres:local      docker/postgres (Debian's PostgreSQL 15, like the postgres image)
+#   kafkaval/connect:local       docker/connect + the same Kafka jars + the Debezium
+#                                PostgreSQL plugin of the local stack (like quay.io/debezium/connect)
 #
 # BASE_IMAGE=debian:bookworm-slim builds the same Dockerfiles on a stock base
 # (what a user with registry access does) instead of the debootstrap one.
-# Usage: docker/build-images.sh [base|kafka|prometheus|kafkaval ...]
+# Usage: docker/build-images.sh [base|kafka|prometheus|kafkaval|postgres|connect ...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$PWD
@@ -58,20 +61,43 @@ build_base() {
   echo "image $LOCAL_BASE: built in $((SECONDS - t0)) s"
 }
 
-build_kafka() {
+# Python with the project's default settings as `s` (not the caller's environment).
+py() { "${PYTHON:-$REPO/.venv/bin/python}" -c "from kafkaval.config import load_settings; s = load_settings(environ={}); $1"; }
+
+# Copy a tree as hard links where the file system allows (the jars are large).
+link_tree() { cp -rl "$1" "$2" 2>/dev/null || { rm -rf "$2"; cp -r "$1" "$2"; }; }
+
+stage_kafka_jars() {  # stage_kafka_jars CONTEXT: the local stack's Kafka classpath as CONTEXT/libs
   local jars="$REPO/.cache/kafka-$KAFKA_VERSION"
   if ! ls "$jars"/kafka_2.13-*.jar >/dev/null 2>&1; then
-    echo "image kafka: fetching the Kafka $KAFKA_VERSION jars with Maven"
-    "${PYTHON:-$REPO/.venv/bin/python}" -c "
-from kafkaval.config import load_settings
-from stack.jars import ensure_kafka_jars
-ensure_kafka_jars(load_settings(environ={}))"
+    echo "fetching the Kafka $KAFKA_VERSION jars with Maven"
+    py "from stack.jars import ensure_kafka_jars; ensure_kafka_jars(s)"
   fi
+  link_tree "$jars" "$1/libs"
+}
+
+build_kafka() {
   local ctx="$STAGE/kafka"
   rm -rf "$ctx" && mkdir -p "$ctx"
   cp -r docker/kafka/bin docker/kafka/config "$ctx/"
-  cp -rl "$jars" "$ctx/libs" 2>/dev/null || cp -r "$jars" "$ctx/libs"
+  stage_kafka_jars "$ctx"
   build "kafkaval/kafka:$KAFKA_VERSION" "$ctx" docker/kafka/Dockerfile
+}
+
+build_connect() {
+  # The Debezium plugin folder the local stack's worker loads (fetched once).
+  local plugin ctx="$STAGE/connect"
+  plugin=$(py "from cdc.debezium_jars import PLUGIN_NAME, ensure_debezium_plugin
+print(ensure_debezium_plugin(s) / PLUGIN_NAME)" | tail -n 1)
+  rm -rf "$ctx" && mkdir -p "$ctx/connect"
+  cp -r docker/connect/bin docker/kafka/config "$ctx/"
+  stage_kafka_jars "$ctx"
+  link_tree "$plugin" "$ctx/connect/$(basename "$plugin")"
+  build kafkaval/connect:local "$ctx" docker/connect/Dockerfile
+}
+
+build_postgres() {
+  build kafkaval/postgres:local docker/postgres docker/postgres/Dockerfile
 }
 
 build_prometheus() {
@@ -97,10 +123,11 @@ build_kafkaval() {
 
 docker version >/dev/null 2>&1 || { echo "Docker engine not reachable: run scripts/start-dockerd.sh" >&2; exit 1; }
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(base kafka prometheus kafkaval)
+[ ${#targets[@]} -gt 0 ] || targets=(base kafka prometheus kafkaval postgres connect)
 for t in "${targets[@]}"; do
   case "$t" in
-    base|kafka|prometheus|kafkaval) "build_$t" ;;
-    *) echo "unknown image '$t': choose base, kafka, prometheus, kafkaval" >&2; exit 2 ;;
+    base|kafka|prometheus|kafkaval|postgres|connect) "build_$t" ;;
+    *) echo "unknown image '$t': choose base, kafka, prometheus, kafkaval, postgres, connect" >&2
+       exit 2 ;;
   esac
 done

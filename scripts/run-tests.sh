@@ -4,7 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV="${VENV:-.venv}"
-# The Docker tier needs an engine and the locally built images. Where Docker
+# The Docker tier needs an engine and the locally built images (all of
+# docker/build-images.sh's, the cdc profile's postgres and connect too). Where Docker
 # is installed it is started here; where it cannot be (no dockerd, not root)
 # the Docker tests report themselves skipped with the reason.
 if command -v dockerd >/dev/null 2>&1 || [ -x /usr/sbin/dockerd ]; then
