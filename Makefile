@@ -78,7 +78,8 @@ bench-overhead: venv
 	$(KAFKAVAL) perf overhead
 
 # The four Kafka scenarios, then Debezium offset recovery (connector-restart) on
-# the real CDC pipeline (CDC=0 skips it, e.g. for an attached Debezium), which
+# the real CDC pipeline (CDC=0 skips it, e.g. for an attached Debezium whose
+# Connect container is not named in KAFKAVAL_CDC_CONNECT_CONTAINER), which
 # joins the same results/latest-delivery.json; then the reports.
 CDC ?= 1
 test-kafka-delivery: deps

@@ -25,6 +25,12 @@ def _cdc_options(p: argparse.ArgumentParser) -> None:
         "--connect-url", dest="cdcopt_connect_url", help="attach to an existing Connect (REST URL)"
     )
     g.add_argument("--connector-name", dest="cdcopt_connector_name", help="the connector's name")
+    g.add_argument(
+        "--connect-container",
+        dest="cdcopt_connect_container",
+        help="Connect runs in this container (compose): connector-restart kills it; "
+        "it must be allowed by chaos_targets",
+    )
 
 
 def cdc_config_from_args(args: argparse.Namespace) -> CdcConfig:

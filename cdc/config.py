@@ -5,7 +5,9 @@ values say where PostgreSQL and Kafka Connect are. Each field can be set from
 the environment as ``KAFKAVAL_CDC_<FIELD>`` (e.g. ``KAFKAVAL_CDC_PG_PORT``) or
 by a ``cdc`` command-line flag. A ``connect_url`` given explicitly means attach
 mode: an existing Connect/Debezium deployment that we register against but
-never start or stop.
+never start or stop. So does ``connect_container``: the Connect worker is that
+container (docker-compose's ``connect``), which only ``connector-restart``
+touches (``docker kill`` and start, if ``chaos_targets`` allows it).
 """
 
 from __future__ import annotations
@@ -38,6 +40,9 @@ class CdcConfig:
     connect_port: int = 19083
     # Empty: the local worker on 127.0.0.1:connect_port. Set: attach mode.
     connect_url: str = ""
+    # The container the Connect worker runs in (name or id; attach mode): the
+    # one connector-restart kills, if chaos_targets allows it by name or label.
+    connect_container: str = ""
     connector_name: str = "kafkaval-postgres"
     topic_prefix: str = "dbserver"
     slot_name: str = "kafkaval_debezium"
@@ -54,7 +59,7 @@ class CdcConfig:
     @property
     def attach(self) -> bool:
         """True when Connect is an existing deployment we must not start or stop."""
-        return bool(self.connect_url)
+        return bool(self.connect_url or self.connect_container)
 
     @property
     def connector_db(self) -> tuple[str, int]:

@@ -2,7 +2,10 @@
 
 Two phases, changes flowing through both at a fixed rate:
 
-- ``kill``: SIGKILL of the Connect worker, then start it again. Events the
+- ``kill``: SIGKILL of the Connect worker, then start it again: the local
+  stack's process, or with ``connect_container`` set the container it runs in
+  (``docker kill``, then ``docker start``; chaos_targets must allow it by name
+  or label, as for every container fault). Events the
   connector sent after its last offset flush are sent again, so duplicates
   are allowed up to the changes committed within one flush interval (plus a
   lag slack for the time from commit to the producer's ack) before the kill.
@@ -13,12 +16,14 @@ Every committed change must appear at least once (0 missing) and no table
 may be snapshotted again. ``mutation`` replaces the graceful restart by an
 unsafe operation (stored offsets deleted, or the replication slot dropped,
 while the connector is stopped); the checker must then fail.
+
+Every fault is undone in ``finally``, Ctrl-C included: the worker started
+again, a stopped connector resumed.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import signal
 import threading
 import time
 from datetime import timedelta
@@ -31,6 +36,8 @@ from cdc.config import CdcConfig
 from cdc.errors import CdcError
 from cdc.events import end_offsets, read_events
 from cdc.metrics import CdcMetrics, serving
+from chaos.docker_backend import docker_target
+from chaos.targets import ProcessTarget, Target
 from kafkaval.config import Settings
 from kafkaval.environment import run_environment
 from kafkaval.errors import UsageError
@@ -65,20 +72,65 @@ class RestartParams:
             raise UsageError(f"unknown mutation {self.mutation!r}; known: {', '.join(MUTATIONS)}")
 
 
-def _kill_and_restart(settings: Settings, cfg: CdcConfig) -> dict[str, float]:
-    """SIGKILL the worker, start the same process spec again, wait until RUNNING."""
+class _NeverPartitioned:
+    """The partitioner of the local worker: this scenario never cuts its network,
+    so there is nothing to heal (and no iptables, no root needed to start it again)."""
+
+    def heal(self, _pid: int | None) -> None:
+        pass
+
+    def active_rules(self) -> list[str]:
+        return []
+
+
+def connect_worker(settings: Settings, cfg: CdcConfig) -> Target:
+    """The Connect worker the ``kill`` phase hits: the named container, else our process.
+
+    Raises:
+        UsageError: attach mode without a container to kill, or a container
+            that chaos_targets does not allow (nothing is touched then).
+        CdcError: the local worker or the container is not running.
+        ChaosError: the Docker engine is unreachable or has no such container.
+    """
+    if cfg.connect_container:
+        client = connect.ConnectClient(cfg.rest_url)
+        worker: Target = docker_target(settings, cfg.connect_container, health=client.reachable)
+        if not worker.is_running():
+            raise CdcError(
+                f"Connect container {cfg.connect_container} is not running: start it "
+                "(docker compose --profile cdc up -d)"
+            )
+        return worker
+    if cfg.attach:
+        raise UsageError(
+            "connector-restart kills the Connect worker: for an attached connect_url name its "
+            "container (--connect-container, allowed by chaos_targets), or run the local one "
+            "(kafkaval cdc up)"
+        )
     proc = pipeline.managed(settings, connect.PROCESS_NAME)
     if proc is None:
-        raise CdcError("no running Connect worker of this stack to kill: run `kafkaval cdc up`")
+        raise CdcError("the local Connect worker is not running: run `kafkaval cdc up` first")
+    return ProcessTarget(proc, partitioner=_NeverPartitioned())
+
+
+def _log_hint(worker: Target) -> str:
+    if isinstance(worker, ProcessTarget):
+        return f"read {worker.process.log}"
+    return f"read `docker logs {worker.name}`"
+
+
+def _kill_and_restart(worker: Target, cfg: CdcConfig) -> dict[str, float]:
+    """SIGKILL the worker (process group or container), start it again, wait until RUNNING."""
     t_kill = time.monotonic()
-    proc.signal(signal.SIGKILL)
-    if not proc.wait_exit(10.0):
-        raise CdcError(f"Connect worker pid {proc.pid} survived SIGKILL")
-    proc.pid = None
-    proc.start()
+    try:
+        worker.kill()
+    finally:
+        worker.start()  # at once, also when the kill failed or Ctrl-C came in between
     client = connect.ConnectClient(cfg.rest_url)
     if not probes.wait_until(client.reachable, pipeline.CONNECT_START_TIMEOUT, 0.5):
-        raise CdcError(f"Connect worker did not come back after the kill; read {proc.log}")
+        raise CdcError(
+            f"Connect worker {worker.name} did not come back after the kill; {_log_hint(worker)}"
+        )
     connect.wait_running(client, cfg.connector_name, pipeline.CONNECTOR_START_TIMEOUT)
     return {"fault_mono": t_kill, "recovery_seconds": time.monotonic() - t_kill}
 
@@ -98,14 +150,16 @@ def _mutate(cfg: CdcConfig, mutation: str) -> dict[str, float]:
     client = connect.ConnectClient(cfg.rest_url)
     t0 = time.monotonic()
     client.stop(cfg.connector_name)
-    pipeline._wait_stopped(client, cfg.connector_name)
-    if mutation == "delete-offsets":
-        client.delete_offsets(cfg.connector_name)
-    else:
-        if not probes.wait_until(lambda: not postgres.slot_state(cfg)[1], 30.0, 0.5):
-            raise CdcError(f"replication slot {cfg.slot_name} still active after stop")
-        postgres.drop_slot(cfg)
-    client.resume(cfg.connector_name)
+    try:
+        pipeline._wait_stopped(client, cfg.connector_name)
+        if mutation == "delete-offsets":
+            client.delete_offsets(cfg.connector_name)
+        else:
+            if not probes.wait_until(lambda: not postgres.slot_state(cfg)[1], 30.0, 0.5):
+                raise CdcError(f"replication slot {cfg.slot_name} still active after stop")
+            postgres.drop_slot(cfg)
+    finally:
+        client.resume(cfg.connector_name)  # never left stopped, Ctrl-C included
     connect.wait_running(client, cfg.connector_name, pipeline.CONNECTOR_START_TIMEOUT)
     return {"fault_mono": t0, "recovery_seconds": time.monotonic() - t0}
 
@@ -135,27 +189,23 @@ def run_connector_restart(
     run's counters and e2e histogram are served to Prometheus meanwhile.
 
     Raises:
-        UsageError: bad parameters or attach mode (the kill needs our worker).
+        UsageError: bad parameters, attach mode without ``connect_container``,
+            or a container chaos_targets does not allow (see `connect_worker`).
         CdcError: PostgreSQL, Connect or Kafka unreachable, the connector failed.
+        ChaosError: the Docker engine failed to kill or start the container.
     """
     params.validate()
+    worker = connect_worker(settings, cfg)  # refused before anything starts
     metrics = metrics or CdcMetrics()
     with serving(settings, metrics, SCENARIO):
-        return _run(settings, cfg, params, metrics)
+        return _run(settings, cfg, params, metrics, worker)
 
 
 def _run(
-    settings: Settings, cfg: CdcConfig, params: RestartParams, metrics: CdcMetrics
+    settings: Settings, cfg: CdcConfig, params: RestartParams, metrics: CdcMetrics, worker: Target
 ) -> dict[str, Any]:
-    if cfg.attach:
-        raise UsageError(
-            "connector-restart kills the Connect worker, so it needs the local one "
-            "(kafkaval cdc up), not an attached connect_url"
-        )
     pipeline.require_kafka(settings)
     client = connect.ConnectClient(cfg.rest_url)
-    if pipeline.managed(settings, connect.PROCESS_NAME) is None:
-        raise CdcError("the local Connect worker is not running: run `kafkaval cdc up` first")
     connect.wait_running(client, cfg.connector_name, 30.0)
     _ensure_topics(settings, cfg)
 
@@ -181,7 +231,7 @@ def _run(
             thread = run_in_thread(driver, params.rate, max_changes, params.phase_seconds, phase)
             time.sleep(params.phase_seconds * params.fault_at)  # changes flow before the fault
             if phase == "kill":
-                fault = _kill_and_restart(settings, cfg)
+                fault = _kill_and_restart(worker, cfg)
             elif phase == "graceful":
                 fault = _graceful_restart(cfg)
             else:
@@ -203,7 +253,7 @@ def _run(
                 "duplicate_bound": bound,
                 "fault": {
                     "kind": {"kill": "kill", "graceful": "restart"}.get(phase, phase),
-                    "target": connect.PROCESS_NAME if phase == "kill" else cfg.connector_name,
+                    "target": worker.name if phase == "kill" else cfg.connector_name,
                     "started_at": iso(fault_start),
                     "ended_at": iso(fault_start + timedelta(seconds=fault["recovery_seconds"])),
                     "rolled_back": True,  # the worker and connector were RUNNING again
@@ -212,10 +262,9 @@ def _run(
     finally:
         driver.stop()
         live.stop()
-        # Never leave the stack without its worker, whatever happened above.
-        proc = pipeline.managed(settings, connect.PROCESS_NAME)
-        if proc is None:
-            _restart_worker(settings)
+        # Never leave the pipeline without its worker, whatever happened above.
+        if not worker.is_running():
+            worker.start()
 
     keys = {c.key for c in ledger.changes()}
 
@@ -361,12 +410,3 @@ def delivery_entry(settings: Settings, record: dict[str, Any]) -> dict[str, Any]
         "failures": r["failures"],
         "faults": [p["fault"] for p in phases.values() if "fault" in p],
     }
-
-
-def _restart_worker(settings: Settings) -> None:
-    from stack.processes import load_managed
-
-    for proc in load_managed(settings.path("state_dir") / "pids"):
-        if proc.name == connect.PROCESS_NAME and not proc.is_running():
-            proc.pid = None
-            proc.start()

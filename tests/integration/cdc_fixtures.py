@@ -1,4 +1,5 @@
-"""Session fixture for the CDC tests: PostgreSQL + Connect + Debezium on the test stack.
+"""Session fixture for the CDC tests: PostgreSQL + Connect + Debezium on the test stack,
+and the insert -> envelope round trip both the local and the compose pipeline pass.
 
 Ports: PostgreSQL 29432 + offset, Connect REST 29083 + offset (offset from
 KAFKAVAL_TEST_PORT_OFFSET, as for the Kafka test ports). Kafka is the
@@ -8,15 +9,18 @@ KAFKAVAL_REUSE_STACK=1.
 
 from __future__ import annotations
 
+import json
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import requests
 
-from cdc import pipeline
+from cdc import pipeline, postgres
 from cdc.config import CdcConfig, load_cdc_config
+from cdc.events import end_offsets, read_events
 from kafkaval.config import Settings
 
 _OFF = int(os.environ.get("KAFKAVAL_TEST_PORT_OFFSET", "0"))
@@ -47,3 +51,46 @@ def prom_last(settings: Settings, selector: str) -> float:
         timeout=10,
     )
     return float(r.json()["data"]["result"][0]["value"][1])
+
+
+def assert_insert_round_trip(settings: Settings, cfg: CdcConfig) -> None:
+    """An INSERT into ``videos`` arrives in its topic as a Debezium envelope (no unwrap)."""
+    topic = cfg.topic("videos")
+    before = end_offsets(settings, [topic])
+    title = f"round trip {time.time_ns()}"
+    with postgres.connect(cfg) as conn:
+        row = conn.execute(
+            "INSERT INTO videos (owner_id, title, duration_seconds) VALUES (7, %s, 42) "
+            "RETURNING id, pg_current_xact_id()::text::bigint",
+            (title,),
+        ).fetchone()
+    assert row is not None
+    pk, txid = row
+    events, _tomb, finished = read_events(
+        settings,
+        [topic],
+        60.0,
+        start=before,
+        done=lambda evs: any(e.pk == pk and e.op == "c" for e in evs),
+    )
+    assert finished, "the insert never reached its topic within 60 s"
+    (ev,) = [e for e in events if e.pk == pk and e.op == "c"]
+    assert ev.table == "videos" and ev.version == 1
+    assert ev.txid is not None and ev.txid % 2**32 == txid % 2**32
+    assert ev.ts_ms >= ev.source_ts_ms > 0
+    # The raw envelope: before/after/source/op/ts_ms, no unwrap transform.
+    from confluent_kafka import Consumer, TopicPartition
+
+    consumer = Consumer({**settings.client_config(), "group.id": "t-envelope"})
+    try:
+        consumer.assign([TopicPartition(topic, ev.partition, ev.offset)])
+        msg = consumer.poll(10)
+    finally:
+        consumer.close()
+    assert msg is not None and msg.error() is None, msg
+    env = json.loads(msg.value())
+    assert set(env) >= {"before", "after", "source", "op", "ts_ms"}
+    assert env["before"] is None and env["op"] == "c"
+    assert env["after"]["title"] == title and env["after"]["duration_seconds"] == 42
+    assert env["source"]["connector"] == "postgresql" and env["source"]["table"] == "videos"
+    assert env["source"]["version"] == "3.6.1.Final"

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
-import time
 
 import pytest
-from cdc_fixtures import cdc_config  # noqa: F401 (fixture)
+from cdc_fixtures import assert_insert_round_trip, cdc_config  # noqa: F401 (fixture)
 
 from cdc import connect, pipeline, postgres
 from cdc.config import CdcConfig
 from cdc.errors import CdcError
-from cdc.events import end_offsets, read_events
 from kafkaval.config import Settings
 from stack.probes import wait_until
 
@@ -29,47 +27,7 @@ def test_connector_registered_and_running(cdc_config: CdcConfig) -> None:  # noq
 
 
 def test_insert_round_trip_envelope(stack_settings: Settings, cdc_config: CdcConfig) -> None:  # noqa: F811
-    topic = cdc_config.topic("videos")
-    pipeline_topics = [topic]
-    before = end_offsets(stack_settings, pipeline_topics)
-    title = f"round trip {time.time_ns()}"
-    with postgres.connect(cdc_config) as conn:
-        row = conn.execute(
-            "INSERT INTO videos (owner_id, title, duration_seconds) VALUES (7, %s, 42) "
-            "RETURNING id, pg_current_xact_id()::text::bigint",
-            (title,),
-        ).fetchone()
-    assert row is not None
-    pk, txid = row
-    events, _tomb, finished = read_events(
-        stack_settings,
-        pipeline_topics,
-        60.0,
-        start=before,
-        done=lambda evs: any(e.pk == pk and e.op == "c" for e in evs),
-    )
-    assert finished, "the insert never reached its topic within 60 s"
-    (ev,) = [e for e in events if e.pk == pk and e.op == "c"]
-    assert ev.table == "videos" and ev.version == 1
-    assert ev.txid is not None and ev.txid % 2**32 == txid % 2**32
-    assert ev.ts_ms >= ev.source_ts_ms > 0
-    # The raw envelope: before/after/source/op/ts_ms, no unwrap transform.
-    from confluent_kafka import Consumer, TopicPartition
-
-    consumer = Consumer({**stack_settings.client_config(), "group.id": "t-envelope"})
-    try:
-        consumer.assign([TopicPartition(topic, ev.partition, ev.offset)])
-        msg = consumer.poll(10)
-    finally:
-        consumer.close()
-    import json
-
-    env = json.loads(msg.value())
-    assert set(env) >= {"before", "after", "source", "op", "ts_ms"}
-    assert env["before"] is None and env["op"] == "c"
-    assert env["after"]["title"] == title and env["after"]["duration_seconds"] == 42
-    assert env["source"]["connector"] == "postgresql" and env["source"]["table"] == "videos"
-    assert env["source"]["version"] == "3.6.1.Final"
+    assert_insert_round_trip(stack_settings, cdc_config)
 
 
 def test_unreachable_connect_is_one_line(stack_settings: Settings, cdc_config: CdcConfig) -> None:  # noqa: F811

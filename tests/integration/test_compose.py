@@ -11,11 +11,8 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import shutil
-import subprocess
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,8 +22,12 @@ from docker_helpers import (
     KAFKA_IMAGE,
     KAFKAVAL_IMAGE,
     PROMETHEUS_IMAGE,
+    compose_cmd,
+    compose_down,
+    container_name,
     engine_or_skip,
     require_image,
+    run_cmd,
     wait_for,
 )
 
@@ -34,28 +35,12 @@ from report.prom_client import PromClient
 
 pytestmark = pytest.mark.docker
 
-REPO = Path(__file__).resolve().parents[2]
 _OFF = int(os.environ.get("KAFKAVAL_TEST_PORT_OFFSET", "0"))
 PORTS = {
     "KAFKA_PORT": 29694 + _OFF,
     "PROMETHEUS_PORT": 29690 + _OFF,
     "EXPORTER_PORT": 29617 + _OFF,
 }
-
-
-def _compose_cmd() -> list[str]:
-    if shutil.which("docker-compose"):
-        return ["docker-compose"]
-    probe = subprocess.run(["docker", "compose", "version"], capture_output=True)
-    if probe.returncode == 0:
-        return ["docker", "compose"]
-    pytest.fail("neither docker-compose nor `docker compose` is installed (apt: docker-compose)")
-
-
-def _run(argv: list[str], env: dict[str, str], timeout: float) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        argv, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout, check=False
-    )
 
 
 def _query(url: str, promql: str) -> list[dict[str, Any]]:
@@ -78,14 +63,14 @@ def _query(url: str, promql: str) -> list[dict[str, Any]]:
     ids=["default", "cdc", "cluster", "attach"],
 )
 def test_config_is_accepted(extra: list[str], env: dict[str, str]) -> None:
-    out = _run([*_compose_cmd(), *extra, "config", "-q"], {**os.environ, **env}, 60)
+    out = run_cmd([*compose_cmd(), *extra, "config", "-q"], {**os.environ, **env}, 60)
     assert out.returncode == 0, out.stderr
 
 
 def test_attach_mode_without_its_variables_names_them() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ATTACH_")}
-    cmd = [*_compose_cmd(), "-f", "docker-compose.yml", "-f", "docker-compose.attach.yml"]
-    out = _run([*cmd, "config", "-q"], env, 60)
+    cmd = [*compose_cmd(), "-f", "docker-compose.yml", "-f", "docker-compose.attach.yml"]
+    out = run_cmd([*cmd, "config", "-q"], env, 60)
     assert out.returncode != 0
     assert "ATTACH_" in out.stderr
 
@@ -112,13 +97,13 @@ def compose(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
     # Resources dashboard's limit panel then has a series to show.
     override = tmp_path_factory.mktemp("compose-override") / "limits.yml"
     override.write_text('services:\n  kafka:\n    mem_limit: "1g"\n')
-    cmd = [*_compose_cmd(), "-f", "docker-compose.yml", "-f", str(override)]
+    cmd = [*compose_cmd(), "-f", "docker-compose.yml", "-f", str(override)]
     try:
-        up = _run([*cmd, "up", "-d", "--no-build", "kafka", "prometheus", "exporter"], env, 300)
+        up = run_cmd([*cmd, "up", "-d", "--no-build", "kafka", "prometheus", "exporter"], env, 300)
         assert up.returncode == 0, up.stderr
 
         def healthy() -> bool:
-            ids = _run([*cmd, "ps", "-q"], env, 30).stdout.split()
+            ids = run_cmd([*cmd, "ps", "-q"], env, 30).stdout.split()
             states = [
                 client.api.inspect_container(i)["State"].get("Health", {}).get("Status")
                 for i in ids
@@ -126,8 +111,7 @@ def compose(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
             return len(states) == 3 and all(s == "healthy" for s in states)
 
         wait_for(healthy, 240, "kafka, prometheus and exporter to be healthy", interval=2)
-        kafka_id = _run([*cmd, "ps", "-q", "kafka"], env, 30).stdout.strip()
-        kafka_name = client.api.inspect_container(kafka_id)["Name"].lstrip("/")
+        kafka_name = container_name(cmd, env, client, "kafka")
         yield {
             "cmd": cmd,
             "env": env,
@@ -138,16 +122,10 @@ def compose(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
             "client": client,
         }
     finally:
-        down = _run([*cmd, "down", "-v", "--remove-orphans"], env, 300)
-        label = f"com.docker.compose.project={project}"
-        left = (
-            client.containers.list(all=True, filters={"label": label})
-            + client.volumes.list(filters={"label": label})
-            + client.networks.list(filters={"label": label})
-        )
-        client.close()
-        assert down.returncode == 0, down.stderr
-        assert left == [], f"`down -v` left {left}"
+        try:
+            compose_down(cmd, env, client)
+        finally:
+            client.close()
 
 
 def test_quick_throughput_and_startup_run_in_compose(compose: dict[str, Any]) -> None:
@@ -156,7 +134,7 @@ def test_quick_throughput_and_startup_run_in_compose(compose: dict[str, Any]) ->
     argv = [*compose["cmd"], "run", "--rm", "loadgen", "--quick", "--no-progress"]
     argv += ["--profile", "throughput", "--profile", "startup"]
     argv += ["--threshold", "max_p95_service_seconds=5", "--threshold", "max_startup_seconds=90"]
-    out = _run(argv, compose["env"], 600)
+    out = run_cmd(argv, compose["env"], 600)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     record = json.loads((compose["results"] / "latest-performance.json").read_text())
     run = record["profiles"]["throughput"]
@@ -182,7 +160,7 @@ def test_broker_restart_scenario_runs_in_compose(compose: dict[str, Any]) -> Non
     env = {**compose["env"], "KAFKAVAL_CHAOS_TARGETS": compose["kafka"]}
     # No --cluster: against the compose Kafka the default is its own shape (single).
     argv = [*compose["cmd"], "run", "--rm", "chaos", "--quick", "--scenario", "broker-restart"]
-    out = _run(argv, env, 900)
+    out = run_cmd(argv, env, 900)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     record = json.loads((compose["results"] / "latest-delivery.json").read_text())
     result = record["scenarios"]["broker-restart"]
