@@ -96,34 +96,35 @@ class ProducerRecorder:
         with self._lock:
             sent_v = np.frombuffer(self.sent, dtype=np.int64)
             lo, hi = self.sent_count, self._sent_prefix(sent_v)
-            f = self._frontier
-            intended_v = _due(np.frombuffer(self.intended, dtype=np.int64)[f:hi], sent_v[f:hi])
+            f, nt = self._frontier, self.ntopics
+            # The window: from the oldest message not yet counted to the last sent.
+            sent_w = sent_v[f:hi]
+            due_w = _due(np.frombuffer(self.intended, dtype=np.int64)[f:hi], sent_w)
             if hi > lo:  # newly sent: send delay, per-topic sent counts
-                delay = (sent_v[lo:hi] - intended_v[lo - f :]) // 1000
-                self.send_delay_done.frombytes(delay.tobytes())
+                _extend(self.send_delay_done, (sent_w[lo - f :] - due_w[lo - f :]) // 1000)
                 self.sent_count = hi
                 for t, row in enumerate(self.topic_counts):
-                    row[0] = _count_below(hi, t, self.ntopics)
+                    row[0] = _count_below(hi, t, nt)
             failed = self.failed[self._failed_seen :]
             if failed:
                 self._counted[failed] = True
                 self._failed_seen += len(failed)
                 for seq in failed:
-                    self.topic_counts[seq % self.ntopics][2] += 1
-            acked = np.frombuffer(self.acked, dtype=np.int64)[f:hi].copy()
-            new = np.flatnonzero((acked != UNSET) & ~self._counted[f:hi])
-            if new.size:
-                seqs = new + f
-                ack = acked[new]
-                self.service_done.frombytes(((ack - sent_v[seqs]) // 1000).tobytes())
-                self.response_done.frombytes(((ack - intended_v[new]) // 1000).tobytes())
-                self._counted[seqs] = True
-                self.acked_count += int(new.size)
-                per_topic = np.bincount(seqs % self.ntopics, minlength=self.ntopics)
-                for row, k in zip(self.topic_counts, per_topic.tolist(), strict=True):
-                    row[1] += k
-            pending = np.flatnonzero(~self._counted[f:hi])
-            self._frontier = f + int(pending[0]) if pending.size else hi
+                    self.topic_counts[seq % nt][2] += 1
+            counted_w = self._counted[f:hi]  # a view: updated in place below
+            acked_w = np.frombuffer(self.acked, dtype=np.int64)[f:hi].copy()
+            new = (acked_w != UNSET) & ~counted_w
+            k = int(np.count_nonzero(new))
+            if k:
+                ack = acked_w[new]
+                _extend(self.service_done, (ack - sent_w[new]) // 1000)
+                _extend(self.response_done, (ack - due_w[new]) // 1000)
+                counted_w |= new
+                self.acked_count += k
+                for t, row in enumerate(self.topic_counts):
+                    # message f + j is on topic (f + j) % nt
+                    row[1] += k if nt == 1 else int(np.count_nonzero(new[(t - f) % nt :: nt]))
+            self._frontier = hi if counted_w.all() else f + int(np.argmin(counted_w))
 
     def _sent_prefix(self, sent_v: np.ndarray) -> int:
         """How many messages are sent: the first UNSET ``sent`` slot (binary search)."""
@@ -145,6 +146,11 @@ class ProducerRecorder:
         sent = np.array(self.sent, dtype=np.int64)
         intended = _due(np.array(self.intended, dtype=np.int64), sent)
         return _to_us(intended), _to_us(sent), _to_us(np.array(self.acked, dtype=np.int64))
+
+
+def _extend(arr: array, values: np.ndarray) -> None:
+    """Append int64 ``values`` to ``arr`` through their buffer (no bytes copy)."""
+    arr.frombytes(memoryview(np.ascontiguousarray(values).data).cast("B"))
 
 
 def _due(intended: np.ndarray, sent: np.ndarray) -> np.ndarray:

@@ -135,3 +135,16 @@ def test_threshold_overrides_only_touch_enabled_checks() -> None:
     assert t.max_failed == 3 and isinstance(t.max_failed, int)
     s = thresholds_with(PROFILES["startup"].thresholds, over)
     assert s.max_startup_seconds == 60.0 and s.max_p95_service_seconds is None
+
+
+def test_bucket_lookup_matches_the_bounds_at_every_edge() -> None:
+    import numpy as np
+
+    from loadgen.metrics import _BOUNDS_US, bucket_counts
+
+    edges = np.floor(_BOUNDS_US).astype(np.int64)
+    values = np.concatenate([edges - 1, edges, edges + 1, [-3, 0, 65_535, 65_536, 10**9]])
+    expected = np.bincount(
+        np.searchsorted(_BOUNDS_US, values, side="left"), minlength=len(_BOUNDS_US) + 1
+    )
+    assert (bucket_counts(values) == expected).all()
