@@ -1,4 +1,4 @@
-"""``kafkaval cdc up|down|snapshot|connector-restart``: the Debezium CDC pipeline."""
+"""``kafkaval cdc up|down|snapshot|connector-restart|load``: the Debezium CDC pipeline."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import json
 from cdc import pipeline
 from cdc.changes import ChangeMix
 from cdc.config import CdcConfig, load_cdc_config
+from cdc.load import LoadParams, run_cdc_load
 from cdc.restart import MUTATIONS, RestartParams, run_connector_restart
 from cdc.snapshot import FULL_ROWS, QUICK_ROWS, run_snapshot
 from kafkaval.config import Settings
@@ -41,7 +42,7 @@ def cdc_config_from_args(args: argparse.Namespace) -> CdcConfig:
 
 
 def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
-    cdc = sub.add_parser("cdc", help="the Debezium CDC pipeline: up, down, snapshot, restart")
+    cdc = sub.add_parser("cdc", help="the Debezium CDC pipeline: up, down, snapshot, restart, load")
     verbs = cdc.add_subparsers(
         dest="cdc_verb", metavar="up|down|snapshot|connector-restart", parser_class=type(cdc)
     )
@@ -80,6 +81,17 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
         help="self-test: replace the graceful restart by an unsafe step; the check must fail",
     )
     rs.set_defaults(func=cmd_connector_restart)
+    ld = verbs.add_parser(
+        "load",
+        parents=[parent],
+        help="changes at a target rate: e2e latency, connector lag, exact check",
+    )
+    _cdc_options(ld)
+    ld.add_argument("--rate", type=float, default=100.0, help="changes per second (100)")
+    ld.add_argument("--duration", type=float, help="seconds of load (60; QUICK 10)")
+    ld.add_argument("--quick", action="store_true", help="10 s of load")
+    ld.add_argument("--mix", default="50:35:15", help="inserts:updates:deletes shares (50:35:15)")
+    ld.set_defaults(func=cmd_load)
 
 
 def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
@@ -132,6 +144,28 @@ def cmd_connector_restart(args: argparse.Namespace, settings: Settings) -> int:
             f"p99 {e2e['p99'] * 1000:.0f} ms, max {e2e['max'] * 1000:.0f} ms "
             f"over {e2e['count']} changes; connector lag p50 {r['connector_lag_ms_p50']} ms"
         )
+    for failure in r["failures"]:
+        print(f"FAIL: {failure}")
+    print("PASS" if record["passed"] else "FAIL")
+    return 0 if record["passed"] else 1
+
+
+def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
+    duration = args.duration or (10.0 if args.quick else 60.0)
+    params = LoadParams(rate=args.rate, duration=duration, mix=ChangeMix.parse(args.mix))
+    record = run_cdc_load(settings, cdc_config_from_args(args), params)
+    r = record["results"]
+    e2e, lag = r["e2e_latency_seconds"], r["connector_lag_seconds"]
+
+    def ms(summary: dict, key: str) -> str:
+        return f"{summary[key] * 1000:.0f} ms" if summary.get(key) is not None else "-"
+
+    print(
+        f"cdc-load: {r['committed']} committed at {r['achieved_rate']:g}/{r['target_rate']:g} "
+        f"changes/s, {r['missing']} missing, {r['duplicates']} duplicates; end-to-end "
+        f"p50 {ms(e2e, 'p50')} p99 {ms(e2e, 'p99')}; connector lag p50 {ms(lag, 'p50')} "
+        f"p99 {ms(lag, 'p99')}"
+    )
     for failure in r["failures"]:
         print(f"FAIL: {failure}")
     print("PASS" if record["passed"] else "FAIL")

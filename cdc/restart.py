@@ -24,7 +24,6 @@ again, a stopped connector resumed.
 from __future__ import annotations
 
 import dataclasses
-import threading
 import time
 from datetime import timedelta
 from typing import Any
@@ -35,6 +34,7 @@ from cdc.changes import ChangeDriver, ChangeMix, Ledger, run_in_thread
 from cdc.config import CdcConfig
 from cdc.errors import CdcError
 from cdc.events import end_offsets, read_events
+from cdc.live import LiveReader, ensure_topics
 from cdc.metrics import CdcMetrics, serving
 from chaos.docker_backend import docker_target
 from chaos.targets import ProcessTarget, Target
@@ -42,7 +42,6 @@ from kafkaval.config import Settings
 from kafkaval.environment import run_environment
 from kafkaval.errors import UsageError
 from kafkaval.records import iso, merge_scenario, new_run_id, save_run_record, utc_now
-from loadgen.recorder import summarize_us
 from stack import probes
 
 MUTATIONS = ("delete-offsets", "drop-slot")
@@ -164,22 +163,6 @@ def _mutate(cfg: CdcConfig, mutation: str) -> dict[str, float]:
     return {"fault_mono": t0, "recovery_seconds": time.monotonic() - t0}
 
 
-def _ensure_topics(settings: Settings, cfg: CdcConfig) -> None:
-    # The reader waits for all three topics; an empty table has none yet.
-    from confluent_kafka.admin import AdminClient, NewTopic
-
-    admin = AdminClient(probes.quiet(settings.client_config()))
-    existing = set(admin.list_topics(timeout=10).topics)
-    new = [NewTopic(t) for t in cfg.topics if t not in existing]
-    if new:
-        for fut in admin.create_topics(new, operation_timeout=10).values():
-            try:
-                fut.result(timeout=15)
-            except Exception as e:  # noqa: BLE001 - already exists is fine
-                if "already exists" not in str(e).lower():
-                    raise CdcError(f"cannot create topic: {e}") from e
-
-
 def run_connector_restart(
     settings: Settings, cfg: CdcConfig, params: RestartParams, metrics: CdcMetrics | None = None
 ) -> dict[str, Any]:
@@ -207,7 +190,7 @@ def _run(
     pipeline.require_kafka(settings)
     client = connect.ConnectClient(cfg.rest_url)
     connect.wait_running(client, cfg.connector_name, 30.0)
-    _ensure_topics(settings, cfg)
+    ensure_topics(settings, cfg)
 
     run_id = new_run_id()
     started_at = utc_now()
@@ -223,7 +206,9 @@ def _run(
     # A live consumer during both phases: end-to-end latency (commit time in
     # the database -> consumed here) as a consumer of the pipeline sees it,
     # stalls during the faults included. The exact check reads again after.
-    live = _LiveReader(settings, cfg.topics, start, params.phase_seconds * 2 + 180, metrics)
+    live = LiveReader(
+        settings, cfg.topics, start, params.phase_seconds * 2 + 180, metrics, SCENARIO
+    )
     live.start()
     try:
         for phase in ("kill", second):
@@ -320,57 +305,6 @@ def _run(
     save_run_record(settings.results_dir, record)
     merge_scenario(settings.results_dir, "connector-restart", delivery_entry(settings, record))
     return record
-
-
-class _LiveReader:
-    """Reads the table topics in a thread while the run goes on; keeps e2e latencies."""
-
-    def __init__(
-        self,
-        settings: Settings,
-        topics: list[str],
-        start: Any,
-        max_seconds: float,
-        metrics: CdcMetrics | None = None,
-    ) -> None:
-        self._args = (settings, topics, max_seconds, start)
-        self._metrics = metrics
-        self._stop = threading.Event()
-        self._latencies_us: list[int] = []
-        self._thread = threading.Thread(target=self._run, name="cdc-live-reader", daemon=True)
-        self.error: BaseException | None = None
-
-    def _on_event(self, ev: Any) -> None:
-        if self._metrics is not None:
-            self._metrics.inc(SCENARIO, "events_consumed")
-        if ev.op != "r":  # snapshot reads carry the snapshot's time, not a commit's
-            latency_ms = max(0, ev.consumed_at_ms - ev.source_ts_ms)
-            self._latencies_us.append(latency_ms * 1000)
-            if self._metrics is not None:
-                self._metrics.e2e(SCENARIO, latency_ms / 1000)
-
-    def _run(self) -> None:
-        settings, topics, max_seconds, start = self._args
-        try:
-            read_events(
-                settings, topics, max_seconds, start=start,
-                done=lambda _events: self._stop.is_set(), on_event=self._on_event, keep=False,
-            )  # fmt: skip
-        except CdcError as e:  # the latency figure is lost, the exact check still runs
-            self.error = e
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=60)
-
-    def latency(self) -> dict[str, Any]:
-        out: dict[str, Any] = dict(summarize_us(self._latencies_us))
-        if self.error is not None:
-            out["note"] = f"live reader failed: {self.error}"
-        return out
 
 
 def delivery_entry(settings: Settings, record: dict[str, Any]) -> dict[str, Any]:
