@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import signal
 import socket
 import sys
 from pathlib import Path
@@ -233,16 +234,22 @@ def down(settings: Settings, wipe: bool = False) -> list[str]:
 
     With ``wipe`` the data directories are deleted too.
     """
-    stopped = []
     # Prometheus last, so it can still scrape while brokers shut down; brokers
     # after the CDC processes (connect, postgres), which flush offsets to them.
     procs = sorted(
         load_managed(_pid_dir(settings)),
         key=lambda p: (p.name == "prometheus", p.name.startswith("broker")),
     )
+    stopped = [p.name for p in procs if p.is_running()]
+    brokers = [p for p in procs if p.name.startswith("broker")]
     for proc in procs:
-        if proc.is_running():
-            stopped.append(proc.name)
+        if brokers and proc is brokers[0]:
+            # All brokers get SIGTERM together: stopped one by one, the last
+            # ones would wait out their controlled shutdown (30 s) once the
+            # KRaft quorum is gone.
+            for broker in brokers:
+                if broker.is_running():
+                    broker.signal(signal.SIGTERM)
         proc.stop()
     if wipe:
         import shutil
