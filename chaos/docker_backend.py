@@ -21,20 +21,16 @@ from pathlib import Path
 from typing import Any
 
 import docker
-import requests
 
 from chaos.errors import ChaosError, TargetNotAllowed
 from chaos.safety import allowed_by_config
 from chaos.targets import Target
 from kafkaval.config import Settings
+from kafkaval.docker_engine import ENGINE_ERRORS
 from kafkaval.files import write_atomic
 
 # Network modes without a user-defined network to cut (nothing to disconnect).
 _UNPARTITIONABLE = ("host", "none")
-
-
-def _engine_errors() -> tuple[type[BaseException], ...]:
-    return (docker.errors.DockerException, requests.RequestException)
 
 
 class DockerTarget(Target):
@@ -68,13 +64,13 @@ class DockerTarget(Target):
             return self._client.api.inspect_container(self.name)
         except docker.errors.NotFound as e:
             raise ChaosError(f"container {self.name} does not exist (removed?)") from e
-        except _engine_errors() as e:
+        except ENGINE_ERRORS as e:
             raise ChaosError(f"Docker engine error on {self.name}: {e}") from e
 
     def _call(self, action: str, fn: Callable[[], Any]) -> Any:
         try:
             return fn()
-        except _engine_errors() as e:
+        except ENGINE_ERRORS as e:
             raise ChaosError(f"cannot {action} container {self.name}: {e}") from e
 
     def _wait(self, condition: Callable[[], bool], timeout: float, what: str) -> None:
@@ -203,7 +199,7 @@ def container_labels(client: Any, name: str) -> dict[str, str]:
         info = client.api.inspect_container(name)
     except docker.errors.NotFound as e:
         raise ChaosError(f"container {name} does not exist: check the name (docker ps)") from e
-    except _engine_errors() as e:
+    except ENGINE_ERRORS as e:
         raise ChaosError(f"Docker engine unreachable ({e}): is dockerd running?") from e
     return (info.get("Config") or {}).get("Labels") or {}
 
@@ -230,7 +226,7 @@ def docker_target(
     if client is None:
         try:
             client = docker.from_env(version="auto", timeout=30)
-        except _engine_errors() as e:
+        except ENGINE_ERRORS as e:
             raise ChaosError(f"Docker engine unreachable ({e}): is dockerd running?") from e
     labels = container_labels(client, name)
     if not allowed_by_config(settings, name, labels):
@@ -257,11 +253,11 @@ def broker_container(settings: Settings, node_id: int, client: Any = None) -> Do
     if client is None:
         try:
             client = docker.from_env(version="auto", timeout=30)
-        except _engine_errors() as e:
+        except ENGINE_ERRORS as e:
             raise ChaosError(f"Docker engine unreachable ({e}): is dockerd running?") from e
     try:
         containers = client.api.containers(all=True)
-    except _engine_errors() as e:
+    except ENGINE_ERRORS as e:
         raise ChaosError(f"Docker engine unreachable ({e}): is dockerd running?") from e
     wanted = f"KAFKA_NODE_ID={node_id}"
     client_config = settings.client_config()

@@ -17,11 +17,14 @@ from datetime import datetime
 from typing import Any
 
 import docker
-import requests
 
 from exporter.errors import SourceUnavailable
 from exporter.sample import TargetSample
 from exporter.stats_math import usage_from_stats
+from kafkaval.docker_engine import ENGINE_ERRORS
+
+# Listing containers and reading their stats: the engine failing, or its socket (OSError).
+_READ_ERRORS: tuple[type[BaseException], ...] = (*ENGINE_ERRORS, OSError)
 
 COMPOSE_PROJECT_LABEL = "com.docker.compose.project"
 COMPOSE_SERVICE_LABEL = "com.docker.compose.service"
@@ -74,7 +77,7 @@ def engine_problem(environ: Mapping[str, str] | None = None) -> str | None:
             )
     try:
         default_client_factory(env)().ping()
-    except (docker.errors.DockerException, requests.RequestException) as e:
+    except ENGINE_ERRORS as e:
         return f"Docker engine at {host} does not answer ({type(e).__name__}: {e})"
     return None
 
@@ -168,7 +171,7 @@ class DockerSource:
             api = self._api()
             filters = {"label": self._filters} if self._filters else None
             listed = api.containers(all=True, filters=filters)
-        except (docker.errors.DockerException, requests.RequestException, OSError) as e:
+        except _READ_ERRORS as e:
             self._drop_client()
             raise SourceUnavailable(f"Docker engine unreachable: {e}") from e
         futures = [self._pool.submit(self._one, api, c) for c in listed]
@@ -176,7 +179,7 @@ class DockerSource:
         for future in futures:
             try:
                 result = future.result()
-            except (docker.errors.DockerException, requests.RequestException, OSError):
+            except _READ_ERRORS:
                 # Best effort per container: one that vanished or timed out must
                 # not cost the others their sample; it comes back next round.
                 continue

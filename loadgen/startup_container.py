@@ -22,9 +22,9 @@ import time
 from typing import Any
 
 import docker
-import requests
 
 from kafkaval.config import Settings
+from kafkaval.docker_engine import ENGINE_ERRORS
 from kafkaval.errors import KafkavalError
 from loadgen.startup import _FAST_RECONNECT, free_port, time_to_serving
 from stack import probes
@@ -32,15 +32,11 @@ from stack import probes
 LABEL = "org.kafkaval.startup"
 
 
-def _engine_errors() -> tuple[type[BaseException], ...]:
-    return (docker.errors.DockerException, requests.RequestException)
-
-
 def _own_network(client: Any) -> str | None:
     """The first network of the container this process runs in, or None on the host."""
     try:
         me = client.api.inspect_container(socket.gethostname())
-    except _engine_errors():
+    except ENGINE_ERRORS:
         return None  # not a container of this engine: we run on the host
     networks = (me.get("NetworkSettings") or {}).get("Networks") or {}
     return next(iter(networks), None)
@@ -67,7 +63,7 @@ def measure_container_startup(
         raise KafkavalError(
             f"startup image {image} not found: pull or build it, or set startup_image"
         ) from None
-    except _engine_errors() as e:
+    except ENGINE_ERRORS as e:
         raise KafkavalError(
             f"the startup benchmark needs the Docker engine for {image} ({e}): "
             "mount /var/run/docker.sock, or unset startup_image to start a local JVM"
@@ -111,13 +107,13 @@ def measure_container_startup(
         metadata_s, serving_s = time_to_serving(client_config, t0, timeout, check)
         stats = container.stats(stream=False)
         rss = (stats.get("memory_stats") or {}).get("usage")
-    except _engine_errors() as e:
+    except ENGINE_ERRORS as e:
         raise KafkavalError(f"cannot run the startup container from {image}: {e}") from e
     finally:
         if container is not None:
             try:
                 container.remove(force=True, v=True)
-            except _engine_errors():
+            except ENGINE_ERRORS:
                 pass  # best effort: labelled org.kafkaval.startup for a manual cleanup
     return {
         "startup_seconds": serving_s,
