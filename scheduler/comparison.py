@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -9,6 +10,7 @@ from scheduler.metrics_extract import extract
 from scheduler.verdict import (
     DEFAULT_POLICY,
     INSUFFICIENT,
+    LOWER_IS_BETTER,
     MUST_BE_ZERO,
     MetricVerdict,
     VerdictPolicy,
@@ -24,13 +26,16 @@ def compare(
     """A verdict for every metric of the candidate, sorted by name.
 
     A metric the baseline lacks is "insufficient data", except the must-be-zero
-    counts (acked loss), which need no baseline.
+    counts (acked loss), which need no baseline. Metrics outside the policy's
+    ``metrics`` selection are left out.
     """
     base = extract(baseline_records)
     cand = extract(candidate_records)
     out = []
     for name in sorted(cand):
         c = cand[name]
+        if not policy.judges(name, c.direction):
+            continue
         b = base.get(name)
         if b is None and c.direction != MUST_BE_ZERO:
             out.append(
@@ -40,6 +45,13 @@ def compare(
             )
             continue
         out.append(judge(name, c.direction, b.values if b else [], c.values, policy))
+    # A pattern that matches nothing is most likely a typo: say so in the table
+    # rather than judging nothing and reporting "ok".
+    for pattern in policy.metrics:
+        if not any(fnmatch.fnmatchcase(name, pattern) for name in cand):
+            out.append(
+                MetricVerdict(pattern, LOWER_IS_BETTER, INSUFFICIENT, "matches no metric", 0, 0)
+            )
     return out
 
 

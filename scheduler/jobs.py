@@ -9,6 +9,7 @@ The file is TOML::
     [verdict]
     min_effect = 0.05             # smallest relative worsening that counts
     alpha = 0.05                  # one-sided rank-test level
+    # metrics = ["performance.*_p50_seconds"]  # judge only these (shell patterns)
 
     [[job]]
     name = "nightly-performance"
@@ -270,6 +271,9 @@ def _policy(raw: Mapping[str, Any], source: str) -> VerdictPolicy:
     _known_keys(raw, {f.name for f in dataclasses.fields(VerdictPolicy)}, f"{source} [verdict]")
     values: dict[str, Any] = {}
     for key, value in raw.items():
+        if key == "metrics":
+            values[key] = tuple(_str_list(value, key, f"{source} [verdict]"))
+            continue
         values[key] = _number(value, key, f"{source} [verdict]")
         if key in ("resamples", "seed", "min_samples"):
             values[key] = int(values[key])

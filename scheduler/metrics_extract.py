@@ -5,7 +5,8 @@ Compared (names are ``<suite>.<profile or scenario>.<metric>``):
 * ``performance.<max-rate profile>.achieved_rate`` (higher is better): the
   snapshot profile and any profile run at max rate; a fixed-rate profile
   achieves its target by design, so its rate says nothing;
-* ``performance.<profile>.{service,response,e2e}_p95_seconds`` / ``_p99_seconds``;
+* ``performance.<profile>.{service,response,e2e}_{p50,p95,p99}_seconds``; the
+  median is the steadiest of them on a shared machine, the tails the most telling;
 * ``performance.startup.startup_seconds``;
 * ``performance.<profile>.broker_cpu_peak`` / ``broker_memory_peak_bytes`` when
   the record carries them (the exporter's numbers);
@@ -28,7 +29,7 @@ from typing import Any
 from scheduler.verdict import HIGHER_IS_BETTER, LOWER_IS_BETTER, MUST_BE_ZERO
 
 LATENCIES = ("service", "response", "e2e")
-PERCENTILES = ("p95", "p99")
+PERCENTILES = ("p50", "p95", "p99")
 MAX_RATE_PROFILES = ("snapshot",)
 # Resource peaks a record may carry per profile, under "resources" or flat.
 RESOURCE_KEYS = {

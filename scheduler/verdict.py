@@ -21,6 +21,7 @@ seeded RNG, so the same samples always give the same report.
 from __future__ import annotations
 
 import dataclasses
+import fnmatch
 import itertools
 import math
 import random
@@ -51,6 +52,8 @@ class VerdictPolicy:
         resamples: bootstrap resamples for the reported interval.
         seed: RNG seed of the bootstrap, for reproducible reports.
         min_samples: fewer samples on either side give "insufficient data".
+        metrics: shell-style patterns of the metric names judged (empty: all).
+            Must-be-zero counts (acked loss) are judged whatever the patterns.
     """
 
     min_effect: float = 0.05
@@ -58,6 +61,7 @@ class VerdictPolicy:
     resamples: int = 2000
     seed: int = 8
     min_samples: int = 3
+    metrics: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         # Above 1 only a latency can reach it (2x slower); a rate can lose at most 100%.
@@ -67,6 +71,12 @@ class VerdictPolicy:
             raise ValueError(f"alpha must be in (0, 1), not {self.alpha}")
         if self.resamples < 0 or self.min_samples < 1:
             raise ValueError("resamples must be >= 0 and min_samples >= 1")
+
+    def judges(self, metric: str, direction: str) -> bool:
+        """Whether ``metric`` is judged under the ``metrics`` selection."""
+        if not self.metrics or direction == MUST_BE_ZERO:
+            return True
+        return any(fnmatch.fnmatchcase(metric, pattern) for pattern in self.metrics)
 
 
 DEFAULT_POLICY = VerdictPolicy()

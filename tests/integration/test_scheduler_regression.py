@@ -44,8 +44,11 @@ def _schedule(every: float = 3.0) -> object:
     return parse_schedule(
         {
             # Other test sessions share this machine and shift latencies between
-            # runs; only a change beyond +50% is this test's regression.
-            "verdict": {"min_effect": 0.5},
+            # runs: a CI host gave service p95s of 7-440 ms within one run of five
+            # repetitions while the p50 stayed at 6.7 ms. So only the medians are
+            # judged, and only a change beyond +50% is this test's regression; the
+            # throttled client moves the median by far more than that.
+            "verdict": {"min_effect": 0.5, "metrics": ["performance.*_p50_seconds"]},
             "job": [
                 {"name": "quick-perf", "every_seconds": every, "perf_args": PERF, **job},
                 {"name": "slowed-perf", "every_seconds": 3600, "perf_args": SLOW, **job},
@@ -92,12 +95,14 @@ def test_scheduled_run_baseline_normal_repeat_and_slowed_run(settings: Settings)
     def verdict(rec: dict, metric: str) -> dict:
         return next(v for v in rec["verdicts"] if v["metric"] == metric)
 
-    p99 = "performance.throughput.service_p99_seconds"
+    p50 = "performance.throughput.service_p50_seconds"
+    assert {v["metric"] for v in normal["verdicts"]} >= {p50}
+    assert all(v["metric"].endswith("_p50_seconds") for v in normal["verdicts"])
     assert normal["status"] in DONE, (normal["errors"], normal["regressions"])
-    assert not verdict(normal, p99)["decision"] == "regression"
+    assert not verdict(normal, p50)["decision"] == "regression"
     assert slowed["status"] == "regression", slowed["errors"]
-    assert p99 in slowed["regressions"]
-    v = verdict(slowed, p99)
+    assert p50 in slowed["regressions"]
+    v = verdict(slowed, p50)
     assert v["effect"] > 0.5 and v["ci_low"] > 0 and v["p_value"] <= 0.05
     saved = json.loads((results / f"scheduled-{slowed['run_id']}.json").read_text())
     assert saved["status"] == "regression" and saved["baseline_run_ids"] == [first["run_id"]]

@@ -247,3 +247,29 @@ def test_cli_bad_input_is_one_line(settings: Settings, capsys: pytest.CaptureFix
     assert main(["schedule", "--once", "weekly", "--results-dir", res, "--metrics-port", "0"]) == 2
     assert "unknown job 'weekly'" in capsys.readouterr().err
     assert cli.METRICS_PORT_OFFSET > 16  # clear of loadgen worker ports
+
+
+def test_verdict_metrics_selection_judges_only_matching_metrics_and_always_loss() -> None:
+    from scheduler.comparison import compare
+
+    base = perf_record([0.010, 0.011, 0.012], [900, 950, 1000])
+    slow = perf_record([0.050, 0.051, 0.052], [900, 950, 1000])  # the tail is 5x worse
+    for rec in (base, slow):
+        for rep in rec["profiles"]["snapshot"]["repetitions"]:
+            rep["service_latency_seconds"]["p50"] = 0.002  # the median is not
+    loss = {"kind": "delivery", "scenarios": {"broker-restart": {"lost": 3}}}
+    policy = parse_schedule(
+        {
+            "verdict": {"metrics": ["performance.*_p50_seconds", "performance.nosuch.*"]},
+            "job": [{"name": "j", "every_seconds": 60}],
+        }
+    ).policy
+    verdicts = {v.metric: v for v in compare([base], [slow, loss], policy)}
+    assert verdicts["performance.snapshot.service_p50_seconds"].decision == "no change"
+    assert "performance.snapshot.service_p99_seconds" not in verdicts
+    assert verdicts["delivery.broker-restart.lost"].is_regression  # judged whatever the patterns
+    assert verdicts["performance.nosuch.*"].reason == "matches no metric"
+    everything = {v.metric: v for v in compare([base], [slow])}  # no selection: all judged
+    assert everything["performance.snapshot.service_p99_seconds"].is_regression
+    with pytest.raises(UsageError, match="metrics must be a list"):
+        parse_schedule({"verdict": {"metrics": 5}, "job": [{"name": "j", "every_seconds": 60}]})
