@@ -65,7 +65,7 @@ def run_cdc_load(
     """
     params.validate()
     metrics = metrics or CdcMetrics()
-    with serving(settings, metrics, SCENARIO):
+    with serving(settings, metrics):
         return _run(settings, cfg, params, metrics)
 
 

@@ -24,6 +24,7 @@ from loadgen.metrics import SlotHistogram
 
 METRICS_PORT_OFFSET = 85  # clear of loadgen workers (+0..16), exporter (+17), delivery (+90)
 JOB = "kafkaval-cdc"
+INSTANCE = "cdc"
 
 
 class CdcMetrics(Collector):
@@ -66,8 +67,15 @@ class CdcMetrics(Collector):
 
 
 @contextlib.contextmanager
-def serving(settings: Settings, metrics: CdcMetrics, instance: str) -> Iterator[None]:
-    """Serve ``metrics`` for the block (see `kafkaval.targets.serve_metrics`)."""
+def serving(settings: Settings, metrics: CdcMetrics) -> Iterator[None]:
+    """Serve ``metrics`` for the block (see `kafkaval.targets.serve_metrics`).
+
+    Every CDC run serves on the same port under the same instance; the
+    ``scenario`` label tells runs apart. An instance per scenario mislabelled
+    data: Prometheus forgets a removed file_sd target a few seconds late, and
+    a run starting on the port within that time was scraped under the last
+    run's instance too.
+    """
     port = settings.metrics_port + METRICS_PORT_OFFSET
-    with serve_metrics(settings, metrics, port, JOB, instance, "CDC metrics"):
+    with serve_metrics(settings, metrics, port, JOB, INSTANCE, "CDC metrics"):
         yield

@@ -180,7 +180,7 @@ def run_connector_restart(
     params.validate()
     worker = connect_worker(settings, cfg)  # refused before anything starts
     metrics = metrics or CdcMetrics()
-    with serving(settings, metrics, SCENARIO):
+    with serving(settings, metrics):
         return _run(settings, cfg, params, metrics, worker)
 
 

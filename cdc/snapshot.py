@@ -100,7 +100,7 @@ def run_snapshot(
     if not 3 <= rows <= 10_000_000:
         raise UsageError(f"rows {rows} must be in [3, 10000000]")
     metrics = metrics or CdcMetrics()
-    with serving(settings, metrics, SCENARIO):
+    with serving(settings, metrics):
         return _run(settings, cfg, rows, quick, metrics)
 
 

@@ -7,11 +7,12 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client import CollectorRegistry
 
 from exporter.collector import ContainerCollector
 from exporter.sampler import Sampler, Source
 from kafkaval.errors import KafkavalError
+from kafkaval.targets import MetricsServer
 
 
 @dataclass
@@ -40,7 +41,7 @@ def serve(
     sampler = Sampler(source, interval=interval)
     registry.register(ContainerCollector(sampler))
     try:
-        server, thread = start_http_server(port, addr=address, registry=registry)
+        server = MetricsServer(registry, address, port)
     except OSError as e:
         source.close()
         raise KafkavalError(
@@ -48,11 +49,9 @@ def serve(
         ) from e
     sampler.start()
     try:
-        yield RunningExporter(sampler, registry, server.server_address[1])
+        yield RunningExporter(sampler, registry, server.port)
     finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
+        server.close()
         sampler.stop()
 
 

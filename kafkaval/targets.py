@@ -25,6 +25,28 @@ from kafkaval.config import Settings
 from kafkaval.files import write_atomic
 
 
+class MetricsServer:
+    """``registry`` served over HTTP on ``host``:``port`` until ``close()``.
+
+    Every /metrics endpoint of the project goes through here so that closing
+    is done one way: ``shutdown()`` alone stops the serving thread but leaves
+    the socket listening, and the next endpoint on that port in the same
+    process (a second run, a test after another) finds it busy.
+
+    Raises:
+        OSError: the port cannot be bound.
+    """
+
+    def __init__(self, registry: CollectorRegistry, host: str, port: int) -> None:
+        self._server, self._thread = start_http_server(port, addr=host, registry=registry)
+        self.port: int = self._server.server_address[1]
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(5)
+
+
 def targets_dir(settings: Settings) -> Path:
     return settings.path("state_dir") / "targets"
 
@@ -47,11 +69,15 @@ def scrape_target(settings: Settings, job: str, instance: str, address: str) -> 
 
 
 def last_scrape(settings: Settings, job: str, instance: str) -> float | None:
-    """Wall-clock time of Prometheus' latest scrape of ``job``/``instance`` (None if unknown)."""
+    """Wall-clock time of Prometheus' latest good scrape of ``job``/``instance``.
+
+    A failed scrape (``up`` 0: a timeout on a loaded host) does not count: it
+    stored none of the endpoint's values. None if unknown.
+    """
     try:
         r = requests.get(
             f"{settings.prometheus_url.rstrip('/')}/api/v1/query",
-            params={"query": f'timestamp(up{{job="{job}",instance="{instance}"}})'},
+            params={"query": f'timestamp(up{{job="{job}",instance="{instance}"}} == 1)'},
             timeout=2,
         )
         result = r.json()["data"]["result"]
@@ -64,7 +90,9 @@ def wait_scraped(settings: Settings, job: str, instance: str, after: float) -> b
     """Wait until Prometheus scraped ``job``/``instance`` after wall time ``after``.
 
     An endpoint calls this before it goes away, so its final values are in
-    Prometheus. Bounded by 2.5 scrape intervals plus 2 s; True if the scrape was seen.
+    Prometheus. Bounded by 2.5 scrape intervals plus 2 s (a Prometheus that
+    names the target otherwise, compose's by address, is waited for that long
+    and no more); True if the scrape was seen.
     """
     deadline = time.monotonic() + 2.5 * settings.scrape_interval + 2.0
     while time.monotonic() < deadline:
@@ -89,7 +117,7 @@ def serve_metrics(
     registry = CollectorRegistry()
     registry.register(collector)
     try:
-        server, _thread = start_http_server(port, settings.metrics_host, registry)
+        server = MetricsServer(registry, settings.metrics_host, port)
     except OSError as e:
         print(f"warning: {what} not exposed, port {port} busy ({e.strerror})", file=sys.stderr)
         yield False
@@ -99,4 +127,4 @@ def serve_metrics(
             yield True
             wait_scraped(settings, job, instance, time.time())
     finally:
-        server.shutdown()
+        server.close()

@@ -13,11 +13,11 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
-from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client import CollectorRegistry
 
 from kafkaval.config import Settings
 from kafkaval.errors import KafkavalError
-from kafkaval.targets import scrape_target, wait_scraped
+from kafkaval.targets import MetricsServer, scrape_target, wait_scraped
 from loadgen.metrics import LoadgenCollector
 
 JOB = "kafkaval-loadgen"
@@ -40,7 +40,7 @@ def metrics_endpoint(
     registry.register(collector)
     port = settings.metrics_port + index
     try:
-        server, thread = start_http_server(port, addr=settings.metrics_host, registry=registry)
+        server = MetricsServer(registry, settings.metrics_host, port)
     except OSError as e:
         raise KafkavalError(
             f"cannot serve metrics on {settings.metrics_host}:{port}: {e.strerror}; "
@@ -54,9 +54,7 @@ def metrics_endpoint(
             if linger:
                 wait_scraped(settings, JOB, instance, time.time())
     finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
+        server.close()
 
 
 def utc(ts: float) -> datetime:

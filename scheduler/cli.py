@@ -10,12 +10,12 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client import CollectorRegistry
 
 from kafkaval.config import Settings
 from kafkaval.errors import KafkavalError, UsageError
 from kafkaval.records import load_run_record
-from kafkaval.targets import scrape_target
+from kafkaval.targets import MetricsServer, scrape_target
 from scheduler import baseline, comparison, history
 from scheduler.jobs import load_schedule
 from scheduler.metrics import SchedulerCollector, SchedulerState
@@ -132,7 +132,7 @@ def _metrics_endpoint(
     registry = CollectorRegistry(auto_describe=False)
     registry.register(SchedulerCollector(state))
     try:
-        server, thread = start_http_server(port, addr=settings.metrics_host, registry=registry)
+        server = MetricsServer(registry, settings.metrics_host, port)
     except OSError as e:
         raise KafkavalError(
             f"cannot serve metrics on {settings.metrics_host}:{port} ({e.strerror}); "
@@ -144,8 +144,7 @@ def _metrics_endpoint(
         ):
             yield
     finally:
-        server.shutdown()
-        thread.join(timeout=5)
+        server.close()
 
 
 def _print_run(record: dict) -> None:

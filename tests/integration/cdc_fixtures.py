@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from cdc import pipeline, postgres
+from cdc import metrics, pipeline, postgres
 from cdc.config import CdcConfig, load_cdc_config
 from cdc.events import end_offsets, read_events
 from kafkaval.config import Settings
@@ -43,14 +43,26 @@ def cdc_config(stack_settings: Settings, tmp_root: Path) -> Iterator[CdcConfig]:
             pipeline.down(stack_settings, cfg)
 
 
+def _query(settings: Settings, expr: str) -> list[dict]:
+    r = requests.get(f"{settings.prometheus_url}/api/v1/query", params={"query": expr}, timeout=10)
+    return r.json()["data"]["result"]
+
+
 def prom_last(settings: Settings, selector: str) -> float:
     """The latest value of ``selector`` in the test Prometheus (last 10 minutes)."""
-    r = requests.get(
-        f"{settings.prometheus_url}/api/v1/query",
-        params={"query": f"last_over_time({selector}[10m])"},
-        timeout=10,
-    )
-    return float(r.json()["data"]["result"][0]["value"][1])
+    found = _query(settings, f"last_over_time({selector}[10m])")
+    assert len(found) == 1, f"{selector}: {[(x['metric'], x['value']) for x in found]}"
+    return float(found[0]["value"][1])
+
+
+def scrapes(settings: Settings) -> str:
+    """How the CDC endpoint was scraped in the last 10 minutes (for messages)."""
+    sel = f'up{{job="{metrics.JOB}",instance="{metrics.INSTANCE}"}}[10m]'
+    total = _query(settings, f"count_over_time({sel})")
+    good = _query(settings, f"sum_over_time({sel})")
+    n = total[0]["value"][1] if total else "0"
+    ok = good[0]["value"][1] if good else "0"
+    return f"{n} scrapes of {metrics.JOB}/{metrics.INSTANCE} in 10 min, {ok} good"
 
 
 def assert_insert_round_trip(settings: Settings, cfg: CdcConfig) -> None:

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from cdc_fixtures import cdc_config, prom_last  # noqa: F401 (fixture)
+from cdc_fixtures import cdc_config, prom_last, scrapes  # noqa: F401 (fixture)
 
 from cdc.changes import ChangeMix
 from cdc.config import CdcConfig
@@ -36,7 +36,8 @@ def test_load_at_rate_arrives_exactly_once_with_latency(
     saved = json.loads((Path(stack_settings.results_dir) / "latest-cdc-load.json").read_text())
     assert saved["run_id"] == record["run_id"] and saved["kind"] == "cdc-load"
     sel = '{scenario="cdc-load"}'
-    assert prom_last(stack_settings, f"kafkaval_cdc_changes_committed_total{sel}") == r["committed"]
+    committed = prom_last(stack_settings, f"kafkaval_cdc_changes_committed_total{sel}")
+    assert committed == r["committed"], scrapes(stack_settings)
 
 
 def test_bad_rate_is_refused_before_anything_runs(

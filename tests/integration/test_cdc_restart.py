@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from cdc_fixtures import cdc_config, prom_last  # noqa: F401 (fixture)
+from cdc_fixtures import cdc_config, prom_last, scrapes  # noqa: F401 (fixture)
 
 from cdc import connect
 from cdc.config import CdcConfig
@@ -47,7 +47,8 @@ def test_kill_and_graceful_restart_within_bounds(
     assert status["connector"]["state"] == "RUNNING"  # the worker is back
     # Live metrics: every committed change counted, the e2e histogram as many as read live.
     sel = '{scenario="connector-restart"}'
-    assert prom_last(stack_settings, f"kafkaval_cdc_changes_committed_total{sel}") == r["committed"]
+    committed = prom_last(stack_settings, f"kafkaval_cdc_changes_committed_total{sel}")
+    assert committed == r["committed"], scrapes(stack_settings)
     assert prom_last(stack_settings, f"kafkaval_cdc_e2e_latency_seconds_count{sel}") == e2e["count"]
 
 
