@@ -333,6 +333,7 @@ def run_scenario(scenario: Scenario, run: ScenarioRun) -> dict[str, Any]:
         thread = producer.run_in_thread(run.timing.rate, max_messages, run.timing.max_seconds)
         _start_progress(run, producer, progress_stop)
         local = local_targets(run.settings)
+        faults_undone_at = time.monotonic()  # moved on by each fault's undo
         if not run.stop.wait(run.timing.warmup):
             for fault in scenario.faults:
                 if fault.role == "broker":
@@ -344,6 +345,7 @@ def run_scenario(scenario: Scenario, run: ScenarioRun) -> dict[str, Any]:
                 seconds = fault_seconds(fault, run.timing)
                 run.say(f"[{run.key}] fault {fault.kind} on {target.name} for {seconds:g} s")
                 record = faults.run(fault.kind, target, seconds)
+                faults_undone_at = time.monotonic()
                 state = "rolled back" if record.rolled_back else "NOT rolled back: "
                 run.say(
                     f"[{run.key}] fault {fault.kind} on {target.name} {state}"
@@ -373,6 +375,9 @@ def run_scenario(scenario: Scenario, run: ScenarioRun) -> dict[str, Any]:
     result = check({producer.ledger.producer_id: producer.ledger}, log, groups)
     bounds = bounds_for(scenario, run.shape, run.unsafe)
     failures = judge(result, bounds, faults.all_rolled_back())
+    stall = client_stall(producer, faults_undone_at, result)
+    if stall:
+        failures.append(stall)
     if run.stop.is_set():
         failures.append("interrupted")
     if not settled:
@@ -388,9 +393,41 @@ def run_scenario(scenario: Scenario, run: ScenarioRun) -> dict[str, Any]:
         "groups": {g: dataclasses.asdict(r) for g, r in result.groups.items()},
         "bounds": bounds,
         "failures": failures,
+        "client_stalled": bool(stall),
+        "client_warnings": producer.client_warnings,
         "faults": [r.to_dict() for r in faults.records],
     }
     return entry
+
+
+# The log line librdkafka writes when it drops a leader=-1 update from a
+# produce response and leaves the partition without a leader for good
+# (confluentinc/librdkafka#5430, open in the 2.x line as of this writing).
+LEADER_LOST_SIGNATURE = "new leader-1 not found in cache"
+
+
+def client_stall(producer: VerifiableProducer, faults_undone_at: float, r: CheckResult) -> str:
+    """Why the run proves nothing, when the producer client itself stopped.
+
+    A stall is: sends after the faults were undone, and not one ack since,
+    while the broker answered (the final read of the log succeeded). That is
+    the client's doing, not the broker's, and the message says so instead of a
+    bare "acked N of M". Empty when there was no stall.
+    """
+    last = producer.last_ack_at
+    if r.acked >= r.sent or (last is not None and last >= faults_undone_at):
+        return ""
+    known = [w for w in producer.client_warnings if LEADER_LOST_SIGNATURE in w]
+    why = (
+        f"its log shows librdkafka#5430 ({known[0]!r})"
+        if known
+        else "see client_warnings in the record"
+    )
+    return (
+        f"producer client stalled: no ack after the faults were undone, {r.sent - r.acked} "
+        f"sends without one, while the broker served the final read; {why}. "
+        "The run proves nothing about the broker"
+    )
 
 
 def _publish(run: ScenarioRun, r: CheckResult, passed: bool) -> None:

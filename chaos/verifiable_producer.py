@@ -5,10 +5,16 @@ wall-clock time (for end-to-end latency elsewhere). Outcomes come from the
 delivery callback (confluent-kafka-python ``verifiable_producer.py`` habit):
 ``poll(0)`` in the loop, retry on ``BufferError``, ``flush`` at the end; a
 send with no report after the final flush is indeterminate.
+
+The client's own log lines of WARNING and above are kept (``client_warnings``)
+and the time of the last ack (``last_ack_at``), so that a scenario can tell a
+client that stopped getting acks after a fault was undone (a client stall)
+from a broker that lost or refused messages.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -18,7 +24,6 @@ from confluent_kafka import KafkaError, KafkaException, Producer
 
 from chaos.errors import ChaosError
 from chaos.ledger import ProducerLedger, message_key
-from stack.probes import quiet
 
 # Errors after which the message may or may not be in the log: the broker may
 # have appended it before the reply was lost.
@@ -29,6 +34,20 @@ INDETERMINATE_ERRORS = {
     KafkaError.REQUEST_TIMED_OUT,
     KafkaError.NOT_ENOUGH_REPLICAS_AFTER_APPEND,
 }
+# Client log lines kept per producer: enough to name a stall, bounded in a long run.
+MAX_CLIENT_WARNINGS = 50
+
+
+class _WarningsKept(logging.Handler):
+    """Keeps the first WARNING-or-worse lines of one client's librdkafka log."""
+
+    def __init__(self, into: list[str]) -> None:
+        super().__init__(logging.WARNING)
+        self._into = into
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if len(self._into) < MAX_CLIENT_WARNINGS:
+            self._into.append(record.getMessage())
 
 
 class VerifiableProducer:
@@ -56,8 +75,15 @@ class VerifiableProducer:
         self.topic = topic
         self._on_outcome = on_outcome
         self._on_ack_latency = on_ack_latency
+        self.client_warnings: list[str] = []
+        self.last_ack_at: float | None = None  # time.monotonic() of the last ack
+        # A logger of its own, outside the logging tree (no parent, not kept
+        # by the logging module): librdkafka's lines stay off the console and
+        # are kept for the scenario's diagnosis.
+        logger = logging.Logger(f"kafkaval.chaos.producer.{producer_id}")
+        logger.addHandler(_WarningsKept(self.client_warnings))
         try:
-            self._producer = producer_factory(quiet(config))
+            self._producer = producer_factory({**config, "logger": logger})
         except KafkaException as e:
             raise ChaosError(f"cannot create producer {producer_id}: {e}") from e
         self.running = threading.Event()
@@ -69,9 +95,10 @@ class VerifiableProducer:
 
         def on_delivery(err: KafkaError | None, msg: Any) -> None:
             if err is None:
+                self.last_ack_at = time.monotonic()
                 # Ack latency (send -> delivery report): the delivery chart shows
                 # how a fault stretches it while nothing is lost.
-                self._on_ack_latency(time.monotonic() - sent)
+                self._on_ack_latency(self.last_ack_at - sent)
                 # With acks=0 the client learns no offset: msg.offset() is None.
                 # The checker finds messages by id, so -1 ("unknown") is enough.
                 partition, offset = msg.partition(), msg.offset()

@@ -29,6 +29,15 @@ def test_scenario_passes_quick(
     settings = cluster_settings if shape == "3-broker" else stack_settings
     record = run_suite(settings, [name], [shape], quick=True, shape_overrides={shape: settings})
     entry = record["scenarios"][name]
+    if not entry["passed"] and entry["client_stalled"]:
+        # The producer client stopped getting acks after a broker restart
+        # (librdkafka#5430, seen about once in six full CI runs on a loaded
+        # host) and the scenario named it so. Nothing acked may be lost even
+        # then; the delivery checks themselves are judged on one more run.
+        assert entry["lost"] == 0 and entry["log_duplicates"] == 0, entry["failures"]
+        print(f"client stall, run once more: {entry['failures']}")
+        record = run_suite(settings, [name], [shape], quick=True, shape_overrides={shape: settings})
+        entry = record["scenarios"][name]
     assert entry["cluster"] == shape
     assert entry["passed"], entry["failures"]
     assert record["passed"]

@@ -157,3 +157,38 @@ def test_target_not_allowed_is_refused_before_anything_starts(
     assert "someone-elses-db" in err and "not allowed" in err and "chaos_targets" in err
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
     assert not (tmp_path / "results").exists()  # refused before any run record
+
+
+def test_a_client_that_gets_no_ack_after_the_faults_is_named_a_stall() -> None:
+    from chaos.scenarios import LEADER_LOST_SIGNATURE, client_stall
+    from chaos.verifiable_producer import VerifiableProducer
+
+    made: list[dict] = []
+
+    class FakeClient:
+        def __init__(self, config: dict) -> None:
+            made.append(config)
+
+        def produce(self, topic, value, key, on_delivery) -> None:
+            self.report = on_delivery
+
+        def poll(self, _timeout: float) -> int:
+            return 0
+
+    producer = VerifiableProducer("p0", "t", {"acks": "all"}, producer_factory=FakeClient)
+    client = made[0]["logger"]  # what librdkafka's log lines go to
+    client.warning("METADATAUPDATE [rdkafka#producer-1]: Partition t[1]: " + LEADER_LOST_SIGNATURE)
+    client.info("a debug line is not kept")
+    assert producer.client_warnings == [
+        "METADATAUPDATE [rdkafka#producer-1]: Partition t[1]: " + LEADER_LOST_SIGNATURE
+    ]
+    fake = producer._producer
+    producer.send_one()
+    fake.report(None, type("Msg", (), {"partition": lambda s: 0, "offset": lambda s: 7})())
+    acked_at = producer.last_ack_at
+    assert acked_at is not None
+    stalled = CheckResult(sent=10, acked=1)
+    message = client_stall(producer, acked_at + 5, stalled)  # faults undone 5 s after the ack
+    assert message.startswith("producer client stalled") and "librdkafka#5430" in message
+    assert client_stall(producer, acked_at - 5, stalled) == ""  # an ack came after the undo
+    assert client_stall(producer, acked_at + 5, CheckResult(sent=10, acked=10)) == ""
