@@ -71,10 +71,8 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
         help="delivery scenario: SIGKILL of the worker and a graceful connector restart",
     )
     _cdc_options(rs)
-    rs.add_argument("--rate", type=float, default=40.0, help="changes per second (40)")
+    _change_options(rs, rate=40.0, quick_help="short phases")
     rs.add_argument("--phase-seconds", type=float, help="seconds per phase (60; QUICK 15)")
-    rs.add_argument("--quick", action="store_true", help="short phases")
-    rs.add_argument("--mix", default="50:35:15", help="inserts:updates:deletes shares (50:35:15)")
     rs.add_argument(
         "--mutation",
         choices=MUTATIONS,
@@ -87,11 +85,16 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
         help="changes at a target rate: e2e latency, connector lag, exact check",
     )
     _cdc_options(ld)
-    ld.add_argument("--rate", type=float, default=100.0, help="changes per second (100)")
+    _change_options(ld, rate=100.0, quick_help="10 s of load")
     ld.add_argument("--duration", type=float, help="seconds of load (60; QUICK 10)")
-    ld.add_argument("--quick", action="store_true", help="10 s of load")
-    ld.add_argument("--mix", default="50:35:15", help="inserts:updates:deletes shares (50:35:15)")
     ld.set_defaults(func=cmd_load)
+
+
+def _change_options(p: argparse.ArgumentParser, rate: float, quick_help: str) -> None:
+    """The options of the verbs that drive changes into the tables."""
+    p.add_argument("--rate", type=float, default=rate, help=f"changes per second ({rate:g})")
+    p.add_argument("--mix", default="50:35:15", help="inserts:updates:deletes shares (50:35:15)")
+    p.add_argument("--quick", action="store_true", help=quick_help)
 
 
 def cmd_up(args: argparse.Namespace, settings: Settings) -> int:

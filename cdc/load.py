@@ -30,7 +30,7 @@ from cdc.metrics import CdcMetrics, serving
 from kafkaval.config import Settings
 from kafkaval.environment import run_environment
 from kafkaval.errors import UsageError
-from kafkaval.records import iso, new_run_id, save_run_record, utc_now
+from kafkaval.records import new_run_id, run_header, save_run_record, utc_now
 from loadgen.recorder import summarize_us
 
 SCENARIO = "cdc-load"
@@ -64,6 +64,7 @@ def run_cdc_load(
             or the driver stopped on a database error.
     """
     params.validate()
+    pipeline.require_kafka(settings)  # before the endpoint: a bad address is one line
     metrics = metrics or CdcMetrics()
     with serving(settings, metrics):
         return _run(settings, cfg, params, metrics)
@@ -72,7 +73,6 @@ def run_cdc_load(
 def _run(
     settings: Settings, cfg: CdcConfig, params: LoadParams, metrics: CdcMetrics
 ) -> dict[str, Any]:
-    pipeline.require_kafka(settings)
     connect.wait_running(connect.ConnectClient(cfg.rest_url), cfg.connector_name, 30.0)
     ensure_topics(settings, cfg)
     run_id, started_at = new_run_id(), utc_now()
@@ -109,12 +109,8 @@ def _run(
         )
     lag_us = [(e.ts_ms - e.source_ts_ms) * 1000 for e in events if e.op != "r"]
     record = {
-        "run_id": run_id,
-        "kind": "cdc-load",
+        **run_header(run_id, "cdc-load", started_at, run_environment(settings)),
         "scenario": SCENARIO,
-        "environment": run_environment(settings),
-        "started_at": iso(started_at),
-        "ended_at": iso(utc_now()),
         "parameters": {
             "rate": params.rate,
             "duration": params.duration,

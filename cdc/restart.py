@@ -41,7 +41,7 @@ from chaos.targets import ProcessTarget, Target
 from kafkaval.config import Settings
 from kafkaval.environment import run_environment
 from kafkaval.errors import UsageError
-from kafkaval.records import iso, merge_scenario, new_run_id, save_run_record, utc_now
+from kafkaval.records import iso, merge_scenario, new_run_id, run_header, save_run_record, utc_now
 from stack import probes
 
 MUTATIONS = ("delete-offsets", "drop-slot")
@@ -179,6 +179,7 @@ def run_connector_restart(
     """
     params.validate()
     worker = connect_worker(settings, cfg)  # refused before anything starts
+    pipeline.require_kafka(settings)
     metrics = metrics or CdcMetrics()
     with serving(settings, metrics):
         return _run(settings, cfg, params, metrics, worker)
@@ -187,7 +188,6 @@ def run_connector_restart(
 def _run(
     settings: Settings, cfg: CdcConfig, params: RestartParams, metrics: CdcMetrics, worker: Target
 ) -> dict[str, Any]:
-    pipeline.require_kafka(settings)
     client = connect.ConnectClient(cfg.rest_url)
     connect.wait_running(client, cfg.connector_name, 30.0)
     ensure_topics(settings, cfg)
@@ -267,12 +267,8 @@ def _run(
         info["duplicates"] = result.duplicates_by_phase.get(phase, 0)
     lags = sorted(e.ts_ms - e.source_ts_ms for e in events if e.op != "r")
     record = {
-        "run_id": run_id,
-        "kind": "cdc-delivery",
+        **run_header(run_id, "cdc-delivery", started_at, run_environment(settings)),
         "scenario": SCENARIO,
-        "environment": run_environment(settings),
-        "started_at": iso(started_at),
-        "ended_at": iso(utc_now()),
         "parameters": {
             "rate": params.rate,
             "phase_seconds": params.phase_seconds,

@@ -25,7 +25,7 @@ from cdc.schema import LOAD_SHARES, TRUNCATE_SQL
 from kafkaval.config import Settings
 from kafkaval.environment import run_environment
 from kafkaval.errors import UsageError
-from kafkaval.records import iso, new_run_id, save_run_record, utc_now
+from kafkaval.records import new_run_id, run_header, save_run_record, utc_now
 from stack import probes
 
 FULL_ROWS = 895_000
@@ -99,6 +99,10 @@ def run_snapshot(
     """
     if not 3 <= rows <= 10_000_000:
         raise UsageError(f"rows {rows} must be in [3, 10000000]")
+    # Preflight before the endpoint: an unreachable address is one line.
+    pipeline.require_kafka(settings)
+    if not connect.ConnectClient(cfg.rest_url).reachable():
+        raise CdcError(f"Kafka Connect at {cfg.rest_url} is not reachable: run `kafkaval cdc up`")
     metrics = metrics or CdcMetrics()
     with serving(settings, metrics):
         return _run(settings, cfg, rows, quick, metrics)
@@ -107,10 +111,6 @@ def run_snapshot(
 def _run(
     settings: Settings, cfg: CdcConfig, rows: int, quick: bool, metrics: CdcMetrics
 ) -> dict[str, Any]:
-    pipeline.require_kafka(settings)
-    client = connect.ConnectClient(cfg.rest_url)
-    if not client.reachable():
-        raise CdcError(f"Kafka Connect at {cfg.rest_url} is not reachable: run `kafkaval cdc up`")
     run_id = new_run_id()
     started_at = utc_now()
     pipeline.unregister_connector(cfg)
@@ -167,13 +167,9 @@ def _run(
     if not finished or snapshot_s is None:
         failures.append(f"snapshot not fully consumed within {timeout:.0f} s")
     record = {
-        "run_id": run_id,
-        "kind": "cdc-performance",
+        **run_header(run_id, "cdc-performance", started_at, run_environment(settings)),
         "profile": SCENARIO,
-        "environment": run_environment(settings),
         "quick": quick,
-        "started_at": iso(started_at),
-        "ended_at": iso(utc_now()),
         "parameters": {
             "rows": rows,
             "rows_per_table": split,

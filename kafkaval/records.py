@@ -37,6 +37,19 @@ def new_run_id(now: Callable[[], datetime] = utc_now) -> str:
     return now().strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
 
 
+def run_header(
+    run_id: str, kind: str, started_at: datetime, environment: dict[str, Any]
+) -> dict[str, Any]:
+    """The fields every record starts with; ``ended_at`` is now (call it when done)."""
+    return {
+        "run_id": run_id,
+        "kind": kind,
+        "environment": environment,
+        "started_at": iso(started_at),
+        "ended_at": iso(utc_now()),
+    }
+
+
 def save_run_record(results_dir: str | Path, record: dict[str, Any]) -> Path:
     """Write the record and update ``latest-<kind>.json``, both atomically.
 
