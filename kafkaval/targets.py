@@ -74,10 +74,13 @@ def last_scrape(settings: Settings, job: str, instance: str) -> float | None:
     A failed scrape (``up`` 0: a timeout on a loaded host) does not count: it
     stored none of the endpoint's values. None if unknown.
     """
+    up = f'up{{job="{job}",instance="{instance}"}}'
     try:
         r = requests.get(
             f"{settings.prometheus_url.rstrip('/')}/api/v1/query",
-            params={"query": f'timestamp(up{{job="{job}",instance="{instance}"}} == 1)'},
+            # timestamp() of a selector is the sample's time; of "up == 1" it
+            # would be the evaluation time, so the filter goes on the right of "and".
+            params={"query": f"timestamp({up}) and ({up} == 1)"},
             timeout=2,
         )
         result = r.json()["data"]["result"]
