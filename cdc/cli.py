@@ -8,7 +8,7 @@ import json
 from cdc import pipeline
 from cdc.changes import ChangeMix
 from cdc.config import CdcConfig, load_cdc_config
-from cdc.load import LoadParams, run_cdc_load
+from cdc.load import MIN_RATE_FRACTION, LoadParams, run_cdc_load
 from cdc.restart import MUTATIONS, RestartParams, run_connector_restart
 from cdc.snapshot import FULL_ROWS, QUICK_ROWS, run_snapshot
 from kafkaval.config import Settings
@@ -87,6 +87,12 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
     _cdc_options(ld)
     _change_options(ld, rate=100.0, quick_help="10 s of load")
     ld.add_argument("--duration", type=float, help="seconds of load (60; QUICK 10)")
+    ld.add_argument(
+        "--min-rate-fraction",
+        type=float,
+        default=MIN_RATE_FRACTION,
+        help=f"fail below this share of --rate committed ({MIN_RATE_FRACTION:g})",
+    )
     ld.set_defaults(func=cmd_load)
 
 
@@ -155,7 +161,12 @@ def cmd_connector_restart(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
     duration = args.duration or (10.0 if args.quick else 60.0)
-    params = LoadParams(rate=args.rate, duration=duration, mix=ChangeMix.parse(args.mix))
+    params = LoadParams(
+        rate=args.rate,
+        duration=duration,
+        mix=ChangeMix.parse(args.mix),
+        min_rate_fraction=args.min_rate_fraction,
+    )
     record = run_cdc_load(settings, cdc_config_from_args(args), params)
     r = record["results"]
     e2e, lag = r["e2e_latency_seconds"], r["connector_lag_seconds"]

@@ -35,7 +35,7 @@ from loadgen.recorder import summarize_us
 
 SCENARIO = "cdc-load"
 PHASE = "load"
-# The driver may fall this far behind its schedule before the run fails.
+# The driver may fall this far behind its schedule before the run fails (default).
 MIN_RATE_FRACTION = 0.99
 
 
@@ -45,12 +45,15 @@ class LoadParams:
     duration: float = 60.0  # seconds
     mix: ChangeMix = dataclasses.field(default_factory=ChangeMix)
     catch_up_timeout: float = 120.0
+    min_rate_fraction: float = MIN_RATE_FRACTION  # of ``rate`` the driver must commit
 
     def validate(self) -> None:
         if not 0 < self.rate <= 2000:
             raise UsageError(f"rate {self.rate} must be in (0, 2000] changes/s")
         if not 1 <= self.duration <= 3600:
             raise UsageError(f"duration {self.duration} s must be in [1, 3600]")
+        if not 0 < self.min_rate_fraction <= 1:
+            raise UsageError(f"min-rate-fraction {self.min_rate_fraction:g} must be in (0, 1]")
 
 
 def run_cdc_load(
@@ -103,9 +106,10 @@ def _run(
     result = check_changes(ledger.changes(), events, {PHASE: 0})
     achieved = committed / load_seconds if load_seconds > 0 else 0.0
     failures = list(result.failures)
-    if achieved < MIN_RATE_FRACTION * params.rate:
+    if achieved < params.min_rate_fraction * params.rate:
         failures.append(
-            f"committed {achieved:.1f} changes/s, below {MIN_RATE_FRACTION:.0%} of {params.rate:g}"
+            f"committed {achieved:.1f} changes/s, "
+            f"below {params.min_rate_fraction:.0%} of {params.rate:g}"
         )
     lag_us = [(e.ts_ms - e.source_ts_ms) * 1000 for e in events if e.op != "r"]
     record = {
@@ -115,6 +119,7 @@ def _run(
             "rate": params.rate,
             "duration": params.duration,
             "mix": dataclasses.asdict(params.mix),
+            "min_rate_fraction": params.min_rate_fraction,
             "connector": cfg.connector_name,
             "topics": cfg.topics,
         },

@@ -26,6 +26,7 @@ def test_config_from_env_and_overrides() -> None:
         ["cdc", "connector-restart", "--mix", "1:x"],
         ["cdc", "connector-restart", "--mutation", "nope"],
         ["cdc", "up", "--pg-port", "notaport"],
+        ["cdc", "load", "--min-rate-fraction", "1.5"],
     ],
 )
 def test_bad_input_exits_2_with_one_line(
