@@ -189,6 +189,14 @@ class DockerTarget(Target):
         return health is None or health.get("Status") == "healthy"
 
 
+def _engine_client() -> Any:
+    """A client of the local Docker engine (DOCKER_HOST honoured)."""
+    try:
+        return docker.from_env(version="auto", timeout=30)
+    except ENGINE_ERRORS as e:
+        raise ChaosError(f"Docker engine unreachable ({e}): is dockerd running?") from e
+
+
 def container_labels(client: Any, name: str) -> dict[str, str]:
     """The labels of container ``name``.
 
@@ -223,11 +231,7 @@ def docker_target(
         TargetNotAllowed: not listed by name or label.
         ChaosError: the engine is unreachable or the container does not exist.
     """
-    if client is None:
-        try:
-            client = docker.from_env(version="auto", timeout=30)
-        except ENGINE_ERRORS as e:
-            raise ChaosError(f"Docker engine unreachable ({e}): is dockerd running?") from e
+    client = _engine_client() if client is None else client
     labels = container_labels(client, name)
     if not allowed_by_config(settings, name, labels):
         raise TargetNotAllowed(
@@ -250,11 +254,7 @@ def broker_container(settings: Settings, node_id: int, client: Any = None) -> Do
     """
     from chaos.safety import broker_listed  # safety imports this module's peers
 
-    if client is None:
-        try:
-            client = docker.from_env(version="auto", timeout=30)
-        except ENGINE_ERRORS as e:
-            raise ChaosError(f"Docker engine unreachable ({e}): is dockerd running?") from e
+    client = _engine_client() if client is None else client
     try:
         containers = client.api.containers(all=True)
     except ENGINE_ERRORS as e:

@@ -125,9 +125,26 @@ def serve_metrics(
         print(f"warning: {what} not exposed, port {port} busy ({e.strerror})", file=sys.stderr)
         yield False
         return
+    with announced(settings, server, job, instance):
+        yield True
+
+
+@contextlib.contextmanager
+def announced(
+    settings: Settings, server: MetricsServer, job: str, instance: str, linger: bool = True
+) -> Iterator[str]:
+    """``server`` registered as ``job``/``instance`` for the block; yields host:port.
+
+    The one path every endpoint takes after binding its port (each says in its
+    own words when it cannot bind). With ``linger`` a block that ends normally
+    waits for Prometheus' next scrape, so the final values are in it; one that
+    raises (Ctrl-C included) does not wait. The server is closed afterwards.
+    """
+    address = f"{settings.metrics_host}:{server.port}"
     try:
-        with scrape_target(settings, job, instance, f"{settings.metrics_host}:{port}"):
-            yield True
-            wait_scraped(settings, job, instance, time.time())
+        with scrape_target(settings, job, instance, address):
+            yield address
+            if linger:
+                wait_scraped(settings, job, instance, time.time())
     finally:
         server.close()

@@ -9,7 +9,6 @@ scrape intervals), so the final counts reach Prometheus.
 from __future__ import annotations
 
 import contextlib
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -17,7 +16,7 @@ from prometheus_client import CollectorRegistry
 
 from kafkaval.config import Settings
 from kafkaval.errors import KafkavalError
-from kafkaval.targets import MetricsServer, scrape_target, wait_scraped
+from kafkaval.targets import MetricsServer, announced
 from loadgen.metrics import LoadgenCollector
 
 JOB = "kafkaval-loadgen"
@@ -46,15 +45,8 @@ def metrics_endpoint(
             f"cannot serve metrics on {settings.metrics_host}:{port}: {e.strerror}; "
             "set metrics_port to a free port"
         ) from e
-    address = f"{settings.metrics_host}:{port}"
-    instance = instance_name(index)
-    try:
-        with scrape_target(settings, JOB, instance, address):
-            yield address
-            if linger:
-                wait_scraped(settings, JOB, instance, time.time())
-    finally:
-        server.close()
+    with announced(settings, server, JOB, instance_name(index), linger) as address:
+        yield address
 
 
 def utc(ts: float) -> datetime:

@@ -15,7 +15,7 @@ from prometheus_client import CollectorRegistry
 from kafkaval.config import Settings
 from kafkaval.errors import KafkavalError, UsageError
 from kafkaval.records import load_run_record
-from kafkaval.targets import MetricsServer, scrape_target
+from kafkaval.targets import MetricsServer, announced
 from scheduler import baseline, comparison, history
 from scheduler.jobs import load_schedule
 from scheduler.metrics import SchedulerCollector, SchedulerState
@@ -138,13 +138,9 @@ def _metrics_endpoint(
             f"cannot serve metrics on {settings.metrics_host}:{port} ({e.strerror}); "
             "pick another --metrics-port"
         ) from None
-    try:
-        with scrape_target(
-            settings, "kafkaval-scheduler", "scheduler", f"{settings.metrics_host}:{port}"
-        ):
-            yield
-    finally:
-        server.close()
+    # No lingering: the scheduler's figures live in its records, not in a last scrape.
+    with announced(settings, server, "kafkaval-scheduler", "scheduler", linger=False):
+        yield
 
 
 def _print_run(record: dict) -> None:
