@@ -135,6 +135,9 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
     )
     ovh.add_argument("--messages", type=_positive_int, default=200_000)
     ovh.add_argument("--record-size", type=_positive_int, default=1024)
+    ovh.add_argument(
+        "--rounds", type=_positive_int, default=10, help="runs of each loop (verdict: median)"
+    )
     ovh.set_defaults(func=cmd_overhead)
 
 
@@ -177,5 +180,11 @@ def cmd_compare(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_overhead(args: argparse.Namespace, settings: Settings) -> int:
     from loadgen.overhead import run_overhead
 
-    run_overhead(args.messages, args.record_size)
+    # A benchmark prints figures (as bench-compare does); it is not a check.
+    run_overhead(
+        args.messages,
+        args.record_size,
+        args.rounds,
+        settings.path("results_dir") / "bench-overhead.json",
+    )
     return 0

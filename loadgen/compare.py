@@ -114,7 +114,10 @@ def run_loadgen(
 
         return run_compare_workers(settings, wl, workers)
     producer = PacedProducer(wl, producer_config(settings, SHARED))
-    producer.run()
+    try:
+        producer.run()
+    finally:
+        producer.close()
     _, sent, acked = producer.recorder.arrays()
     ok = acked != UNSET
     span = (acked[ok].max() - sent[sent != UNSET].min()) / 1e6

@@ -94,7 +94,10 @@ def _worker_main(
             ready.put(index)
             if not go.wait(READY_TIMEOUT):
                 raise KafkavalError("the parent never started the run")
-            producer.run()
+            try:
+                producer.run()
+            finally:
+                producer.close()
             collector.set_target_rate(wl.name, 0.0)
             collector.detach(producer)
             rec = producer.recorder
