@@ -33,6 +33,7 @@ from confluent_kafka import Consumer, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from chaos.checker import CheckResult, check
+from chaos.client_log import known_cause
 from chaos.errors import ChaosError
 from chaos.faults import FaultRunner
 from chaos.final_read import read_log
@@ -260,6 +261,7 @@ def _consumer_process(run: ScenarioRun, topic: str, group: str, out: Path) -> Ma
         "--bootstrap", run.settings.bootstrap_servers,
         "--group", f"kafkaval-{run.run_id}-{run.key}-{group}",
         "--topic", topic, "--out", str(out),
+        "--client-warnings", str(_warnings_file(out)),
         "--max-seconds", str(run.timing.max_seconds + run.timing.settle + 60),
     ]  # fmt: skip
     if run.unsafe.consumer_skip_every:
@@ -275,6 +277,10 @@ def _consumer_process(run: ScenarioRun, topic: str, group: str, out: Path) -> Ma
         cwd=str(Path(__file__).resolve().parents[1]),
         env={"PYTHONPATH": str(Path(__file__).resolve().parents[1])},
     )
+
+
+def _warnings_file(deliveries: Path) -> Path:
+    return deliveries.with_suffix(".client-warnings")
 
 
 def _broker_target(run: ScenarioRun, topic: str, local: dict[str, Target]) -> Target:
@@ -333,7 +339,8 @@ def run_scenario(scenario: Scenario, run: ScenarioRun) -> dict[str, Any]:
         thread = producer.run_in_thread(run.timing.rate, max_messages, run.timing.max_seconds)
         _start_progress(run, producer, progress_stop)
         local = local_targets(run.settings)
-        faults_undone_at = time.monotonic()  # moved on by each fault's undo
+        # Moved on by each fault's undo; wall clock too, to compare with file times.
+        faults_undone_at, faults_undone_wall = time.monotonic(), time.time()
         if not run.stop.wait(run.timing.warmup):
             for fault in scenario.faults:
                 if fault.role == "broker":
@@ -345,7 +352,7 @@ def run_scenario(scenario: Scenario, run: ScenarioRun) -> dict[str, Any]:
                 seconds = fault_seconds(fault, run.timing)
                 run.say(f"[{run.key}] fault {fault.kind} on {target.name} for {seconds:g} s")
                 record = faults.run(fault.kind, target, seconds)
-                faults_undone_at = time.monotonic()
+                faults_undone_at, faults_undone_wall = time.monotonic(), time.time()
                 state = "rolled back" if record.rolled_back else "NOT rolled back: "
                 run.say(
                     f"[{run.key}] fault {fault.kind} on {target.name} {state}"
@@ -367,17 +374,21 @@ def run_scenario(scenario: Scenario, run: ScenarioRun) -> dict[str, Any]:
             proc.stop(timeout=15)
     log = read_log(run.settings.client_config(), topic)
     groups = {}
+    consumer_warnings: dict[str, list[str]] = {}
     for group, path in outs.items():
         deliveries = DeliveryLog()
         if path.exists():
             deliveries.extend_from_file(str(path))
         groups[group] = deliveries
+        warnings_path = _warnings_file(path)
+        if warnings_path.exists():
+            consumer_warnings[group] = warnings_path.read_text(errors="replace").splitlines()
     result = check({producer.ledger.producer_id: producer.ledger}, log, groups)
     bounds = bounds_for(scenario, run.shape, run.unsafe)
     failures = judge(result, bounds, faults.all_rolled_back())
-    stall = client_stall(producer, faults_undone_at, result)
-    if stall:
-        failures.append(stall)
+    stalls = [producer_stall(producer, faults_undone_at, result)]
+    stalls += consumer_stalls(result, outs, faults_undone_wall, consumer_warnings)
+    failures += [s for s in stalls if s]
     if run.stop.is_set():
         failures.append("interrupted")
     if not settled:
@@ -393,20 +404,15 @@ def run_scenario(scenario: Scenario, run: ScenarioRun) -> dict[str, Any]:
         "groups": {g: dataclasses.asdict(r) for g, r in result.groups.items()},
         "bounds": bounds,
         "failures": failures,
-        "client_stalled": bool(stall),
+        "client_stalled": any(stalls),
         "client_warnings": producer.client_warnings,
+        "consumer_warnings": consumer_warnings,
         "faults": [r.to_dict() for r in faults.records],
     }
     return entry
 
 
-# The log line librdkafka writes when it drops a leader=-1 update from a
-# produce response and leaves the partition without a leader for good
-# (confluentinc/librdkafka#5430, open in the 2.x line as of this writing).
-LEADER_LOST_SIGNATURE = "new leader-1 not found in cache"
-
-
-def client_stall(producer: VerifiableProducer, faults_undone_at: float, r: CheckResult) -> str:
+def producer_stall(producer: VerifiableProducer, faults_undone_at: float, r: CheckResult) -> str:
     """Why the run proves nothing, when the producer client itself stopped.
 
     A stall is: sends after the faults were undone, and not one ack since,
@@ -417,17 +423,42 @@ def client_stall(producer: VerifiableProducer, faults_undone_at: float, r: Check
     last = producer.last_ack_at
     if r.acked >= r.sent or (last is not None and last >= faults_undone_at):
         return ""
-    known = [w for w in producer.client_warnings if LEADER_LOST_SIGNATURE in w]
-    why = (
-        f"its log shows librdkafka#5430 ({known[0]!r})"
-        if known
-        else "see client_warnings in the record"
-    )
+    why = known_cause(producer.client_warnings, "client_warnings")
     return (
         f"producer client stalled: no ack after the faults were undone, {r.sent - r.acked} "
         f"sends without one, while the broker served the final read; {why}. "
         "The run proves nothing about the broker"
     )
+
+
+def consumer_stalls(
+    r: CheckResult,
+    deliveries: dict[str, Path],
+    faults_undone_wall: float,
+    warnings: dict[str, list[str]],
+) -> list[str]:
+    """The groups whose consumer client stopped: the consumer side of producer_stall.
+
+    A stall is: messages missing for the group, and not one delivery recorded
+    since the faults were undone (the deliveries file was last written
+    before), while the broker answered the final read. One message per such
+    group; none when there was no stall.
+    """
+    out = []
+    for group, g in r.groups.items():
+        path = deliveries.get(group)
+        if g.missing == 0 or path is None:
+            continue
+        last_write = path.stat().st_mtime if path.exists() else None
+        if last_write is not None and last_write >= faults_undone_wall:
+            continue  # it delivered after the undo: judged as a delivery failure
+        why = known_cause(warnings.get(group, []), f"consumer_warnings[{group!r}]")
+        out.append(
+            f"consumer client stalled: group {group} recorded no delivery after the faults "
+            f"were undone, {g.missing} missing, while the broker served the final read; "
+            f"{why}. The run proves nothing about the broker"
+        )
+    return out
 
 
 def _publish(run: ScenarioRun, r: CheckResult, passed: bool) -> None:

@@ -8,7 +8,8 @@ Run as its own process (so chaos can kill -9 it)::
 Each delivery is appended as ``partition offset key`` to ``--out`` (written to
 the kernel before the commit, so a SIGKILL loses nothing that was committed),
 then the batch's offsets are committed synchronously: at-least-once, and the
-redeliveries after a kill are at most one batch (``--batch``).
+redeliveries after a kill are at most one batch (``--batch``). The client's
+own warning lines go to ``--client-warnings`` (chaos.client_log).
 
 ``--skip-every N`` is the deliberately unsafe mode for the checker's live
 self-test: every N-th record is committed without being recorded, as if a
@@ -22,10 +23,12 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException
 
+from chaos.client_log import warnings_logger
 from kafkaval.config import parse_props
 from stack.probes import quiet
 
@@ -34,24 +37,44 @@ SESSION_TIMEOUT_MS = 6000
 DEFAULT_BATCH = 200
 
 
-def consumer_config(bootstrap: str, group: str, extra: dict[str, str]) -> dict[str, Any]:
-    return quiet(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": group,
-            # Offsets are committed only after the deliveries are recorded.
-            "enable.auto.commit": "false",
-            "auto.offset.reset": "earliest",
-            "isolation.level": "read_committed",
-            "session.timeout.ms": str(SESSION_TIMEOUT_MS),
-            "heartbeat.interval.ms": "1000",
-            **extra,
-        }
-    )
+def consumer_config(
+    bootstrap: str, group: str, extra: dict[str, str], warnings_to: str | None = None
+) -> dict[str, Any]:
+    """The member's client properties; its log's warning lines go to ``warnings_to``."""
+    props = {
+        "bootstrap.servers": bootstrap,
+        "group.id": group,
+        # Offsets are committed only after the deliveries are recorded.
+        "enable.auto.commit": "false",
+        "auto.offset.reset": "earliest",
+        "isolation.level": "read_committed",
+        "session.timeout.ms": str(SESSION_TIMEOUT_MS),
+        "heartbeat.interval.ms": "1000",
+        **extra,
+    }
+    if warnings_to is None:
+        return quiet(props)
+    return {
+        **props,
+        "logger": warnings_logger(f"kafkaval.chaos.consumer.{group}", _appender(warnings_to)),
+    }
+
+
+def _appender(path: str) -> Callable[[str], None]:
+    """Appends each line to ``path`` at once: the process may be killed -9 any time."""
+
+    def append(line: str) -> None:
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(line.replace("\n", " ") + "\n")
+
+    return append
 
 
 def consume(args: argparse.Namespace, running: list[bool]) -> int:
-    consumer = Consumer(consumer_config(args.bootstrap, args.group, parse_props(args.prop)))
+    config = consumer_config(
+        args.bootstrap, args.group, parse_props(args.prop), args.client_warnings
+    )
+    consumer = Consumer(config)
     consumer.subscribe([args.topic])
     fd = os.open(args.out, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     deadline = time.monotonic() + args.max_seconds
@@ -98,6 +121,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--batch", type=int, default=DEFAULT_BATCH)
     p.add_argument("--skip-every", type=int, default=0)
     p.add_argument("--prop", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument(
+        "--client-warnings", metavar="FILE", help="append librdkafka's warning lines here"
+    )
     args = p.parse_args(argv)
     running = [True]
 

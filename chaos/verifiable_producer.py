@@ -14,7 +14,6 @@ from a broker that lost or refused messages.
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections.abc import Callable
@@ -22,6 +21,7 @@ from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Producer
 
+from chaos.client_log import warnings_logger
 from chaos.errors import ChaosError
 from chaos.ledger import ProducerLedger, message_key
 
@@ -34,20 +34,6 @@ INDETERMINATE_ERRORS = {
     KafkaError.REQUEST_TIMED_OUT,
     KafkaError.NOT_ENOUGH_REPLICAS_AFTER_APPEND,
 }
-# Client log lines kept per producer: enough to name a stall, bounded in a long run.
-MAX_CLIENT_WARNINGS = 50
-
-
-class _WarningsKept(logging.Handler):
-    """Keeps the first WARNING-or-worse lines of one client's librdkafka log."""
-
-    def __init__(self, into: list[str]) -> None:
-        super().__init__(logging.WARNING)
-        self._into = into
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if len(self._into) < MAX_CLIENT_WARNINGS:
-            self._into.append(record.getMessage())
 
 
 class VerifiableProducer:
@@ -77,11 +63,11 @@ class VerifiableProducer:
         self._on_ack_latency = on_ack_latency
         self.client_warnings: list[str] = []
         self.last_ack_at: float | None = None  # time.monotonic() of the last ack
-        # A logger of its own, outside the logging tree (no parent, not kept
-        # by the logging module): librdkafka's lines stay off the console and
-        # are kept for the scenario's diagnosis.
-        logger = logging.Logger(f"kafkaval.chaos.producer.{producer_id}")
-        logger.addHandler(_WarningsKept(self.client_warnings))
+        # librdkafka's lines stay off the console and are kept for the
+        # scenario's diagnosis.
+        logger = warnings_logger(
+            f"kafkaval.chaos.producer.{producer_id}", self.client_warnings.append
+        )
         try:
             self._producer = producer_factory({**config, "logger": logger})
         except KafkaException as e:

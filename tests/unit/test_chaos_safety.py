@@ -160,7 +160,8 @@ def test_target_not_allowed_is_refused_before_anything_starts(
 
 
 def test_a_client_that_gets_no_ack_after_the_faults_is_named_a_stall() -> None:
-    from chaos.scenarios import LEADER_LOST_SIGNATURE, client_stall
+    from chaos.client_log import LEADER_LOST_SIGNATURE
+    from chaos.scenarios import producer_stall
     from chaos.verifiable_producer import VerifiableProducer
 
     made: list[dict] = []
@@ -188,7 +189,59 @@ def test_a_client_that_gets_no_ack_after_the_faults_is_named_a_stall() -> None:
     acked_at = producer.last_ack_at
     assert acked_at is not None
     stalled = CheckResult(sent=10, acked=1)
-    message = client_stall(producer, acked_at + 5, stalled)  # faults undone 5 s after the ack
+    message = producer_stall(producer, acked_at + 5, stalled)  # faults undone 5 s after the ack
     assert message.startswith("producer client stalled") and "librdkafka#5430" in message
-    assert client_stall(producer, acked_at - 5, stalled) == ""  # an ack came after the undo
-    assert client_stall(producer, acked_at + 5, CheckResult(sent=10, acked=10)) == ""
+    assert producer_stall(producer, acked_at - 5, stalled) == ""  # an ack came after the undo
+    assert producer_stall(producer, acked_at + 5, CheckResult(sent=10, acked=10)) == ""
+
+
+def test_a_group_that_records_nothing_after_the_faults_is_named_a_consumer_stall(
+    tmp_path,
+) -> None:
+    import os
+    import time
+
+    from chaos.checker import GroupResult
+    from chaos.client_log import LEADER_LOST_SIGNATURE
+    from chaos.scenarios import consumer_stalls
+
+    undone = time.time()
+    stopped, going, whole = (tmp_path / f"{g}.deliveries" for g in ("g1", "g2", "g3"))
+    for path in (stopped, going, whole):
+        path.write_text("0 1 p0:1\n")
+    os.utime(stopped, (undone - 10, undone - 10))  # its last delivery: before the undo
+    r = CheckResult(sent=100, acked=100)
+    r.groups = {
+        "g1": GroupResult(delivered=40, missing=60),
+        "g2": GroupResult(delivered=90, missing=10),  # delivered after the undo: not a stall
+        "g3": GroupResult(delivered=100),
+    }
+    outs = {"g1": stopped, "g2": going, "g3": whole}
+    warnings = {"g1": ["FETCH [rdkafka#consumer-1]: t[0]: " + LEADER_LOST_SIGNATURE]}
+    stalls = consumer_stalls(r, outs, undone, warnings)
+    assert len(stalls) == 1
+    assert stalls[0].startswith("consumer client stalled: group g1") and "60 missing" in stalls[0]
+    assert "librdkafka#5430" in stalls[0]
+    assert "consumer_warnings['g1']" in consumer_stalls(r, outs, undone, {})[0]
+    stopped.unlink()  # never delivered anything: a stall too
+    assert len(consumer_stalls(r, outs, undone, {})) == 1
+
+
+def test_the_verifiable_consumer_keeps_its_client_warnings_in_a_file(tmp_path) -> None:
+    from chaos.client_log import LEADER_LOST_SIGNATURE, MAX_CLIENT_WARNINGS
+    from chaos.verifiable_consumer import consumer_config
+
+    path = tmp_path / "g1.client-warnings"
+    logger = consumer_config("127.0.0.1:9", "g1", {}, str(path))["logger"]
+    logger.warning("FAIL [rdkafka#consumer-1]: line\nwith a break")
+    logger.info("not kept")
+    logger.warning("FAIL [rdkafka#consumer-1]: line\nwith a break")  # a repeat
+    for i in range(2 * MAX_CLIENT_WARNINGS):
+        logger.error("ERROR %d", i)
+    logger.warning("METADATA: t[0]: " + LEADER_LOST_SIGNATURE)  # past the bound, still kept
+    lines = path.read_text().splitlines()
+    assert lines[0] == "FAIL [rdkafka#consumer-1]: line with a break"
+    assert lines[1] == "ERROR 0"
+    assert len(lines) == MAX_CLIENT_WARNINGS + 1  # bounded
+    assert lines[-1] == "METADATA: t[0]: " + LEADER_LOST_SIGNATURE
+    assert "logger" in consumer_config("127.0.0.1:9", "g1", {})  # silent without a file
