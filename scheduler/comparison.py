@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fnmatch
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -47,11 +46,8 @@ def compare(
         out.append(judge(name, c.direction, b.values if b else [], c.values, policy))
     # A pattern that matches nothing is most likely a typo: say so in the table
     # rather than judging nothing and reporting "ok".
-    for pattern in policy.metrics:
-        if not any(fnmatch.fnmatchcase(name, pattern) for name in cand):
-            out.append(
-                MetricVerdict(pattern, LOWER_IS_BETTER, INSUFFICIENT, "matches no metric", 0, 0)
-            )
+    for pattern in policy.unmatched(list(cand)):
+        out.append(MetricVerdict(pattern, LOWER_IS_BETTER, INSUFFICIENT, "matches no metric", 0, 0))
     return out
 
 

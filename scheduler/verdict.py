@@ -78,6 +78,10 @@ class VerdictPolicy:
             return True
         return any(fnmatch.fnmatchcase(metric, pattern) for pattern in self.metrics)
 
+    def unmatched(self, metrics: Sequence[str]) -> list[str]:
+        """The ``metrics`` patterns that match none of ``metrics`` (typos, most likely)."""
+        return [p for p in self.metrics if not any(fnmatch.fnmatchcase(m, p) for m in metrics)]
+
 
 DEFAULT_POLICY = VerdictPolicy()
 

@@ -234,22 +234,25 @@ def down(settings: Settings, wipe: bool = False) -> list[str]:
 
     With ``wipe`` the data directories are deleted too.
     """
-    # Prometheus last, so it can still scrape while brokers shut down; brokers
-    # after the CDC processes (connect, postgres), which flush offsets to them.
-    procs = sorted(
-        load_managed(_pid_dir(settings)),
-        key=lambda p: (p.name == "prometheus", p.name.startswith("broker")),
-    )
+    procs = load_managed(_pid_dir(settings))
     stopped = [p.name for p in procs if p.is_running()]
     brokers = [p for p in procs if p.name.startswith("broker")]
-    for proc in procs:
-        if brokers and proc is brokers[0]:
-            # All brokers get SIGTERM together: stopped one by one, the last
-            # ones would wait out their controlled shutdown (30 s) once the
-            # KRaft quorum is gone.
-            for broker in brokers:
-                if broker.is_running():
-                    broker.signal(signal.SIGTERM)
+    prometheus = [p for p in procs if p.name == "prometheus"]
+    others = [p for p in procs if p not in brokers and p not in prometheus]
+    # 1. The CDC processes (connect, postgres) and the rest: Connect flushes
+    #    its offsets to the brokers, so they go first.
+    for proc in others:
+        proc.stop()
+    # 2. All brokers get SIGTERM together: stopped one by one, the last ones
+    #    would wait out their controlled shutdown (30 s) once the KRaft quorum
+    #    is gone.
+    for broker in brokers:
+        if broker.is_running():
+            broker.signal(signal.SIGTERM)
+    for broker in brokers:
+        broker.stop()
+    # 3. Prometheus last, so it can still scrape while the brokers shut down.
+    for proc in prometheus:
         proc.stop()
     if wipe:
         import shutil

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import secrets
 import shutil
 import subprocess
 import time
@@ -59,6 +61,22 @@ def compose_cmd() -> list[str]:
     if probe.returncode == 0:
         return ["docker", "compose"]
     pytest.fail("neither docker-compose nor `docker compose` is installed (apt: docker-compose)")
+
+
+def compose_env(project_prefix: str, ports: dict[str, int], **variables: str) -> dict[str, str]:
+    """The environment of one test's compose project.
+
+    This process's environment without the developer's ``KAFKAVAL_*``
+    variables (the compose file reads several), the published ports, a fresh
+    project name (so a test never touches another project's containers) and
+    ``variables`` (images, directories).
+    """
+    return {
+        **{k: v for k, v in os.environ.items() if not k.startswith("KAFKAVAL_")},
+        **{k: str(v) for k, v in ports.items()},
+        "COMPOSE_PROJECT_NAME": f"{project_prefix}{secrets.token_hex(3)}",
+        **variables,
+    }
 
 
 def run_cmd(argv: list[str], env: dict[str, str], timeout: float) -> subprocess.CompletedProcess:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -24,6 +23,7 @@ from docker_helpers import (
     PROMETHEUS_IMAGE,
     compose_cmd,
     compose_down,
+    compose_env,
     container_name,
     engine_or_skip,
     require_image,
@@ -80,19 +80,18 @@ def compose(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
     client = engine_or_skip()
     for image in (KAFKA_IMAGE, PROMETHEUS_IMAGE, KAFKAVAL_IMAGE):
         require_image(client, image)
-    project = f"kvit{secrets.token_hex(3)}"
     results = tmp_path_factory.mktemp("compose-results")
     results.chmod(0o777)  # written by the tools' containers
-    env = {
-        **os.environ,
-        **{k: str(v) for k, v in PORTS.items()},
-        "COMPOSE_PROJECT_NAME": project,
-        "KAFKA_IMAGE": KAFKA_IMAGE,
-        "PROMETHEUS_IMAGE": PROMETHEUS_IMAGE,
-        "KAFKAVAL_IMAGE": KAFKAVAL_IMAGE,
-        "KAFKAVAL_RESULTS_DIR": str(results),
-        "KAFKAVAL_REPORTS_DIR": str(results),
-    }
+    env = compose_env(
+        "kvit",
+        PORTS,
+        KAFKA_IMAGE=KAFKA_IMAGE,
+        PROMETHEUS_IMAGE=PROMETHEUS_IMAGE,
+        KAFKAVAL_IMAGE=KAFKAVAL_IMAGE,
+        KAFKAVAL_RESULTS_DIR=str(results),
+        KAFKAVAL_REPORTS_DIR=str(results),
+    )
+    project = env["COMPOSE_PROJECT_NAME"]
     # A memory limit on the broker, as a user's pipeline often has: the
     # Resources dashboard's limit panel then has a series to show.
     override = tmp_path_factory.mktemp("compose-override") / "limits.yml"

@@ -15,7 +15,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import secrets
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,6 +28,7 @@ from docker_helpers import (
     POSTGRES_IMAGE,
     compose_cmd,
     compose_down,
+    compose_env,
     container_name,
     engine_or_skip,
     require_image,
@@ -54,14 +54,13 @@ def cdc_compose(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, 
     client = engine_or_skip()
     for image in (KAFKA_IMAGE, POSTGRES_IMAGE, CONNECT_IMAGE):
         require_image(client, image)
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("KAFKAVAL_")},
-        **{k: str(v) for k, v in PORTS.items()},
-        "COMPOSE_PROJECT_NAME": f"kvcdc{secrets.token_hex(3)}",
-        "KAFKA_IMAGE": KAFKA_IMAGE,
-        "KAFKAVAL_POSTGRES_IMAGE": POSTGRES_IMAGE,
-        "KAFKAVAL_CONNECT_IMAGE": CONNECT_IMAGE,
-    }
+    env = compose_env(
+        "kvcdc",
+        PORTS,
+        KAFKA_IMAGE=KAFKA_IMAGE,
+        KAFKAVAL_POSTGRES_IMAGE=POSTGRES_IMAGE,
+        KAFKAVAL_CONNECT_IMAGE=CONNECT_IMAGE,
+    )
     cmd = [*compose_cmd(), "--profile", "cdc"]
     # kafkaval on the host, as the compose comment documents: Kafka, PostgreSQL
     # and Connect on their published ports, the connector inside Connect on postgres:5432.
