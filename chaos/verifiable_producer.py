@@ -24,6 +24,7 @@ from confluent_kafka import KafkaError, KafkaException, Producer
 from chaos.client_log import warnings_logger
 from chaos.errors import ChaosError
 from chaos.ledger import ProducerLedger, message_key
+from kafkaval.kafka_client import close_producer
 
 # Errors after which the message may or may not be in the log: the broker may
 # have appended it before the reply was lost.
@@ -33,6 +34,10 @@ INDETERMINATE_ERRORS = {
     KafkaError._TRANSPORT,
     KafkaError.REQUEST_TIMED_OUT,
     KafkaError.NOT_ENOUGH_REPLICAS_AFTER_APPEND,
+    # Purged when the client is closed after the final flush: a purged
+    # in-flight request may still have been appended.
+    KafkaError._PURGE_QUEUE,
+    KafkaError._PURGE_INFLIGHT,
 }
 
 
@@ -143,6 +148,9 @@ class VerifiableProducer:
             raise
         finally:
             self.ledger.close()
+            # What is unreported now stays indeterminate: it must not reach the
+            # topic later, after the final read.
+            close_producer(self._producer)
         return self.ledger
 
     def stop(self) -> None:

@@ -20,6 +20,7 @@ from typing import Any
 from confluent_kafka import KafkaException, Producer
 
 from kafkaval.errors import KafkavalError
+from kafkaval.kafka_client import close_producer
 from loadgen.pacing import Phase, paced
 from loadgen.payloads import SEQ_SLICE, TABLES, build_pool, make_value
 from loadgen.recorder import ProducerRecorder
@@ -283,20 +284,15 @@ class PacedProducer:
             )
 
     def close(self) -> None:
-        """Destroy the client now: its threads and broker connections go with it.
+        """Destroy the client (kafkaval.kafka_client.close_producer); safe to call twice.
 
-        Without this they would live until the garbage collector breaks the
-        reference cycle through the bound callbacks (a long scheduler process or
-        REPEAT=N kept one idle client per run). Whatever is still queued (only
-        after a failed flush) is purged first: ``close()`` alone would flush
-        again, for up to message.timeout.ms. Safe to call twice.
+        Without this its threads and connections would live until the garbage
+        collector breaks the reference cycle through the bound callbacks (a long
+        scheduler process or REPEAT=N kept one idle client per run).
         """
         client, self.client = self.client, None
-        if client is None or not hasattr(client, "close"):  # closed, or a test's fake
-            return
-        if len(client) > 0:
-            client.purge()
-        client.close()
+        if client is not None:
+            close_producer(client)
 
 
 def _set_event() -> threading.Event:

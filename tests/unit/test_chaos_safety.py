@@ -245,3 +245,19 @@ def test_the_verifiable_consumer_keeps_its_client_warnings_in_a_file(tmp_path) -
     assert len(lines) == MAX_CLIENT_WARNINGS + 1  # bounded
     assert lines[-1] == "METADATA: t[0]: " + LEADER_LOST_SIGNATURE
     assert "logger" in consumer_config("127.0.0.1:9", "g1", {})  # silent without a file
+
+
+def test_sends_left_after_the_final_flush_stay_indeterminate_and_are_dropped() -> None:
+    import time
+
+    from chaos.ledger import FAILED, INDETERMINATE
+    from chaos.verifiable_producer import VerifiableProducer
+
+    config = {"bootstrap.servers": "127.0.0.1:1", "message.timeout.ms": "60000", "log_level": "0"}
+    producer = VerifiableProducer("p0", "t", config)
+    t0 = time.monotonic()
+    ledger = producer.run(rate=200, max_messages=20, max_seconds=5, flush_timeout=0.3)
+    # The client is closed at once (not after its 60 s message timeout), and
+    # the purged sends count as indeterminate: one in flight may be appended.
+    assert time.monotonic() - t0 < 10
+    assert ledger.count(INDETERMINATE) == 20 and ledger.count(FAILED) == 0
