@@ -339,8 +339,7 @@ def run_scenario(scenario: Scenario, run: ScenarioRun) -> dict[str, Any]:
         thread = producer.run_in_thread(run.timing.rate, max_messages, run.timing.max_seconds)
         _start_progress(run, producer, progress_stop)
         local = local_targets(run.settings)
-        # Moved on by each fault's undo; wall clock too, to compare with file times.
-        faults_undone_at, faults_undone_wall = time.monotonic(), time.time()
+        faults_undone_at = time.monotonic()  # moved on by each fault's undo
         if not run.stop.wait(run.timing.warmup):
             for fault in scenario.faults:
                 if fault.role == "broker":
@@ -352,7 +351,7 @@ def run_scenario(scenario: Scenario, run: ScenarioRun) -> dict[str, Any]:
                 seconds = fault_seconds(fault, run.timing)
                 run.say(f"[{run.key}] fault {fault.kind} on {target.name} for {seconds:g} s")
                 record = faults.run(fault.kind, target, seconds)
-                faults_undone_at, faults_undone_wall = time.monotonic(), time.time()
+                faults_undone_at = time.monotonic()
                 state = "rolled back" if record.rolled_back else "NOT rolled back: "
                 run.say(
                     f"[{run.key}] fault {fault.kind} on {target.name} {state}"
@@ -387,6 +386,8 @@ def run_scenario(scenario: Scenario, run: ScenarioRun) -> dict[str, Any]:
     bounds = bounds_for(scenario, run.shape, run.unsafe)
     failures = judge(result, bounds, faults.all_rolled_back())
     stalls = [producer_stall(producer, faults_undone_at, result)]
+    # The same instant on the wall clock, to compare with the deliveries files' times.
+    faults_undone_wall = time.time() - (time.monotonic() - faults_undone_at)
     stalls += consumer_stalls(result, outs, faults_undone_wall, consumer_warnings)
     failures += [s for s in stalls if s]
     if run.stop.is_set():
@@ -423,11 +424,10 @@ def producer_stall(producer: VerifiableProducer, faults_undone_at: float, r: Che
     last = producer.last_ack_at
     if r.acked >= r.sent or (last is not None and last >= faults_undone_at):
         return ""
-    why = known_cause(producer.client_warnings, "client_warnings")
-    return (
+    return _stall(
         f"producer client stalled: no ack after the faults were undone, {r.sent - r.acked} "
-        f"sends without one, while the broker served the final read; {why}. "
-        "The run proves nothing about the broker"
+        "sends without one",
+        known_cause(producer.client_warnings, "client_warnings"),
     )
 
 
@@ -452,13 +452,22 @@ def consumer_stalls(
         last_write = path.stat().st_mtime if path.exists() else None
         if last_write is not None and last_write >= faults_undone_wall:
             continue  # it delivered after the undo: judged as a delivery failure
-        why = known_cause(warnings.get(group, []), f"consumer_warnings[{group!r}]")
         out.append(
-            f"consumer client stalled: group {group} recorded no delivery after the faults "
-            f"were undone, {g.missing} missing, while the broker served the final read; "
-            f"{why}. The run proves nothing about the broker"
+            _stall(
+                f"consumer client stalled: group {group} recorded no delivery after the "
+                f"faults were undone, {g.missing} missing",
+                known_cause(warnings.get(group, []), f"consumer_warnings[{group!r}]"),
+            )
         )
     return out
+
+
+def _stall(what: str, why: str) -> str:
+    """One failure line for a client stall: what stopped, then why it proves nothing."""
+    return (
+        f"{what}, while the broker served the final read; {why}. "
+        "The run proves nothing about the broker"
+    )
 
 
 def _publish(run: ScenarioRun, r: CheckResult, passed: bool) -> None:

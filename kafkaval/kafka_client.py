@@ -13,11 +13,8 @@ def close_producer(client: Any) -> None:
     sits in a reference cycle), and nothing left in its queue is retried into
     the topic later. What is still queued (only after a failed or timed-out
     flush; the caller has already counted those messages) is purged first:
-    ``close()`` alone would flush again, for up to message.timeout.ms. A
-    test's fake client without ``close`` is left alone.
+    ``close()`` alone would flush again, for up to message.timeout.ms.
     """
-    if not hasattr(client, "close"):
-        return
     if len(client) > 0:
         client.purge()
     client.close()

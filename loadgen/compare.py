@@ -114,10 +114,7 @@ def run_loadgen(
 
         return run_compare_workers(settings, wl, workers)
     producer = PacedProducer(wl, producer_config(settings, SHARED))
-    try:
-        producer.run()
-    finally:
-        producer.close()
+    producer.run()
     _, sent, acked = producer.recorder.arrays()
     ok = acked != UNSET
     span = (acked[ok].max() - sent[sent != UNSET].min()) / 1e6

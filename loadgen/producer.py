@@ -155,9 +155,17 @@ class PacedProducer:
         accounting-overhead benchmark measures it), where a message is due
         when the sender is ready for it.
 
+        The client is closed at the end, whatever happened.
+
         Raises:
             KafkavalError: the client did not deliver within message.timeout.ms + grace.
         """
+        try:
+            self._send_all()
+        finally:
+            self.close()  # the client is done: its threads and connections go now
+
+    def _send_all(self) -> None:
         self.warm_up()
         # Message timestamps (wall-clock µs, for end-to-end latency): the
         # monotonic clock plus the wall-clock offset at the start, so one
@@ -284,7 +292,9 @@ class PacedProducer:
             )
 
     def close(self) -> None:
-        """Destroy the client (kafkaval.kafka_client.close_producer); safe to call twice.
+        """Destroy the client (kafkaval.kafka_client.close_producer); ``run`` ends with it.
+
+        Safe to call twice.
 
         Without this its threads and connections would live until the garbage
         collector breaks the reference cycle through the bound callbacks (a long

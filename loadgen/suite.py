@@ -248,7 +248,6 @@ def run_load(
             sampler.join(2)
             progress.done()
             collector.detach(producer)
-            producer.close()
         intended, sent, acked = producer.recorder.arrays()
         e2e = np.frombuffer(consumer.recorder.e2e_done, dtype=np.int64) if consumer else None
         out = results.load_result(

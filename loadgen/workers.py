@@ -94,10 +94,7 @@ def _worker_main(
             ready.put(index)
             if not go.wait(READY_TIMEOUT):
                 raise KafkavalError("the parent never started the run")
-            try:
-                producer.run()
-            finally:
-                producer.close()
+            producer.run()
             collector.set_target_rate(wl.name, 0.0)
             collector.detach(producer)
             rec = producer.recorder
