@@ -70,6 +70,7 @@ class PacedProducer:
         self.errors: dict[str, int] = {}
         self.running = running or _set_event()
         self.on_phase = on_phase
+        self.warmed_up = False
         self.started_mono = 0.0
         self.last_send_mono = 0.0
         tables = TABLES[: len(workload.topics)] if len(workload.topics) <= 3 else TABLES
@@ -166,7 +167,8 @@ class PacedProducer:
             self.close()  # the client is done: its threads and connections go now
 
     def _send_all(self) -> None:
-        self.warm_up()
+        if not self.warmed_up:  # a worker warms up before the start barrier
+            self.warm_up()
         # Message timestamps (wall-clock µs, for end-to-end latency): the
         # monotonic clock plus the wall-clock offset at the start, so one
         # clock read per message serves both (follows NTP slewing as the wall
@@ -275,6 +277,7 @@ class PacedProducer:
         if len(outcome) < len(self.workload.topics) or errors:
             why = errors[0].str() if errors else f"no answer within {timeout:.0f} s"
             raise KafkavalError(f"warm-up produce to {self.workload.topics[0]} failed: {why}")
+        self.warmed_up = True
 
     def flush(self) -> None:
         """Wait for every delivery report, within message.timeout.ms plus a grace.

@@ -54,3 +54,23 @@ def test_overhead_benchmark_writes_every_round(tmp_path, capsys) -> None:
     assert result["ratio"] == sorted(result["round_ratios"])[1]  # the median round
     assert result["passed"] == (result["ratio"] >= result["goal"])
     assert "median of 3 rounds" in capsys.readouterr().out
+
+
+def test_a_producer_warmed_up_before_the_run_does_not_warm_up_again() -> None:
+    from confluent_kafka import Producer
+
+    from loadgen.producer import WARM_UP
+
+    warm_ups: list[str] = []
+
+    class Counting(Producer):
+        def produce(self, topic, value=None, *args, **kwargs):  # type: ignore[no-untyped-def]
+            if value == WARM_UP:
+                warm_ups.append(topic)
+            return super().produce(topic, value, *args, **kwargs)
+
+    producer = PacedProducer(_workload(100), dict(MOCK), producer_factory=Counting)
+    producer.warm_up()  # as a worker does before the start barrier
+    producer.run()
+    assert warm_ups == ["kafkaval.unit"]
+    assert producer.recorder.acked_count == 100
