@@ -1,10 +1,11 @@
 """The paced producer: sends a Workload and records every message.
 
-Delivery goes through callbacks (counted in ``_delivery_callback``), ``poll`` serves
-them while the loop waits for the next due time, a full local queue
-(``BufferError``) is polled and retried (the wait shows up as send delay),
-and ``flush`` ends the run within a deadline. A stop request only clears the
-running flag (loadgen.suite installs the signal handler).
+Delivery goes through callbacks (per partition, loadgen.delivery_order; or
+``_seq_callback``), ``poll`` serves them while the loop waits for the next
+due time, a full local queue (``BufferError``) is polled and retried (the
+wait shows up as send delay), and ``flush`` ends the run within a deadline.
+A stop request only clears the running flag (loadgen.suite installs the
+signal handler).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from confluent_kafka import KafkaException, Producer
 
 from kafkaval.errors import KafkavalError
 from kafkaval.kafka_client import close_producer
+from loadgen.delivery_order import CHECK_EVERY, PartitionOrder, ordered_config, partition_of
 from loadgen.pacing import Phase, paced
 from loadgen.payloads import SEQ_SLICE, TABLES, build_pool, make_value
 from loadgen.recorder import ProducerRecorder
@@ -85,14 +87,9 @@ class PacedProducer:
             )
             for i in range(len(workload.topics))
         ]
-        # Message i is (topic, key, value tail) number i % len(cycle): topic
-        # i % ntopics, pool entry (i // ntopics) % POOL_ENTRIES, one lookup.
-        nt = len(workload.topics)
-        self.cycle = [
-            (workload.topics[c % nt], e.key, e.tail)
-            for c in range(nt * POOL_ENTRIES)
-            for e in (self.pools[c % nt][c // nt],)
-        ]
+        # Filled by warm_up() (it needs the partition counts): _build_cycle().
+        self.cycle: list[tuple[str, bytes, bytes, int, Callable[[Any, Any], None]]] = []
+        self.ordered = ordered_config(config)
         conf: dict[str, Any] = {**config, "stats_cb": self._on_stats, "logger": _LOG}
         if "error_cb" not in conf:
             conf["error_cb"] = self._on_error
@@ -117,12 +114,12 @@ class PacedProducer:
         """Monotonic seconds of the latest delivery report (drain time, worker results)."""
         return self.recorder.last_ack_us() / 1e6
 
-    def _delivery_callback(self) -> Callable[[Any, Any], None]:
-        """The per-message delivery report handler, with its state bound locally.
+    def _seq_callback(self) -> Callable[[Any, Any], None]:
+        """The delivery report handler when reports are not attributed by order.
 
         It runs once per message inside ``poll`` and only stores the ack time
-        into the message's slot (the recorder derives the rest in bulk);
-        the message is found by the sequence number in its value header.
+        into the message's slot (the recorder derives the rest in bulk); the
+        message is found by the sequence number in its value header.
         """
         acked_a = self.recorder.acked
         clock_ns = time.monotonic_ns
@@ -131,14 +128,59 @@ class PacedProducer:
             if err is None:
                 acked_a[int(msg.value()[SEQ_SLICE])] = clock_ns()
             else:
-                self._on_failed(err, msg)
+                self._record_failed(err, int(msg.value()[SEQ_SLICE]))
 
         return on_delivery
 
-    def _on_failed(self, err: Any, msg: Any) -> None:
-        self.recorder.on_failed(int(msg.value()[SEQ_SLICE]))
+    def _record_failed(self, err: Any, seq: int) -> None:
+        self.recorder.on_failed(seq)
         name = err.name() if hasattr(err, "name") else str(err)
         self.errors[name] = self.errors.get(name, 0) + 1
+
+    def _build_cycle(self) -> None:
+        """The send cycle: message i is entry i % len(cycle) of it.
+
+        An entry is (topic, key, value tail, partition, delivery callback):
+        topic i % ntopics, pool entry (i // ntopics) % POOL_ENTRIES, found by
+        one lookup. When the settings keep the reports in send order, the
+        partition is chosen here and each partition has its own callbacks
+        (loadgen.delivery_order); otherwise the client's partitioner chooses
+        (-1) and one callback reads every report's sequence number.
+
+        Raises:
+            KafkavalError: the partition counts could not be read.
+        """
+        topics = self.workload.topics
+        nt = len(topics)
+        entries = [(topics[c % nt], self.pools[c % nt][c // nt]) for c in range(nt * POOL_ENTRIES)]
+        if not self.ordered:
+            cb = self._seq_callback()
+            self.cycle = [(t, e.key, e.tail, -1, cb) for t, e in entries]
+            return
+        counts = self._partition_counts()
+        placed = [(t, e, partition_of(e.key, counts[t])) for t, e in entries]
+        streams: dict[tuple[str, int], int] = {}  # (topic, partition) -> stream index
+        stream_of = [streams.setdefault((t, p), len(streams)) for t, _, p in placed]
+        order = PartitionOrder(stream_of, [f"{t}[{p}]" for t, p in streams], self._record_failed)
+        cbs = [order.callbacks(s) for s in range(len(streams))]
+        self.cycle = [
+            (t, e.key, e.tail, p, cbs[stream_of[c]][c % CHECK_EVERY == 0])
+            for c, (t, e, p) in enumerate(placed)
+        ]
+        self.recorder.order = order
+
+    def _partition_counts(self) -> dict[str, int]:
+        counts = {}
+        for topic in self.workload.topics:
+            try:
+                meta = self.client.list_topics(topic, timeout=10).topics[topic]
+            except KafkaException as e:
+                raise KafkavalError(f"cannot read the partitions of {topic}: {e.args[0]}") from e
+            if meta.error is not None or not meta.partitions:
+                why = meta.error.str() if meta.error is not None else "no partitions"
+                raise KafkavalError(f"cannot read the partitions of {topic}: {why}")
+            counts[topic] = len(meta.partitions)
+        return counts
 
     def _wait(self, seconds: float) -> None:
         # poll() rounds its timeout down to whole ms; short waits sleep instead
@@ -189,6 +231,9 @@ class PacedProducer:
         self.last_send_mono = time.monotonic()
         self.flush()
         self.recorder.scan()
+        order = self.recorder.order
+        if order is not None and order.violation is not None:
+            raise KafkavalError(order.violation)
 
     def _send_max(self, start: int, count: int, wall_off: int) -> int:
         """Messages ``start ..`` (``count`` of them) as fast as the client takes them.
@@ -198,21 +243,20 @@ class PacedProducer:
         cycle, clen, worker = self.cycle, len(self.cycle), self.worker
         produce, poll, clock_ns = self.client.produce, self.client.poll, time.monotonic_ns
         intended_a, sent_a = self.recorder.intended, self.recorder.sent
-        cb = self._delivery_callback()
         end = start + count
         for block in range(start, end, STOP_CHECK_EVERY):
             if not self.running.is_set():
                 return block
             for i in range(block, min(block + STOP_CHECK_EVERY, end)):
-                topic, key, tail = cycle[i % clen]
+                topic, key, tail, part, cb = cycle[i % clen]
                 now = clock_ns()
                 try:
                     value = make_value(worker, i, (now + wall_off) // 1000, tail)
-                    produce(topic, value, key, on_delivery=cb)
+                    produce(topic, value, key, part, cb)
                     sent_a[i] = now  # intended left UNSET: due when sent (recorder's rule)
                 except BufferError:
                     intended_a[i] = now  # ready now, sent once the queue has room
-                    sent_a[i] = self._send_when_room(i, wall_off, cb)
+                    sent_a[i] = self._send_when_room(i, wall_off)
                 poll(0)
         return end
 
@@ -221,35 +265,35 @@ class PacedProducer:
         cycle, clen, worker = self.cycle, len(self.cycle), self.worker
         produce, poll, clock_ns = self.client.produce, self.client.poll, time.monotonic_ns
         intended_a, sent_a = self.recorder.intended, self.recorder.sent
-        cb = self._delivery_callback()
         i = i0
         for j, due in paced(phases, time.monotonic, self._wait, self.running.is_set, self.on_phase):
             i = i0 + j
-            topic, key, tail = cycle[i % clen]
+            topic, key, tail, part, cb = cycle[i % clen]
             sent = clock_ns()
             try:
                 value = make_value(worker, i, (sent + wall_off) // 1000, tail)
-                produce(topic, value, key, on_delivery=cb)
+                produce(topic, value, key, part, cb)
             except BufferError:
-                sent = self._send_when_room(i, wall_off, cb)
+                sent = self._send_when_room(i, wall_off)
             intended_a[i] = int(due * 1e9)
             sent_a[i] = sent
             poll(0)
             i += 1
         return i
 
-    def _send_when_room(self, i: int, wall_off: int, cb: Any) -> int:
+    def _send_when_room(self, i: int, wall_off: int) -> int:
         """Retry message i while the local queue is full; returns its send time (ns).
 
-        The wait shows up as send delay: the broker is not keeping up.
+        The wait shows up as send delay: the broker is not keeping up. No
+        other message is sent meanwhile, so the order per partition holds.
         """
-        topic, key, tail = self.cycle[i % len(self.cycle)]
+        topic, key, tail, part, cb = self.cycle[i % len(self.cycle)]
         while True:
             self.client.poll(0.005)
             sent = time.monotonic_ns()
             try:
                 value = make_value(self.worker, i, (sent + wall_off) // 1000, tail)
-                self.client.produce(topic, value, key, on_delivery=cb)
+                self.client.produce(topic, value, key, part, cb)
                 return sent
             except BufferError:
                 continue
@@ -277,6 +321,7 @@ class PacedProducer:
         if len(outcome) < len(self.workload.topics) or errors:
             why = errors[0].str() if errors else f"no answer within {timeout:.0f} s"
             raise KafkavalError(f"warm-up produce to {self.workload.topics[0]} failed: {why}")
+        self._build_cycle()
         self.warmed_up = True
 
     def flush(self) -> None:

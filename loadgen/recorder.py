@@ -19,6 +19,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from loadgen.delivery_order import PartitionOrder
+
 PERCENTILES: dict[str, float] = {"p50": 0.50, "p95": 0.95, "p99": 0.99, "p999": 0.999}
 
 # Marks a slot whose event did not happen (not sent, or failed).
@@ -34,10 +36,13 @@ class ProducerRecorder:
     """Timestamps of ``n`` messages of one producer, indexed by sequence number.
 
     The send loop and the delivery callback (loadgen.producer) only store
-    timestamps into the slot arrays, lock-free: that is the whole per-message
-    cost. Everything else (counts, per-topic counts, the completion-ordered
-    latency arrays the collector and the progress line read) is derived in
-    bulk by ``scan()`` with numpy, which whoever reads calls first.
+    timestamps, lock-free: that is the whole per-message cost. The callback
+    stores the ack time into the message's slot, or, when reports are
+    attributed by their order (``order``, loadgen.delivery_order), appends it
+    to its partition's list, which ``scan()`` maps into the slots. Everything
+    else (counts, per-topic counts, the completion-ordered latency arrays the
+    collector and the progress line read) is derived in bulk by ``scan()``
+    with numpy, which whoever reads calls first.
 
     Writers keep the orders the scan relies on: message i's ``intended`` slot
     is stored before its ``sent`` slot; ``sent`` slots fill from 0 upwards
@@ -70,6 +75,9 @@ class ProducerRecorder:
         self._counted = np.zeros(n, dtype=bool)  # acked or failed, already folded in
         self._frontier = 0  # every message below it is counted
         self._failed_seen = 0
+        # Set by the producer when delivery reports are attributed by their
+        # order (loadgen.delivery_order): the ack slots are then filled here.
+        self.order: PartitionOrder | None = None
 
     # -- the per-message API (the producer inlines the same stores) ------------
     def on_sent(self, seq: int, intended_ns: int, sent_ns: int) -> None:
@@ -94,6 +102,7 @@ class ProducerRecorder:
         O(n). Safe to call from any thread while the producer records.
         """
         with self._lock:
+            self._resolve()
             sent_v = np.frombuffer(self.sent, dtype=np.int64)
             lo, hi = self.sent_count, self._sent_prefix(sent_v)
             f, nt = self._frontier, self.ntopics
@@ -117,14 +126,28 @@ class ProducerRecorder:
             k = int(np.count_nonzero(new))
             if k:
                 ack = acked_w[new]
-                _extend(self.service_done, (ack - sent_w[new]) // 1000)
-                _extend(self.response_done, (ack - due_w[new]) // 1000)
+                service = (ack - sent_w[new]) // 1000
+                _extend(self.service_done, service)
+                # At max rate every message is due when sent: response = service.
+                _extend(
+                    self.response_done, service if due_w is sent_w else (ack - due_w[new]) // 1000
+                )
                 counted_w |= new
                 self.acked_count += k
                 for t, row in enumerate(self.topic_counts):
                     # message f + j is on topic (f + j) % nt
                     row[1] += k if nt == 1 else int(np.count_nonzero(new[(t - f) % nt :: nt]))
             self._frontier = hi if counted_w.all() else f + int(np.argmin(counted_w))
+
+    def _resolve(self) -> None:
+        """Ack slots from the reports attributed by order (caller holds the lock).
+
+        Before anything reads ``acked``: a report is appended after its
+        message's ``sent`` slot is stored, so every slot it fills is inside
+        the sent prefix the scan computes next.
+        """
+        if self.order is not None:
+            self.order.resolve(np.frombuffer(self.acked, dtype=np.int64))
 
     def _sent_prefix(self, sent_v: np.ndarray) -> int:
         """How many messages are sent: the first UNSET ``sent`` slot (binary search)."""
@@ -139,10 +162,14 @@ class ProducerRecorder:
 
     def last_ack_us(self) -> int:
         """Monotonic µs of the latest delivery report (0 if none)."""
+        with self._lock:
+            self._resolve()
         return max(0, int(np.frombuffer(self.acked, dtype=np.int64).max(initial=0)) // 1000)
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(intended, sent, acked) in µs as int64 numpy copies, UNSET where not happened."""
+        with self._lock:
+            self._resolve()
         sent = np.array(self.sent, dtype=np.int64)
         intended = _due(np.array(self.intended, dtype=np.int64), sent)
         return _to_us(intended), _to_us(sent), _to_us(np.array(self.acked, dtype=np.int64))
@@ -154,7 +181,12 @@ def _extend(arr: array, values: np.ndarray) -> None:
 
 
 def _due(intended: np.ndarray, sent: np.ndarray) -> np.ndarray:
-    """Intended times with the "due when sent" slots (UNSET, but sent) filled in."""
+    """Intended times with the "due when sent" slots (UNSET, but sent) filled in.
+
+    ``sent`` itself when every slot is "due when sent" (the max-rate loop).
+    """
+    if intended.size and intended.max() == UNSET:
+        return sent
     return np.where(intended == UNSET, sent, intended)
 
 
