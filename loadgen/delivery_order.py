@@ -22,7 +22,7 @@ stream; ``resolve()`` turns the streams into the per-message ack slots in bulk
 is rare) and takes its message out of P's order: failures may be reported
 before earlier messages' successes (queued messages time out while older ones
 are still in flight), never after a later message's success. Every
-``CHECK_EVERY``-th cycle position still reads the sequence number of its
+``CHECK_EVERY``-th cycle position of each partition still reads the sequence number of its
 successful reports too and compares it with the order's: reports out of order
 fail the run (``violation``) instead of attributing latencies to the wrong
 messages.
@@ -115,6 +115,12 @@ class PartitionOrder:
         s = self._stream_of[c]
         return s, (seq // self.clen) * len(self._positions[s]) + self._index_in_stream[c]
 
+    def checks(self, position: int) -> bool:
+        """Whether cycle ``position`` gets the checking callback: every
+        CHECK_EVERY-th position of each stream, its first included, so that
+        every partition is checked."""
+        return self._index_in_stream[position] % CHECK_EVERY == 0
+
     def success_rank(self, stream: int, k: int) -> int:
         """The rank of the message that the k-th successful report (from 0) is for."""
         return k + bisect.bisect_right(self._skips[stream], k)
@@ -148,7 +154,7 @@ class PartitionOrder:
         s, rank = self.rank_of(seq)
         ranks, skips = self._failed_ranks[s], self._skips[s]
         done = len(self.streams[s])
-        if done and rank < self.success_rank(s, done - 1):
+        if done and rank <= self.success_rank(s, done - 1):
             self._violate(s, f"failure of message {seq} reported after a later message's success")
         if not ranks or rank > ranks[-1]:  # the usual case: failures come in send order
             ranks.append(rank)
@@ -162,7 +168,8 @@ class PartitionOrder:
         if self.violation is None:
             self.violation = (
                 f"delivery reports of {self.names[stream]} came out of send order ({what}); "
-                "the latencies cannot be attributed to messages. Is enable.idempotence on?"
+                "librdkafka's per-partition order did not hold, so the latencies cannot be "
+                "attributed to messages"
             )
 
     # -- bulk ------------------------------------------------------------------------
@@ -171,6 +178,8 @@ class PartitionOrder:
         for s, reports in enumerate(self.streams):
             lo = self._resolved[s]
             # Slicing copies (under the GIL): the live array keeps growing.
+            # The reports first, the skips second: every failure reported
+            # before a success of the chunk is then in the skips.
             chunk = np.frombuffer(reports[lo:], dtype=np.int64)
             if chunk.size == 0:
                 continue

@@ -4,7 +4,7 @@ Both loops send the same pre-built values to librdkafka's mock cluster (no
 broker, no network) with the same client settings:
 
 * bare: ``produce()`` + ``poll(0)``, a delivery callback that does nothing,
-  librdkafka's partitioner;
+  the same partitions as the accounted loop;
 * accounted: the real PacedProducer path at max rate (three timestamps per
   message, completion-ordered latency arrays, per-topic counters), with the
   LoadgenCollector scraped every 0.5 s from another thread as Prometheus would.
@@ -26,6 +26,7 @@ from confluent_kafka import Producer
 from prometheus_client import CollectorRegistry, generate_latest
 
 from kafkaval.files import write_atomic
+from loadgen.delivery_order import partition_of
 from loadgen.metrics import LoadgenCollector
 from loadgen.pacing import Phase
 from loadgen.payloads import build_pool, make_value
@@ -57,13 +58,17 @@ def bare_loop(n: int, size: int) -> float:
     # outside the timed part in both.
     produce(TOPIC, b"warm-up", b"warm-up")
     producer.flush(30)
+    # The partitions chosen up front, as the accounted loop does (it needs
+    # them for loadgen.delivery_order): neither loop runs the partitioner.
+    parts = len(producer.list_topics(TOPIC, timeout=10).topics[TOPIC].partitions)
+    placed = [(e.key, e.tail, partition_of(e.key, parts)) for e in pool]
     t0 = time.perf_counter()
     for i in range(n):
-        e = pool[i % 512]
-        value = make_value(0, i, 0, e.tail)
+        key, tail, part = placed[i % 512]
+        value = make_value(0, i, 0, tail)
         while True:
             try:
-                produce(TOPIC, value, e.key, -1, noop)  # the client's partitioner
+                produce(TOPIC, value, key, part, noop)
                 break
             except BufferError:
                 poll(0.005)

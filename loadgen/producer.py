@@ -22,7 +22,7 @@ from confluent_kafka import KafkaException, Producer
 
 from kafkaval.errors import KafkavalError
 from kafkaval.kafka_client import close_producer
-from loadgen.delivery_order import CHECK_EVERY, PartitionOrder, ordered_config, partition_of
+from loadgen.delivery_order import PartitionOrder, ordered_config, partition_of
 from loadgen.pacing import Phase, paced
 from loadgen.payloads import SEQ_SLICE, TABLES, build_pool, make_value
 from loadgen.recorder import ProducerRecorder
@@ -164,7 +164,7 @@ class PacedProducer:
         order = PartitionOrder(stream_of, [f"{t}[{p}]" for t, p in streams], self._record_failed)
         cbs = [order.callbacks(s) for s in range(len(streams))]
         self.cycle = [
-            (t, e.key, e.tail, p, cbs[stream_of[c]][c % CHECK_EVERY == 0])
+            (t, e.key, e.tail, p, cbs[stream_of[c]][order.checks(c)])
             for c, (t, e, p) in enumerate(placed)
         ]
         self.recorder.order = order

@@ -239,13 +239,13 @@ def test_every_report_from_the_real_broker_is_where_the_partition_order_says(
     # The loadgen attributes delivery reports by their order per partition
     # (loadgen.delivery_order) and normally checks one cycle position in 64;
     # here every report reads its own sequence number and is compared.
+    from loadgen import delivery_order, topics
     from loadgen import producer as producer_module
-    from loadgen import topics
     from loadgen.pacing import Phase
     from loadgen.recorder import UNSET
     from loadgen.workload import Workload, producer_config
 
-    monkeypatch.setattr(producer_module, "CHECK_EVERY", 1)
+    monkeypatch.setattr(delivery_order, "CHECK_EVERY", 1)
     names = [perf_settings.topic_prefix + "order.a", perf_settings.topic_prefix + "order.b"]
     topics.create_topics(perf_settings, names, 3, 1)
     try:

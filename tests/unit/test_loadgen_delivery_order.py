@@ -13,7 +13,7 @@ import pytest
 from confluent_kafka import Producer
 
 from kafkaval.errors import KafkavalError
-from loadgen import producer as producer_module
+from loadgen import delivery_order
 from loadgen.delivery_order import PartitionOrder, ordered_config, partition_of
 from loadgen.pacing import Phase
 from loadgen.payloads import make_value
@@ -99,6 +99,29 @@ def test_a_failure_after_a_later_success_is_a_violation() -> None:
     assert order.violation is not None and "after a later message's success" in order.violation
 
 
+def test_a_failure_of_the_message_a_success_was_given_to_is_a_violation() -> None:
+    order = PartitionOrder([0], ["t[0]"], lambda e, s: None)
+    plain, _ = order.callbacks(0)
+    plain(None, None)  # given to message 0 ...
+    assert _acked(order, 2) == [0]
+    plain("e", _Msg(0))  # ... which then fails: that success was for 1
+    assert order.violation is not None
+
+
+def test_every_partition_has_checked_positions() -> None:
+    producer = PacedProducer(_workload(10, ("kafkaval.c1", "kafkaval.c2")), dict(ORDERED))
+    producer.warm_up()
+    order = producer.recorder.order
+    assert order is not None
+    checked = {
+        order.rank_of(c)[0]
+        for c, entry in enumerate(producer.cycle)
+        if entry[4].__name__ == "checking"
+    }
+    assert checked == set(range(len(order.streams)))
+    producer.close()
+
+
 @pytest.mark.parametrize(
     ("config", "ordered"),
     [
@@ -144,7 +167,7 @@ def _workload(n: int, topics: tuple[str, ...] = ("kafkaval.order",)) -> Workload
 
 
 def test_every_report_of_a_real_run_is_where_the_order_says(monkeypatch) -> None:
-    monkeypatch.setattr(producer_module, "CHECK_EVERY", 1)  # check them all
+    monkeypatch.setattr(delivery_order, "CHECK_EVERY", 1)  # check them all
     producer = PacedProducer(_workload(30_000, ("kafkaval.o1", "kafkaval.o2")), dict(ORDERED))
     producer.run()
     rec = producer.recorder
