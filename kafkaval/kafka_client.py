@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from confluent_kafka import KafkaException
+
+from kafkaval.errors import KafkavalError
+
 
 def close_producer(client: Any) -> None:
     """Destroy a producer now, without waiting for what it still holds.
@@ -18,3 +22,19 @@ def close_producer(client: Any) -> None:
     if len(client) > 0:
         client.purge()
     client.close()
+
+
+def partition_count(client: Any, topic: str, timeout: float = 10.0) -> int:
+    """How many partitions ``topic`` has, from the client's own metadata request.
+
+    Raises:
+        KafkavalError: the metadata could not be read, or the topic has no partitions.
+    """
+    try:
+        meta = client.list_topics(topic, timeout=timeout).topics[topic]
+    except KafkaException as e:
+        raise KafkavalError(f"cannot read the partitions of {topic}: {e.args[0]}") from e
+    if meta.error is not None or not meta.partitions:
+        why = meta.error.str() if meta.error is not None else "no partitions"
+        raise KafkavalError(f"cannot read the partitions of {topic}: {why}")
+    return len(meta.partitions)

@@ -26,6 +26,7 @@ from confluent_kafka import Producer
 from prometheus_client import CollectorRegistry, generate_latest
 
 from kafkaval.files import write_atomic
+from kafkaval.kafka_client import partition_count
 from loadgen.delivery_order import partition_of
 from loadgen.metrics import LoadgenCollector
 from loadgen.pacing import Phase
@@ -60,7 +61,7 @@ def bare_loop(n: int, size: int) -> float:
     producer.flush(30)
     # The partitions chosen up front, as the accounted loop does (it needs
     # them for loadgen.delivery_order): neither loop runs the partitioner.
-    parts = len(producer.list_topics(TOPIC, timeout=10).topics[TOPIC].partitions)
+    parts = partition_count(producer, TOPIC)
     placed = [(e.key, e.tail, partition_of(e.key, parts)) for e in pool]
     t0 = time.perf_counter()
     for i in range(n):

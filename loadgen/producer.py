@@ -21,7 +21,7 @@ from typing import Any
 from confluent_kafka import KafkaException, Producer
 
 from kafkaval.errors import KafkavalError
-from kafkaval.kafka_client import close_producer
+from kafkaval.kafka_client import close_producer, partition_count
 from loadgen.delivery_order import PartitionOrder, ordered_config, partition_of
 from loadgen.pacing import Phase, paced
 from loadgen.payloads import SEQ_SLICE, TABLES, build_pool, make_value
@@ -157,7 +157,7 @@ class PacedProducer:
             cb = self._seq_callback()
             self.cycle = [(t, e.key, e.tail, -1, cb) for t, e in entries]
             return
-        counts = self._partition_counts()
+        counts = {t: partition_count(self.client, t) for t in topics}
         placed = [(t, e, partition_of(e.key, counts[t])) for t, e in entries]
         streams: dict[tuple[str, int], int] = {}  # (topic, partition) -> stream index
         stream_of = [streams.setdefault((t, p), len(streams)) for t, _, p in placed]
@@ -168,19 +168,6 @@ class PacedProducer:
             for c, (t, e, p) in enumerate(placed)
         ]
         self.recorder.order = order
-
-    def _partition_counts(self) -> dict[str, int]:
-        counts = {}
-        for topic in self.workload.topics:
-            try:
-                meta = self.client.list_topics(topic, timeout=10).topics[topic]
-            except KafkaException as e:
-                raise KafkavalError(f"cannot read the partitions of {topic}: {e.args[0]}") from e
-            if meta.error is not None or not meta.partitions:
-                why = meta.error.str() if meta.error is not None else "no partitions"
-                raise KafkavalError(f"cannot read the partitions of {topic}: {why}")
-            counts[topic] = len(meta.partitions)
-        return counts
 
     def _wait(self, seconds: float) -> None:
         # poll() rounds its timeout down to whole ms; short waits sleep instead
