@@ -6,7 +6,8 @@ import argparse
 
 from kafkaval.config import Settings, parse_props
 from kafkaval.errors import UsageError
-from loadgen.profiles import PROFILES, parse_threshold_overrides
+from loadgen.profiles import PROFILES
+from loadgen.thresholds import parse_cli
 
 
 def _rate(text: str) -> float | str:
@@ -54,6 +55,15 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
         help=f"run only these (repeatable): {', '.join(PROFILES)}",
     )
     run.add_argument(
+        "--workload",
+        action="append",
+        dest="workloads",
+        default=[],
+        metavar="FILE",
+        help="run the profile of this workload file (TOML, repeatable); "
+        "with --profile both run, without it only the files",
+    )
+    run.add_argument(
         "--rate",
         type=_rate,
         help="target rate (msg/s) of the measured phase, other phases scale along; "
@@ -67,8 +77,8 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
     run.add_argument(
         "--key-space",
         type=_positive_int,
-        default=100_000,
-        help="message keys (row primary keys) drawn uniformly from 1..N (default 100000)",
+        help="message keys (row primary keys) drawn uniformly from 1..N "
+        "(default: the profile's, else 100000)",
     )
     run.add_argument("--record-size", type=_positive_int, help="bytes per message value")
     run.add_argument("--messages", type=_positive_int, help="message count of the measured phase")
@@ -81,10 +91,9 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
     run.add_argument(
         "--payload",
         choices=("cdc", "raw"),
-        default="cdc",
         help="Debezium-style envelopes (default) or raw padding",
     )
-    run.add_argument("--partitions", type=_positive_int, default=3, help="partitions per topic")
+    run.add_argument("--partitions", type=_positive_int, help="partitions per topic (default 3)")
     run.add_argument(
         "--replication-factor", type=_positive_int, help="default: 1 (3 with a 3-broker stack)"
     )
@@ -105,8 +114,10 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
         "--threshold",
         action="append",
         default=[],
-        metavar="NAME=VALUE",
-        help="override a threshold, e.g. max_p95_service_seconds=0.2",
+        metavar="EXPR|NAME=VALUE",
+        help="add a threshold on a recorded figure, e.g. 'p99(e2e) < 50ms', "
+        "'rate(achieved)/rate(target) >= 0.99', 'failed == 0'; or set a named "
+        "limit, e.g. max_p95_service_seconds=0.2 (repeatable)",
     )
     run.add_argument("--no-progress", action="store_true", help="no live progress line")
     run.add_argument(
@@ -144,6 +155,7 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     from loadgen.suite import SuiteOptions, run_suite
 
+    overrides, exprs = parse_cli(args.threshold)
     opts = SuiteOptions(
         quick=args.quick,
         repeat=args.repeat,
@@ -158,7 +170,9 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         payload=args.payload,
         partitions=args.partitions,
         replication_factor=args.replication_factor,
-        thresholds=parse_threshold_overrides(args.threshold),
+        thresholds=overrides,
+        threshold_exprs=exprs,
+        workload_files=args.workloads,
         producer_props=parse_props(args.producer_prop, "--producer-prop"),
         progress=False if args.no_progress else None,
     )

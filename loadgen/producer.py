@@ -84,6 +84,7 @@ class PacedProducer:
                 POOL_ENTRIES,
                 workload.key_space,
                 seed=worker,
+                sizes=workload.record_sizes,
             )
             for i in range(len(workload.topics))
         ]

@@ -29,12 +29,14 @@ from loadgen.broker_resources import broker_peaks
 from loadgen.consumer import RunConsumer
 from loadgen.endpoint import JOB, instance_name, metrics_endpoint
 from loadgen.metrics import BUCKET_ERROR_BOUND, LoadgenCollector
-from loadgen.payloads import PAYLOAD_KINDS, min_record_size
+from loadgen.payloads import PAYLOAD_KINDS
 from loadgen.producer import PacedProducer
 from loadgen.startup import measure_startup
 from loadgen.startup_container import measure_container_startup
+from loadgen.thresholds import LATENCY_STATS, Threshold
 from loadgen.workers import split_phases
 from loadgen.workload import Workload, consumer_config, default_topics, producer_config
+from loadgen.workload_file import load_workload
 from stack.processes import rss_bytes
 
 MAX_WORKERS = 16
@@ -51,14 +53,18 @@ class SuiteOptions:
     record_size: int | None = None
     messages: int | None = None
     duration: float | None = None  # seconds of the measured phase (count = rate x duration)
-    key_space: int = 100_000  # primary keys drawn uniformly from 1..key_space
+    # None for key space, payload, partitions: the profile's, else 100000, "cdc", 3.
+    key_space: int | None = None  # primary keys drawn uniformly from 1..key_space
     workers: int = 1
     keep_topics: bool = False
-    payload: str = "cdc"
-    partitions: int = 3
+    payload: str | None = None
+    partitions: int | None = None
     replication_factor: int | None = None
     topic_prefix: str | None = None
-    thresholds: dict[str, float] = dataclasses.field(default_factory=dict)
+    thresholds: dict[str, float] = dataclasses.field(default_factory=dict)  # NAME=VALUE limits
+    # Threshold expressions added to every profile whose kind records their figures.
+    threshold_exprs: list[Threshold] = dataclasses.field(default_factory=list)
+    workload_files: list[str] = dataclasses.field(default_factory=list)
     producer_props: dict[str, str] = dataclasses.field(default_factory=dict)
     progress: bool | None = None  # None: live line on a TTY, a line per second otherwise
     need_prometheus: bool = True
@@ -76,7 +82,7 @@ class SuiteOptions:
             raise UsageError("give --messages or --duration, not both")
         if self.duration is not None and not self.duration > 0:
             raise UsageError(f"--duration must be > 0 seconds, not {self.duration:g}")
-        if self.key_space < 1:
+        if self.key_space is not None and self.key_space < 1:
             raise UsageError(f"--key-space must be >= 1, not {self.key_space}")
         if self.record_size is not None and self.record_size <= 0:
             raise UsageError(f"--record-size must be > 0 bytes, not {self.record_size}")
@@ -86,31 +92,83 @@ class SuiteOptions:
         # exporter (+17), the delivery runner (+90) and the scheduler (+95).
         if not 1 <= self.workers <= MAX_WORKERS:
             raise UsageError(f"--workers must be 1..{MAX_WORKERS}, not {self.workers}")
-        if self.payload not in PAYLOAD_KINDS:
+        if self.payload is not None and self.payload not in PAYLOAD_KINDS:
             raise UsageError(f"--payload must be one of {', '.join(PAYLOAD_KINDS)}")
-        size = self.record_size or prof.KIB * 5
-        if size < min_record_size(self.payload):
-            raise UsageError(
-                f"record size {size} B is too small for {self.payload} payloads "
-                f"(minimum {min_record_size(self.payload)} B)"
-                + ("; use --payload raw" if self.payload == "cdc" else "")
-            )
+        if self.partitions is not None and self.partitions < 1:
+            raise UsageError(f"--partitions must be >= 1, not {self.partitions}")
 
 
 def build_workload(spec: prof.ProfileSpec, opts: SuiteOptions, settings: Settings) -> Workload:
+    """The Workload of a load profile: the run's options over the profile's file.
+
+    Raises:
+        UsageError: the combination cannot run (e.g. records too small for the payload).
+    """
     prefix = settings.topic_prefix if opts.topic_prefix is None else opts.topic_prefix
     wl = Workload(
         name=spec.name,
-        topics=tuple(default_topics(prefix)),
+        topics=spec.topics or tuple(default_topics(prefix)),
         phases=prof.scaled_phases(spec, opts.quick, opts.rate, opts.messages, opts.duration),
-        key_space=opts.key_space,
+        key_space=opts.key_space or spec.key_space or 100_000,
         record_size=opts.record_size or spec.record_size,
-        payload=opts.payload,
-        partitions=opts.partitions,
-        replication_factor=opts.replication_factor or (3 if settings.brokers >= 3 else 1),
+        # --record-size gives every record that size.
+        record_sizes=() if opts.record_size else spec.record_sizes,
+        payload=opts.payload or spec.payload or "cdc",
+        partitions=opts.partitions or spec.partitions or 3,
+        replication_factor=opts.replication_factor
+        or spec.replication_factor
+        or (3 if settings.brokers >= 3 else 1),
+        producer_props=spec.producer,
+        consumer_props=spec.consumer,
     )
     wl.validate()
     return wl
+
+
+def resolve_profiles(opts: SuiteOptions) -> list[prof.ProfileSpec]:
+    """The seed profiles asked for (all without --profile and --workload), then the files.
+
+    Raises:
+        UsageError: an unknown profile, a bad workload file, or two profiles of one name.
+    """
+    specs = prof.resolve(opts.profiles) if opts.profiles or not opts.workload_files else []
+    for path in opts.workload_files:
+        spec = load_workload(path)
+        if any(s.name == spec.name for s in specs):
+            raise UsageError(
+                f"workload {path}: a profile named {spec.name!r} is already in this run; "
+                "rename it (name = ...)"
+            )
+        specs.append(spec)
+    return specs
+
+
+# Figures that mean nothing at max rate: no target, and service time is queueing time.
+_PACED_FIGURES = {"target_rate", *(f"service_latency_seconds.{q}" for q in LATENCY_STATS)}
+
+
+def profile_thresholds(spec: prof.ProfileSpec, opts: SuiteOptions) -> dict[str, Threshold]:
+    """The profile's thresholds with the run's limits and expressions."""
+    base = dict(spec.thresholds)
+    if opts.rate == prof.MAX_RATE:
+        # Unpaced, the client queue fills on purpose (as for snapshot).
+        base = {n: t for n, t in base.items() if not t.figures & _PACED_FIGURES}
+    out = results.thresholds_with(base, opts.thresholds)
+    for t in opts.threshold_exprs:
+        if t.applies_to(spec.kind):
+            out[t.name] = t
+    return out
+
+
+def check_overrides(specs: list[prof.ProfileSpec], overrides: dict[str, float]) -> None:
+    """Raises UsageError for a NAME=VALUE limit no profile of the run has."""
+    known = {n for s in [*prof.PROFILES.values(), *specs] for n in s.thresholds}
+    for name in overrides:
+        if name not in known:
+            raise UsageError(
+                f"unknown threshold {name!r}; known: {', '.join(sorted(known))} "
+                "(or give an expression such as 'p99(e2e) < 50ms')"
+            )
 
 
 class _Sampler(threading.Thread):
@@ -199,7 +257,9 @@ def run_load(
                 wl.topics,
                 wl.partitions,
                 expected,
-                consumer_config(settings, f"kafkaval-perf-{spec.name}-{new_run_id()}"),
+                consumer_config(
+                    settings, f"kafkaval-perf-{spec.name}-{new_run_id()}", wl.consumer_props
+                ),
             )
             collector.attach_consumer(consumer)
             consumer.start()
@@ -211,7 +271,7 @@ def run_load(
             )
         producer = PacedProducer(
             wl,
-            producer_config(settings, opts.producer_props),
+            producer_config(settings, opts.producer_props, wl.producer_props),
             running=running,
             on_phase=lambda p: collector.set_target_rate(spec.name, p.rate or -1.0),
         )
@@ -299,8 +359,8 @@ def run_suite(
         UsageError: bad options; KafkavalError: preflight refused or a run broke.
     """
     opts.validate()
-    specs = prof.resolve(opts.profiles)
-    overrides = opts.thresholds
+    specs = resolve_profiles(opts)
+    check_overrides(specs, opts.thresholds)
     workloads = {s.name: build_workload(s, opts, settings) for s in specs if s.kind == "load"}
     disk, memory = _needs(list(workloads.values()))
     notes = topics.preflight(settings, disk, memory, opts.need_prometheus)
@@ -320,12 +380,7 @@ def run_suite(
         print(f"metrics: http://{address}/metrics (job {JOB})", file=out)
         for spec in specs:
             reps = []
-            base = spec.thresholds
-            if opts.rate == prof.MAX_RATE:
-                # Unpaced, the client queue fills on purpose: service time is
-                # queueing time and there is no target rate (as for snapshot).
-                base = dataclasses.replace(base, min_rate_ratio=None, max_p95_service_seconds=None)
-            thresholds = results.thresholds_with(base, overrides)
+            thresholds = profile_thresholds(spec, opts)
             for r in range(opts.repeat):
                 if not running.is_set():
                     break
@@ -425,10 +480,12 @@ def _parameters(
             partitions=wl.partitions,
             replication_factor=wl.replication_factor,
             record_size=wl.record_size,
+            record_sizes=[{"size": s, "weight": w} for s, w in wl.record_sizes],
             payload=wl.payload,
             key_space=wl.key_space,
             phases=[{"count": p.count, "rate": p.rate} for p in wl.phases],
-            producer_props=opts.producer_props,
+            producer_props={**wl.producer_props, **opts.producer_props},
+            consumer_props=dict(wl.consumer_props),
         )
     return params
 

@@ -238,7 +238,12 @@ def run_workers(
     """One repetition of a load profile with ``opts.workers`` producer processes."""
     from loadgen import results
 
-    pool = WorkerPool(settings, wl, opts.workers, producer_config(settings, opts.producer_props))
+    pool = WorkerPool(
+        settings,
+        wl,
+        opts.workers,
+        producer_config(settings, opts.producer_props, wl.producer_props),
+    )
     planned = sum(p.duration or 0 for p in wl.phases)
     rss: list[tuple[float, int]] = []
     eta = f"/{planned:.0f}s" if planned else ""
