@@ -19,6 +19,7 @@ from chaos.suite import (
 )
 from kafkaval.config import Settings
 from kafkaval.errors import UsageError
+from kafkaval.junit import run_with_junit
 from kafkaval.targets import serve_metrics
 
 # The delivery runner's /metrics: metrics_port + this (loadgen workers use the low ones).
@@ -55,6 +56,11 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
     run = verbs.add_parser("run", parents=[parent], help="run the delivery scenarios")
     _options(run)
     run.add_argument("--dry-run", action="store_true", help="print the plan, touch nothing")
+    run.add_argument(
+        "--junit",
+        metavar="FILE",
+        help="also write JUnit XML: a testcase per scenario and per bound",
+    )
     run.set_defaults(func=cmd_run)
     pl = verbs.add_parser("plan", parents=[parent], help="print the plan, touch nothing")
     _options(pl)
@@ -104,11 +110,11 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         stop_on_signals(stop),
         serve_metrics(settings, metrics, port, "kafkaval-delivery", "runner", "metrics"),
     ):
-        record = run_suite(
+        record = run_with_junit(args.junit, "delivery", lambda: run_suite(
             settings, names, shapes, args.quick, target=args.target, metrics=metrics,
             stop=stop, timing=timing,
             say=lambda line: print(line, flush=True),
-        )  # fmt: skip
+        ))  # fmt: skip
     print()
     print(table(record))
     print(f"\nrun record: {settings.path('results_dir')}/delivery-{record['run_id']}.json")

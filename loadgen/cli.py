@@ -119,6 +119,17 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
         "'rate(achieved)/rate(target) >= 0.99', 'failed == 0'; or set a named "
         "limit, e.g. max_p95_service_seconds=0.2 (repeatable)",
     )
+    run.add_argument(
+        "--abort-on-fail",
+        action="store_true",
+        help="stop the run once a threshold is lost for good (a failed or duplicate "
+        "count past its limit); the run then fails",
+    )
+    run.add_argument(
+        "--junit",
+        metavar="FILE",
+        help="also write JUnit XML: a testcase per profile and per threshold",
+    )
     run.add_argument("--no-progress", action="store_true", help="no live progress line")
     run.add_argument(
         "--metrics-port",
@@ -153,6 +164,7 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
 
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    from kafkaval.junit import run_with_junit
     from loadgen.suite import SuiteOptions, run_suite
 
     overrides, exprs = parse_cli(args.threshold)
@@ -173,10 +185,11 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         thresholds=overrides,
         threshold_exprs=exprs,
         workload_files=args.workloads,
+        abort_on_fail=args.abort_on_fail,
         producer_props=parse_props(args.producer_prop, "--producer-prop"),
         progress=False if args.no_progress else None,
     )
-    record = run_suite(settings, opts)
+    record = run_with_junit(args.junit, "performance", lambda: run_suite(settings, opts))
     return 0 if record["passed"] else 1
 
 

@@ -33,7 +33,7 @@ from loadgen.payloads import PAYLOAD_KINDS
 from loadgen.producer import PacedProducer
 from loadgen.startup import measure_startup
 from loadgen.startup_container import measure_container_startup
-from loadgen.thresholds import LATENCY_STATS, Threshold
+from loadgen.thresholds import LATENCY_STATS, AbortWatch, Threshold
 from loadgen.workers import split_phases
 from loadgen.workload import Workload, consumer_config, default_topics, producer_config
 from loadgen.workload_file import load_workload
@@ -65,6 +65,8 @@ class SuiteOptions:
     # Threshold expressions added to every profile whose kind records their figures.
     threshold_exprs: list[Threshold] = dataclasses.field(default_factory=list)
     workload_files: list[str] = dataclasses.field(default_factory=list)
+    # Stop the run once a threshold is lost for good (k6's abortOnFail).
+    abort_on_fail: bool = False
     producer_props: dict[str, str] = dataclasses.field(default_factory=dict)
     progress: bool | None = None  # None: live line on a TTY, a line per second otherwise
     need_prometheus: bool = True
@@ -241,8 +243,12 @@ def run_load(
     running: threading.Event,
     progress: Progress,
     label: str,
+    watch: AbortWatch | None = None,
 ) -> dict[str, Any]:
-    """One repetition of a load profile; returns its result (without checks)."""
+    """One repetition of a load profile; returns its result (without checks).
+
+    ``watch`` sees the live counts about once a second and may stop the run.
+    """
     topics.create_topics(settings, wl.topics, wl.partitions, wl.replication_factor)
     consumer = None
     try:
@@ -267,7 +273,7 @@ def run_load(
             from loadgen.workers import run_workers
 
             return run_workers(
-                settings, spec, wl, collector, opts, running, progress, label, consumer
+                settings, spec, wl, collector, opts, running, progress, label, consumer, watch
             )
         producer = PacedProducer(
             wl,
@@ -287,6 +293,13 @@ def run_load(
             rate = rec.acked_count / elapsed if elapsed > 0 else 0
             eta = f"/{planned:.0f}s" if planned else ""
             consumed = consumer.consumed if consumer else 0
+            if watch is not None:
+                watch.check(
+                    {
+                        "failed": rec.failed_count,
+                        "duplicates_consumed": consumer.recorder.duplicates if consumer else 0,
+                    }
+                )
             progress.line(
                 f"{label}: {elapsed:5.1f}s{eta} sent {rec.sent_count}/{total} "
                 f"acked {rec.acked_count} failed {rec.failed_count} consumed {consumed} "
@@ -373,6 +386,7 @@ def run_suite(
     run_id = new_run_id()
     started = utc_now()
     profiles_out: dict[str, Any] = {}
+    aborted: dict[str, Any] | None = None  # the threshold --abort-on-fail stopped the run on
     with (
         _stop_on_signals(running),
         metrics_endpoint(settings, collector, 0, linger=opts.linger) as address,
@@ -381,6 +395,7 @@ def run_suite(
         for spec in specs:
             reps = []
             thresholds = profile_thresholds(spec, opts)
+            watch = AbortWatch(thresholds, running.clear) if opts.abort_on_fail else None
             for r in range(opts.repeat):
                 if not running.is_set():
                     break
@@ -412,6 +427,7 @@ def run_suite(
                         running,
                         progress,
                         label,
+                        watch,
                     )
                 rep_ended = utc_now()
                 # Wall-clock window of this repetition: the report queries Prometheus over it.
@@ -429,6 +445,15 @@ def run_suite(
                 res["passed"] = all(c["passed"] for c in res["thresholds"].values())
                 reps.append(res)
                 print(_one_line(spec.name, res), file=out)
+                if watch is not None and watch.lost is not None:
+                    lost = watch.lost
+                    aborted = {"profile": spec.name, "threshold": lost.name, **lost.as_record()}
+                    print(
+                        f"aborted: threshold {lost.name} ({lost.expr}) lost with "
+                        f"{lost.value:g} against {lost.limit:g}",
+                        file=out,
+                    )
+                    break
             if reps:
                 profiles_out[spec.name] = results.combine(reps)
                 # The profile's window spans all its repetitions.
@@ -447,6 +472,7 @@ def run_suite(
         and not interrupted
         and all(p["passed"] for p in profiles_out.values()),
         "interrupted": interrupted,
+        "aborted": aborted,
         "repeat": opts.repeat,
         "bootstrap_servers": settings.bootstrap_servers,
         "prometheus_url": settings.prometheus_url,

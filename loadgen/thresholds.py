@@ -79,6 +79,11 @@ _TOKEN = re.compile(
 )
 
 
+# Counts that only grow during a run: a threshold capping one is lost the
+# moment the live count passes the limit (--abort-on-fail).
+MONOTONE_FIGURES = ("failed", "duplicates_consumed")
+
+
 def known_figures() -> str:
     """The figure names for an error message."""
     funcs = f"{'|'.join(LATENCY_STATS)}({'|'.join(LATENCIES)}), rate({'|'.join(RATES)})"
@@ -95,6 +100,7 @@ class _Expr:
     figures: frozenset[str]
     compute: Callable[[Mapping[str, Any]], float]
     constant: bool
+    figure: str | None = None  # the expression is this one figure
 
 
 def figure_value(result: Mapping[str, Any], figure: str) -> float:
@@ -196,7 +202,7 @@ class _Parser:
             figure = text
         else:
             raise self.error(f"unknown figure {text!r} (known: {known_figures()})")
-        return _Expr(frozenset({figure}), lambda r: figure_value(r, figure), False)
+        return _Expr(frozenset({figure}), lambda r: figure_value(r, figure), False, figure)
 
 
 def _function_figure(func: str, arg: str, error: Callable[[str], UsageError]) -> str:
@@ -276,6 +282,31 @@ class Threshold:
         text = self.expr.split(self.op, 1)[0].strip()
         return parse(f"{text} {self.op} {limit!r}", self.name, self.skip_unmeasured)
 
+    @property
+    def decidable_early(self) -> bool:
+        """Whether a live value can lose this threshold for good before the run ends:
+        a count that only grows, held to a constant from above."""
+        return (
+            self.left.figure in MONOTONE_FIGURES
+            and self.right.constant
+            and self.op in ("<", "<=", "==")
+        )
+
+    def lost_early(self, live: Mapping[str, Any]) -> Outcome | None:
+        """The failed outcome when ``live`` (figures so far) already loses it, else None."""
+        if not self.decidable_early:
+            return None
+        try:
+            value, limit = self.left.compute(live), self.right.compute(live)
+        except NotMeasured:
+            return None
+        lost = value >= limit if self.op == "<" else value > limit
+        return (
+            Outcome(self.name, self.expr, value, limit, False, "lost before the end")
+            if lost
+            else None
+        )
+
     def judge(self, result: Mapping[str, Any]) -> Outcome | None:
         """The outcome on ``result``; None when skipped as not measured."""
         limit = None
@@ -346,3 +377,27 @@ def judge_all(thresholds: Mapping[str, Threshold], result: Mapping[str, Any]) ->
         if outcome is not None:
             out[name] = outcome.as_record()
     return out
+
+
+class AbortWatch:
+    """k6's abortOnFail: stop the run once a threshold is lost for good.
+
+    ``check`` is called with the live figures (about once a second); the first
+    threshold they already lose is kept in ``lost`` and ``stop`` is called
+    (it clears the run's running flag, as Ctrl-C does).
+    """
+
+    def __init__(self, thresholds: Mapping[str, Threshold], stop: Callable[[], None]) -> None:
+        self.watched = [t for t in thresholds.values() if t.decidable_early]
+        self.stop = stop
+        self.lost: Outcome | None = None
+
+    def check(self, live: Mapping[str, Any]) -> None:
+        if self.lost is not None:
+            return
+        for t in self.watched:
+            out = t.lost_early(live)
+            if out is not None:
+                self.lost = out
+                self.stop()
+                return

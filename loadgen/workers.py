@@ -234,6 +234,7 @@ def run_workers(
     progress: Any,
     label: str,
     consumer: Any,
+    watch: Any = None,
 ) -> dict:
     """One repetition of a load profile with ``opts.workers`` producer processes."""
     from loadgen import results
@@ -254,6 +255,9 @@ def run_workers(
         # here the consumer (in this process) shows the progress.
         rss.append((elapsed, sum(rss_bytes(pid) or 0 for pid in [None, *pool.pids()])))
         consumed = consumer.consumed if consumer is not None else 0
+        if watch is not None and consumer is not None:
+            # The producers' counts are in the worker processes until they end.
+            watch.check({"duplicates_consumed": consumer.recorder.duplicates})
         progress.line(
             f"{label}: {elapsed:5.1f}s{eta} {opts.workers} workers, "
             f"consumed {consumed}/{wl.count} ~{consumed / elapsed if elapsed else 0:,.0f} msg/s"

@@ -113,3 +113,29 @@ def test_each_mistake_gives_one_clear_line(text: str, expected: str) -> None:
     with pytest.raises(UsageError) as e:
         parse(text)
     assert expected in str(e.value) and "\n" not in str(e.value)
+
+
+def test_abort_watch_stops_once_a_growing_count_passes_its_limit() -> None:
+    from loadgen.thresholds import AbortWatch
+
+    stops = []
+    checks = {
+        "max_failed": parse("failed <= 2", "max_failed"),
+        "none": parse("failed == 0", "none"),
+        "p99": parse("p99(e2e) < 1ms", "p99"),  # not decidable before the end
+        "dup": parse("duplicates_consumed < 1", "dup"),
+    }
+    watch = AbortWatch(checks, lambda: stops.append(1))
+    assert [t.name for t in watch.watched] == ["max_failed", "none", "dup"]
+    watch.check({"failed": 0, "duplicates_consumed": 0})
+    assert watch.lost is None and not stops
+    watch.check({"failed": 1})
+    assert watch.lost is not None and watch.lost.name == "none" and stops == [1]
+    assert (watch.lost.value, watch.lost.limit, watch.lost.passed) == (1, 0, False)
+    watch.check({"failed": 5})  # the first loss is the one kept
+    assert watch.lost.name == "none" and stops == [1]
+    # A figure compared from below, or with another figure, is never lost early.
+    assert not parse("failed >= 1").decidable_early
+    assert not parse("failed <= acked").decidable_early
+    assert parse("duplicates_consumed < 1").lost_early({"duplicates_consumed": 1}) is not None
+    assert parse("duplicates_consumed < 1").lost_early({}) is None
