@@ -166,6 +166,7 @@ def run_suite(
     say: Callable[[str], None] = print,
     stop: threading.Event | None = None,
     timing: Timing | None = None,
+    tags: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """Run the scenarios on the shapes; save and return the run record.
 
@@ -173,6 +174,7 @@ def run_suite(
         shape_overrides: Settings to use per shape (tests pass their fixtures).
         unsafe: deliberately unsafe setup (live self-test of the checker).
         stop: set to interrupt (the CLI's signal handlers set it).
+        tags: the run's tags (kafkaval.tags), kept in the record.
 
     Raises:
         ChaosError: a scenario could not run at all.
@@ -187,6 +189,7 @@ def run_suite(
         "started_at": iso(utc_now()),
         "ended_at": "",
         "quick": quick,
+        "tags": dict(tags or {}),
         "passed": False,
         "parameters": dataclasses.asdict(timing) | {"target": target, "shapes": shapes},
         "environment": _environment(settings, shapes),

@@ -6,6 +6,7 @@ import argparse
 
 from kafkaval.config import Settings, parse_props
 from kafkaval.errors import UsageError
+from kafkaval.tags import add_gating_arguments
 from loadgen.profiles import PROFILES
 from loadgen.thresholds import parse_cli
 
@@ -125,11 +126,7 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
         help="stop the run once a threshold is lost for good (a failed or duplicate "
         "count past its limit); the run then fails",
     )
-    run.add_argument(
-        "--junit",
-        metavar="FILE",
-        help="also write JUnit XML: a testcase per profile and per threshold",
-    )
+    add_gating_arguments(run, "a testcase per profile and per threshold")
     run.add_argument("--no-progress", action="store_true", help="no live progress line")
     run.add_argument(
         "--metrics-port",
@@ -165,6 +162,7 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     from kafkaval.junit import run_with_junit
+    from kafkaval.tags import parse_tags
     from loadgen.suite import SuiteOptions, run_suite
 
     overrides, exprs = parse_cli(args.threshold)
@@ -186,6 +184,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         threshold_exprs=exprs,
         workload_files=args.workloads,
         abort_on_fail=args.abort_on_fail,
+        tags=parse_tags(args.tag),
         producer_props=parse_props(args.producer_prop, "--producer-prop"),
         progress=False if args.no_progress else None,
     )

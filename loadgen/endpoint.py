@@ -9,13 +9,14 @@ scrape intervals), so the final counts reach Prometheus.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 
 from prometheus_client import CollectorRegistry
 
 from kafkaval.config import Settings
 from kafkaval.errors import KafkavalError
+from kafkaval.tags import tagged
 from kafkaval.targets import MetricsServer, announced
 from loadgen.metrics import LoadgenCollector
 
@@ -28,15 +29,21 @@ def instance_name(index: int) -> str:
 
 @contextlib.contextmanager
 def metrics_endpoint(
-    settings: Settings, collector: LoadgenCollector, index: int = 0, linger: bool = True
+    settings: Settings,
+    collector: LoadgenCollector,
+    index: int = 0,
+    linger: bool = True,
+    tags: Mapping[str, str] | None = None,
 ) -> Iterator[str]:
     """Serve ``collector`` on metrics_port + ``index`` for the block; yields host:port.
+
+    ``tags`` (the run's) are added as labels to every sample.
 
     Raises:
         KafkavalError: the port is taken.
     """
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(collector)
+    registry.register(tagged(collector, tags))
     port = settings.metrics_port + index
     try:
         server = MetricsServer(registry, settings.metrics_host, port)

@@ -23,6 +23,7 @@ from kafkaval.config import Settings
 from kafkaval.environment import run_environment
 from kafkaval.errors import KafkavalError, UsageError
 from kafkaval.records import iso, new_run_id, save_run_record, utc_now
+from kafkaval.tags import describe
 from loadgen import profiles as prof
 from loadgen import results, topics
 from loadgen.broker_resources import broker_peaks
@@ -67,6 +68,8 @@ class SuiteOptions:
     workload_files: list[str] = dataclasses.field(default_factory=list)
     # Stop the run once a threshold is lost for good (k6's abortOnFail).
     abort_on_fail: bool = False
+    # --tag key=value (kafkaval.tags): in the record and on every metric of the run.
+    tags: dict[str, str] = dataclasses.field(default_factory=dict)
     producer_props: dict[str, str] = dataclasses.field(default_factory=dict)
     progress: bool | None = None  # None: live line on a TTY, a line per second otherwise
     need_prometheus: bool = True
@@ -389,9 +392,11 @@ def run_suite(
     aborted: dict[str, Any] | None = None  # the threshold --abort-on-fail stopped the run on
     with (
         _stop_on_signals(running),
-        metrics_endpoint(settings, collector, 0, linger=opts.linger) as address,
+        metrics_endpoint(settings, collector, 0, linger=opts.linger, tags=opts.tags) as address,
     ):
         print(f"metrics: http://{address}/metrics (job {JOB})", file=out)
+        if opts.tags:
+            print(f"tags: {describe(opts.tags)}", file=out)
         for spec in specs:
             reps = []
             thresholds = profile_thresholds(spec, opts)
@@ -468,6 +473,7 @@ def run_suite(
         "started_at": iso(started),
         "ended_at": iso(ended),
         "quick": opts.quick,
+        "tags": dict(opts.tags),
         "passed": bool(profiles_out)
         and not interrupted
         and all(p["passed"] for p in profiles_out.values()),

@@ -56,6 +56,7 @@ def _worker_main(
     results: Any,
     serve_metrics: bool,
     stop: Any = None,
+    tags: dict[str, str] | None = None,
 ) -> None:
     # Imports here: the spawned interpreter starts from scratch.
     import contextlib
@@ -67,7 +68,7 @@ def _worker_main(
     try:
         collector = LoadgenCollector()
         endpoint = (
-            metrics_endpoint(settings, collector, index)
+            metrics_endpoint(settings, collector, index, tags=tags)
             if serve_metrics
             else contextlib.nullcontext()
         )
@@ -126,6 +127,7 @@ class WorkerPool:
         workers: int,
         props: dict[str, str],
         serve_metrics: bool = True,
+        tags: dict[str, str] | None = None,
     ) -> None:
         ctx = mp.get_context("spawn")
         self.shares = split_phases(wl.phases, workers)
@@ -145,6 +147,7 @@ class WorkerPool:
                     self.results,
                     serve_metrics,
                     self.stop,
+                    tags,
                 ),
                 name=f"loadgen-worker-{i + 1}",
                 daemon=True,
@@ -244,6 +247,7 @@ def run_workers(
         wl,
         opts.workers,
         producer_config(settings, opts.producer_props, wl.producer_props),
+        tags=opts.tags,
     )
     planned = sum(p.duration or 0 for p in wl.phases)
     rss: list[tuple[float, int]] = []

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from kafkaval.environment import machine
 from kafkaval.records import parse_iso
+from kafkaval.tags import describe
 from report import promql
 from report.prom_client import PrometheusError, Sample, Series
 
@@ -408,6 +409,7 @@ def _run_summary(record: dict[str, Any], w: Window) -> dict[str, Any]:
         "quick": bool(record.get("quick")),
         "passed": record.get("passed"),
         "window_seconds": w.seconds,
+        "tags": describe(record.get("tags")),
     }
 
 
