@@ -1,9 +1,11 @@
 """Run records: one JSON file per run, the exact in-process results.
 
-A record holds at least ``run_id``, ``kind`` ("performance", "delivery", ...),
-``started_at`` / ``ended_at`` (wall-clock ISO 8601 UTC, the window the report
-queries Prometheus over) and ``passed``. Each run is saved as
-``<results_dir>/<kind>-<run_id>.json`` and copied to ``latest-<kind>.json``.
+A record holds at least ``schema_version``, ``run_id``, ``kind``
+("performance", "delivery", ...), ``started_at`` / ``ended_at`` (wall-clock
+ISO 8601 UTC, the window the report queries Prometheus over) and ``passed``.
+Each run is saved as ``<results_dir>/<kind>-<run_id>.json`` and copied to
+``latest-<kind>.json``. ``kafkaval/schemas/run-record.schema.json`` (JSON
+Schema) describes them; ``SCHEMA_VERSION`` is its version.
 """
 
 from __future__ import annotations
@@ -12,11 +14,16 @@ import json
 import secrets
 from collections.abc import Callable
 from datetime import UTC, datetime
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from kafkaval.errors import KafkavalError
 from kafkaval.files import write_atomic
+
+# Bumped with kafkaval/schemas/run-record.schema.json when a field changes
+# meaning or goes away (new optional fields keep it).
+SCHEMA_VERSION = 1
 
 
 def utc_now() -> datetime:
@@ -53,10 +60,13 @@ def run_header(
 def save_run_record(results_dir: str | Path, record: dict[str, Any]) -> Path:
     """Write the record and update ``latest-<kind>.json``, both atomically.
 
+    Sets the record's ``schema_version`` (SCHEMA_VERSION) when it has none.
+
     Raises:
         KafkavalError: the results directory cannot be written.
     """
     results = Path(results_dir)
+    record.setdefault("schema_version", SCHEMA_VERSION)
     text = json.dumps(record, indent=2, sort_keys=False) + "\n"
     try:
         path = write_atomic(results / f"{record['kind']}-{record['run_id']}.json", text)
@@ -67,6 +77,12 @@ def save_run_record(results_dir: str | Path, record: dict[str, Any]) -> Path:
             "fix permissions or set results_dir"
         ) from e
     return path
+
+
+def record_schema() -> dict[str, Any]:
+    """The JSON Schema of run records (kafkaval/schemas/run-record.schema.json)."""
+    text = resources.files("kafkaval").joinpath("schemas/run-record.schema.json").read_text()
+    return json.loads(text)
 
 
 def load_run_record(path: str | Path) -> dict[str, Any]:
@@ -106,6 +122,7 @@ def merge_scenario(results_dir: str | Path, key: str, entry: dict[str, Any]) -> 
         record = load_run_record(latest)
     else:
         record = {
+            "schema_version": SCHEMA_VERSION,
             "run_id": new_run_id(),
             "kind": "delivery",
             "started_at": entry["started_at"],

@@ -22,7 +22,7 @@ import numpy as np
 from kafkaval.config import Settings
 from kafkaval.environment import run_environment
 from kafkaval.errors import KafkavalError, UsageError
-from kafkaval.records import iso, new_run_id, save_run_record, utc_now
+from kafkaval.records import SCHEMA_VERSION, iso, new_run_id, save_run_record, utc_now
 from kafkaval.tags import describe
 from loadgen import profiles as prof
 from loadgen import results, topics
@@ -468,6 +468,7 @@ def run_suite(
         ended = utc_now()
     interrupted = not running.is_set()
     record = {
+        "schema_version": SCHEMA_VERSION,
         "run_id": run_id,
         "kind": "performance",
         "started_at": iso(started),
