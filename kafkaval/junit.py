@@ -89,26 +89,51 @@ def performance_cases(record: Mapping[str, Any]) -> list[Case]:
     return cases
 
 
+# Bounds on a per-group count: (bound name, the group's count it caps).
+_GROUP_BOUNDS = (("missing_per_group", "missing"), ("redeliveries_per_group", "redeliveries"))
+
+
+def _bound_checks(e: Mapping[str, Any]) -> list[tuple[str, str, Any, Any, bool]]:
+    """(case name, rule, measured, limit, held) for each bound of a scenario entry,
+    as the delivery checker applies them (chaos/scenarios.py ``judge``)."""
+    bounds = e.get("bounds") or {}
+    out = []
+    for name, bound in bounds.items():
+        if name == "min_acked_fraction":
+            sent, acked = e.get("sent"), e.get("acked")
+            frac = acked / sent if isinstance(sent, int) and sent and acked is not None else None
+            held = frac is not None and frac >= bound
+            out.append((name, f"acked / sent >= {bound:g}", frac, bound, held))
+        elif name == "faults_rolled_back":
+            if bound:
+                faults = e.get("faults") or []
+                left = sum(not f.get("rolled_back") for f in faults)
+                out.append((name, "faults not rolled back == 0", left, 0, left == 0))
+        elif name in dict(_GROUP_BOUNDS):
+            field = dict(_GROUP_BOUNDS)[name]
+            for group, g in (e.get("groups") or {}).items():
+                value = g.get(field)
+                held = isinstance(value, int) and value <= bound
+                out.append((f"{name} {group}", f"{field} <= {bound}", value, bound, held))
+        elif isinstance(bound, int | float) and not isinstance(bound, bool):
+            value = e.get(name)
+            held = isinstance(value, int | float) and value <= bound
+            out.append((name, f"{name} <= {bound:g}", value, bound, held))
+    return out
+
+
 def delivery_cases(record: Mapping[str, Any]) -> list[Case]:
-    """A case per scenario (failing with its failures) and per bound on a count."""
+    """A case per scenario (failing with its failures) and per bound the checker applied."""
     cases = [_run_case(record, "delivery")]
     for key, e in (record.get("scenarios") or {}).items():
         cls = f"delivery.{key}"
-        failures = e.get("failures") or ([] if e.get("passed") else ["failed"])
-        cases.append(
-            Case(
-                cls,
-                "scenario",
-                float(e.get("duration_seconds") or 0.0),
-                failure="; ".join(failures) if failures or not e.get("passed") else None,
-            )
-        )
-        for field, bound in (e.get("bounds") or {}).items():
-            value = e.get(field)
-            ok = isinstance(value, int | float) and bound is not None and value <= bound
-            measured = f"{field} <= {_num(bound)}: measured {_num(value)}, limit {_num(bound)}"
+        failures = e.get("failures") or []
+        failure = None if e.get("passed") else ("; ".join(failures) or "failed")
+        cases.append(Case(cls, "scenario", float(e.get("duration_seconds") or 0.0), failure))
+        for name, rule, value, limit, held in _bound_checks(e):
+            measured = f"{rule}: measured {_num(value)}, limit {_num(limit)}"
             cases.append(
-                Case(cls, f"bound {field}", failure=None if ok else measured, detail=measured)
+                Case(cls, f"bound {name}", failure=None if held else measured, detail=measured)
             )
     return cases
 

@@ -165,10 +165,18 @@ def profile_thresholds(spec: prof.ProfileSpec, opts: SuiteOptions) -> dict[str, 
     return out
 
 
-def check_overrides(specs: list[prof.ProfileSpec], overrides: dict[str, float]) -> None:
-    """Raises UsageError for a NAME=VALUE limit no profile of the run has."""
+def check_thresholds(specs: list[prof.ProfileSpec], opts: SuiteOptions) -> None:
+    """Raises UsageError for a NAME=VALUE limit no profile has, or an expression
+    on figures no profile of this run records."""
+    for t in opts.threshold_exprs:
+        if specs and not any(t.applies_to(s.kind) for s in specs):
+            kinds = ", ".join(sorted({s.kind for s in specs}))
+            raise UsageError(
+                f"threshold {t.expr!r} uses a figure no profile of this run records "
+                f"(their kinds: {kinds}); drop it or add a profile that has it"
+            )
     known = {n for s in [*prof.PROFILES.values(), *specs] for n in s.thresholds}
-    for name in overrides:
+    for name in opts.thresholds:
         if name not in known:
             raise UsageError(
                 f"unknown threshold {name!r}; known: {', '.join(sorted(known))} "
@@ -376,7 +384,7 @@ def run_suite(
     """
     opts.validate()
     specs = resolve_profiles(opts)
-    check_overrides(specs, opts.thresholds)
+    check_thresholds(specs, opts)
     workloads = {s.name: build_workload(s, opts, settings) for s in specs if s.kind == "load"}
     disk, memory = _needs(list(workloads.values()))
     notes = topics.preflight(settings, disk, memory, opts.need_prometheus)

@@ -293,14 +293,17 @@ def threshold_rows(thresholds: dict[str, Any]) -> list[dict[str, Any]]:
     """Rows of the threshold table from a record's ``thresholds``.
 
     A threshold is either a plain limit (``"p95_service_ms": 100``) or a dict
-    with ``limit``, ``value``/``actual`` and ``passed``; both are shown as given.
+    with ``limit``, ``value``/``actual`` and ``passed`` (and the ``expr`` it
+    judged, shown after a name that is not the expression itself); both are
+    shown as given.
     """
     rows = []
     for key, spec in thresholds.items():
         if isinstance(spec, dict):
+            expr = spec.get("expr")
             rows.append(
                 {
-                    "name": key,
+                    "name": key if not expr or expr == key else f"{key}: `{expr}`",
                     "limit": spec.get("limit", spec.get("max", spec.get("min"))),
                     "value": spec.get("value", spec.get("actual")),
                     "passed": spec.get("passed"),

@@ -14,9 +14,10 @@ from typing import Any
 import jsonschema
 import pytest
 import requests
-from report_runs import kafkaval, wait_for
+from report_runs import kafkaval, run_once, wait_for
 
 from kafkaval.config import Settings
+from kafkaval.junit import delivery_cases, performance_cases
 from kafkaval.records import parse_iso, record_schema
 
 pytestmark = pytest.mark.integration
@@ -160,3 +161,25 @@ def test_abort_on_fail_stops_at_the_first_lost_threshold(
     assert run is not None and run.get("message", "").startswith(
         "aborted: threshold no_failures (failed == 0) lost in gating"
     )
+
+
+def test_real_records_of_both_suites_match_the_schema_and_their_junit(
+    stack_settings: Settings,
+) -> None:
+    # The QUICK runs the report tests share (run once per session).
+    runs = run_once(stack_settings)
+    for record, cases in (
+        (runs.perf, performance_cases(runs.perf)),
+        (runs.delivery, delivery_cases(runs.delivery)),
+    ):
+        jsonschema.validate(record, record_schema())
+        assert record["schema_version"] == 1
+        # The JUnit cases fail exactly where the record says the run failed.
+        entries = record.get("profiles") or record.get("scenarios")
+        assert entries, record
+        for key, entry in entries.items():
+            own = [c for c in cases if c.classname.endswith("." + key)]
+            assert len(own) > 1, (key, own)  # the entry's case and its checks
+            assert (own[0].failure is None) is bool(entry["passed"]), (key, own[0])
+            checks_held = all(c.failure is None for c in own[1:])
+            assert checks_held or not entry["passed"], (key, own)

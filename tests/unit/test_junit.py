@@ -106,20 +106,51 @@ def test_delivery_record_gives_a_case_per_scenario_and_bound() -> None:
             "broker-restart": {
                 "passed": False,
                 "duration_seconds": 20.5,
+                "sent": 100,
+                "acked": 40,
                 "lost": 2,
                 "log_duplicates": 0,
-                "bounds": {"lost": 0, "log_duplicates": 0},
-                "failures": ["lost 2 > 0"],
+                "groups": {"g1": {"missing": 0, "redeliveries": 7}},
+                "faults": [{"kind": "kill", "rolled_back": True}],
+                "bounds": {
+                    "lost": 0,
+                    "log_duplicates": 0,
+                    "missing_per_group": 0,
+                    "redeliveries_per_group": 5,
+                    "faults_rolled_back": True,
+                    "min_acked_fraction": 0.5,
+                },
+                "failures": ["lost 2 > 0", "group g1 redeliveries 7 > 5", "acked 40 of 100 sent"],
             }
         },
     }
-    cases = {(c.classname, c.name): c for c in delivery_cases(record)}
-    assert cases[("delivery.broker-restart", "scenario")].failure == "lost 2 > 0"
-    assert cases[("delivery.broker-restart", "scenario")].seconds == 20.5
-    assert cases[("delivery.broker-restart", "bound lost")].failure == (
-        "lost <= 0: measured 2, limit 0"
+    cases = {(c.name): c for c in delivery_cases(record) if c.classname != "delivery"}
+    assert set(cases) == {
+        "scenario",
+        "bound lost",
+        "bound log_duplicates",
+        "bound missing_per_group g1",
+        "bound redeliveries_per_group g1",
+        "bound faults_rolled_back",
+        "bound min_acked_fraction",
+    }
+    assert (
+        cases["scenario"].failure == "lost 2 > 0; group g1 redeliveries 7 > 5; acked 40 of 100 sent"
     )
-    assert cases[("delivery.broker-restart", "bound log_duplicates")].failure is None
+    assert cases["scenario"].seconds == 20.5
+    assert cases["bound lost"].failure == "lost <= 0: measured 2, limit 0"
+    assert cases["bound redeliveries_per_group g1"].failure == (
+        "redeliveries <= 5: measured 7, limit 5"
+    )
+    assert cases["bound min_acked_fraction"].failure == (
+        "acked / sent >= 0.5: measured 0.4, limit 0.5"
+    )
+    for ok in ("bound log_duplicates", "bound missing_per_group g1", "bound faults_rolled_back"):
+        assert cases[ok].failure is None, ok
+    # The bound cases agree with the scenario's own verdict.
+    passed = {**record["scenarios"]["broker-restart"], "passed": True, "lost": 0, "acked": 90,
+              "groups": {"g1": {"missing": 0, "redeliveries": 5}}, "failures": []}  # fmt: skip
+    assert all(c.failure is None for c in delivery_cases({"scenarios": {"s": passed}}))
 
 
 def test_a_broken_run_leaves_one_error_case_and_a_usage_error_none(tmp_path: Path) -> None:

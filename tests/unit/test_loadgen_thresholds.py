@@ -139,3 +139,17 @@ def test_abort_watch_stops_once_a_growing_count_passes_its_limit() -> None:
     assert not parse("failed <= acked").decidable_early
     assert parse("duplicates_consumed < 1").lost_early({"duplicates_consumed": 1}) is not None
     assert parse("duplicates_consumed < 1").lost_early({}) is None
+
+
+def test_report_threshold_rows_show_the_expression() -> None:
+    from report.collect import threshold_rows
+
+    rows = threshold_rows(
+        {
+            "max_failed": {"expr": "failed <= 0", "limit": 0.0, "value": 0, "passed": True},
+            "p99(e2e) < 50ms": {"expr": "p99(e2e) < 50ms", "limit": 0.05, "value": None,
+                                "passed": False, "reason": "not measured: e2e"},
+        }
+    )  # fmt: skip
+    assert [r["name"] for r in rows] == ["max_failed: `failed <= 0`", "p99(e2e) < 50ms"]
+    assert rows[1]["value"] is None and rows[1]["passed"] is False

@@ -228,3 +228,26 @@ def test_a_file_that_is_not_toml_or_missing(tmp_path: Path) -> None:
         load_workload(bad)
     with pytest.raises(UsageError, match="cannot read it"):
         load_workload(tmp_path / "missing.toml")
+
+
+def test_threshold_options_must_fit_a_profile_of_the_run() -> None:
+    from loadgen.suite import check_thresholds, profile_thresholds
+    from loadgen.thresholds import parse_cli
+
+    overrides, exprs = parse_cli(["startup_seconds < 5s", "failed == 0", "max_failed=2"])
+    opts = SuiteOptions(profiles=["throughput"], thresholds=overrides, threshold_exprs=exprs)
+    with pytest.raises(UsageError, match="'startup_seconds < 5s' uses a figure no profile"):
+        check_thresholds([PROFILES["throughput"]], opts)
+    check_thresholds([PROFILES["throughput"], PROFILES["startup"]], opts)
+    with pytest.raises(UsageError, match="unknown threshold 'max_lag'; known: consumed_equals"):
+        check_thresholds([PROFILES["throughput"]], SuiteOptions(thresholds={"max_lag": 1.0}))
+    # Expressions join the profiles that record their figures; limits replace the named ones.
+    t = profile_thresholds(PROFILES["throughput"], opts)
+    assert "failed == 0" in t and "startup_seconds < 5s" not in t
+    assert t["max_failed"].expr == "failed <= 2.0"
+    s = profile_thresholds(PROFILES["startup"], opts)
+    assert "startup_seconds < 5s" in s and "failed == 0" in s
+    # At max rate the rate and service-time limits mean nothing and are left out.
+    fast = profile_thresholds(PROFILES["throughput"], SuiteOptions(rate="max"))
+    assert "min_rate_ratio" not in fast and "max_p95_service_seconds" not in fast
+    assert "max_failed" in fast
