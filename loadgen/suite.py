@@ -305,11 +305,19 @@ def run_load(
             eta = f"/{planned:.0f}s" if planned else ""
             consumed = consumer.consumed if consumer else 0
             if watch is not None:
+                live = {
+                    "service": rec.service_done,
+                    "response": rec.response_done,
+                    "send_delay": rec.send_delay_done,
+                    "e2e": consumer.recorder.e2e_done if consumer else None,
+                }
                 watch.check(
                     {
                         "failed": rec.failed_count,
                         "duplicates_consumed": consumer.recorder.duplicates if consumer else 0,
-                    }
+                    },
+                    lambda name: seconds_so_far(live[name]),
+                    total,
                 )
             progress.line(
                 f"{label}: {elapsed:5.1f}s{eta} sent {rec.sent_count}/{total} "
@@ -359,6 +367,13 @@ def run_load(
                 topics.delete_topics(settings, wl.topics)
             except KafkavalError as e:  # the run's result stands; say what is left behind
                 print(f"warning: {e}", file=sys.stderr)
+
+
+def seconds_so_far(values_us: Any) -> np.ndarray:
+    """A copy (the recorder keeps appending) of µs latencies so far, in seconds."""
+    if values_us is None:
+        return np.zeros(0)
+    return np.frombuffer(values_us[:], dtype=np.int64) / 1e6
 
 
 def _needs(workloads: list[Workload]) -> tuple[int, int]:

@@ -16,10 +16,13 @@ threshold fail as "not measured", never pass.
 from __future__ import annotations
 
 import dataclasses
+import math
 import operator
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
+
+import numpy as np
 
 from kafkaval.errors import UsageError
 
@@ -82,6 +85,10 @@ _TOKEN = re.compile(
 # Counts that only grow during a run: a threshold capping one is lost the
 # moment the live count passes the limit (--abort-on-fail).
 MONOTONE_FIGURES = ("failed", "duplicates_consumed")
+# A latency name (``e2e``, ...) -> its values so far, in seconds.
+Samples = Callable[[str], "np.ndarray | Sequence[float]"]
+# Latency statistics a partial run can already decide, by their nearest rank q.
+EARLY_QUANTILES = {"p50": 0.50, "p95": 0.95, "p99": 0.99, "p999": 0.999, "max": 1.0}
 
 
 def known_figures() -> str:
@@ -205,6 +212,31 @@ class _Parser:
         return _Expr(frozenset({figure}), lambda r: figure_value(r, figure), False, figure)
 
 
+def _latency_of(figure: str | None) -> tuple[str, float] | None:
+    """(latency name, nearest rank) of a percentile figure, None for anything else."""
+    if figure is None or not figure.endswith(tuple(f".{s}" for s in EARLY_QUANTILES)):
+        return None
+    field, stat = figure.rsplit(".", 1)
+    return field.removesuffix("_latency_seconds"), EARLY_QUANTILES[stat]
+
+
+def _final_lower_bound(
+    values: np.ndarray | Sequence[float], q: float, planned: int
+) -> float | None:
+    """The least the final nearest-rank ``q`` percentile can be, given ``values`` so far.
+
+    The final set holds these values and at most ``planned`` in all. Its
+    percentile is its (N - ceil(qN) + 1)-th largest value, a rank that grows
+    with N, so it is at least the k-th largest value seen so far, k taken at
+    N = planned. None while fewer than k values are in.
+    """
+    n = len(values)
+    k = planned - max(1, math.ceil(q * planned)) + 1
+    if planned < 1 or n < k or n > planned:
+        return None
+    return float(np.partition(np.asarray(values, dtype=float), n - k)[n - k])
+
+
 def _function_figure(func: str, arg: str, error: Callable[[str], UsageError]) -> str:
     if func == "rate" and arg in RATES:
         return f"{arg}_rate"
@@ -284,28 +316,51 @@ class Threshold:
 
     @property
     def decidable_early(self) -> bool:
-        """Whether a live value can lose this threshold for good before the run ends:
-        a count that only grows, held to a constant from above."""
-        return (
-            self.left.figure in MONOTONE_FIGURES
-            and self.right.constant
-            and self.op in ("<", "<=", "==")
-        )
+        """Whether a partial run can lose this threshold for good: a constant
+        upper limit on a count that only grows, or on a latency percentile."""
+        if not self.right.constant:
+            return False
+        if self.left.figure in MONOTONE_FIGURES:
+            return self.op in ("<", "<=", "==")
+        return _latency_of(self.left.figure) is not None and self.op in ("<", "<=")
 
-    def lost_early(self, live: Mapping[str, Any]) -> Outcome | None:
-        """The failed outcome when ``live`` (figures so far) already loses it, else None."""
+    def lost_early(
+        self,
+        counts: Mapping[str, Any],
+        samples: Samples | None = None,
+        planned: int = 0,
+    ) -> Outcome | None:
+        """The failed outcome when the run so far already loses it, else None.
+
+        Args:
+            counts: the growing counts so far (``failed``, ``duplicates_consumed``).
+            samples: a latency name (``e2e``, ...) -> its values so far, in seconds.
+            planned: messages the run plans; no more latencies than that will come.
+        """
         if not self.decidable_early:
             return None
-        try:
-            value, limit = self.left.compute(live), self.right.compute(live)
-        except NotMeasured:
+        limit = self.right.compute(counts)
+        latency = _latency_of(self.left.figure)
+        if latency is None:
+            try:
+                value = self.left.compute(counts)
+            except NotMeasured:
+                return None
+        else:
+            if samples is None:
+                return None
+            name, q = latency
+            found = _final_lower_bound(samples(name), q, planned)
+            if found is None:
+                return None
+            value = found
+        held = COMPARISONS[self.op](value, limit) if self.op != "==" else value <= limit
+        if held:
             return None
-        lost = value >= limit if self.op == "<" else value > limit
-        return (
-            Outcome(self.name, self.expr, value, limit, False, "lost before the end")
-            if lost
-            else None
+        why = "lost before the end" + (
+            f": the final value is at least {value:g} whatever comes" if latency else ""
         )
+        return Outcome(self.name, self.expr, value, limit, False, why)
 
     def judge(self, result: Mapping[str, Any]) -> Outcome | None:
         """The outcome on ``result``; None when skipped as not measured."""
@@ -392,11 +447,22 @@ class AbortWatch:
         self.stop = stop
         self.lost: Outcome | None = None
 
-    def check(self, live: Mapping[str, Any]) -> None:
+    @property
+    def latencies(self) -> set[str]:
+        """The latency names whose values ``check`` needs."""
+        return {lat[0] for t in self.watched if (lat := _latency_of(t.left.figure))}
+
+    def check(
+        self,
+        counts: Mapping[str, Any],
+        samples: Samples | None = None,
+        planned: int = 0,
+    ) -> None:
+        """Judge the run so far (see Threshold.lost_early for the arguments)."""
         if self.lost is not None:
             return
         for t in self.watched:
-            out = t.lost_early(live)
+            out = t.lost_early(counts, samples, planned)
             if out is not None:
                 self.lost = out
                 self.stop()

@@ -260,8 +260,15 @@ def run_workers(
         rss.append((elapsed, sum(rss_bytes(pid) or 0 for pid in [None, *pool.pids()])))
         consumed = consumer.consumed if consumer is not None else 0
         if watch is not None and consumer is not None:
-            # The producers' counts are in the worker processes until they end.
-            watch.check({"duplicates_consumed": consumer.recorder.duplicates})
+            from loadgen.suite import seconds_so_far
+
+            # The producers' figures are in the worker processes until they end.
+            rec = consumer.recorder
+            watch.check(
+                {"duplicates_consumed": rec.duplicates},
+                lambda name: seconds_so_far(rec.e2e_done if name == "e2e" else None),
+                wl.count,
+            )
         progress.line(
             f"{label}: {elapsed:5.1f}s{eta} {opts.workers} workers, "
             f"consumed {consumed}/{wl.count} ~{consumed / elapsed if elapsed else 0:,.0f} msg/s"

@@ -127,39 +127,55 @@ def test_workload_file_thresholds_junit_and_tags(gate_settings: Settings, tmp_pa
     assert float(_query(gate_settings, expr)[0]["value"][1]) == 600
 
 
+# (how the run goes wrong, extra arguments, the threshold that must stop it)
+ABORTS = {
+    # About 1 record in 100 is larger than the broker takes (the client is
+    # told to send it): failed passes 0 within the first second.
+    "failed-send": (
+        '[records]\nsizes = [512, 1200000]\nweights = [99, 1]\npayload = "raw"\n'
+        '[producer]\n"message.max.bytes" = 4000000\n',
+        ["--producer-prop", "enable.idempotence=false"],
+        "no_failures",
+        "failed == 0",
+    ),
+    # No real message is consumed within 1 µs: the first one loses the maximum.
+    "latency": ("", ["--threshold", "max(e2e) < 1us"], "max(e2e) < 1us", "max(e2e) < 1us"),
+}
+
+
+@pytest.mark.parametrize("case", list(ABORTS))
 def test_abort_on_fail_stops_at_the_first_lost_threshold(
-    gate_settings: Settings, tmp_path: Path
+    case: str, gate_settings: Settings, tmp_path: Path
 ) -> None:
+    records, extra, name, expr = ABORTS[case]
     workload = tmp_path / "gating.toml"
-    # 20 s planned; about 1 record in 100 is larger than the broker takes
-    # (the client is told to send it), so failed passes 0 within the first second.
-    text = WORKLOAD.format(count=6000, suffix="b").replace(
-        "size = 512", "sizes = [512, 1200000]\nweights = [99, 1]"
-    )
-    workload.write_text(text + '\n[producer]\n"message.max.bytes" = 4000000\n')
+    text = WORKLOAD.format(count=6000, suffix=f"abort-{case}")  # 20 s planned
+    if records:
+        text = text.replace('[records]\nsize = 512\npayload = "raw"\n', records)
+    workload.write_text(text)
     junit = tmp_path / "junit.xml"
     began = time.monotonic()
     proc = kafkaval(
         gate_settings, "perf", "run", "--workload", str(workload), "--no-progress",
-        "--abort-on-fail", "--junit", str(junit),
-        "--producer-prop", "enable.idempotence=false",
+        "--abort-on-fail", "--junit", str(junit), *extra,
         timeout=240,
     )  # fmt: skip
     out = proc.stdout + proc.stderr
     assert proc.returncode == 1, out
-    assert "aborted: threshold no_failures (failed == 0) lost" in out
+    assert f"aborted: threshold {name} ({expr}) lost" in out
     record = json.loads((Path(gate_settings.results_dir) / "latest-performance.json").read_text())
     jsonschema.validate(record, record_schema())
-    assert record["aborted"]["threshold"] == "no_failures" and record["aborted"]["value"] > 0
+    assert record["aborted"]["threshold"] == name and record["aborted"]["value"] > 0
     assert record["passed"] is False and record["interrupted"] is True
     p = record["profiles"]["gating"]
-    assert 0 < p["sent"] < 6000 and p["failed"] > 0, out
+    assert 0 < p["sent"] < 6000, out
+    assert p["thresholds"][name]["passed"] is False
     window = (parse_iso(p["ended_at"]) - parse_iso(p["started_at"])).total_seconds()
     assert window < 15, out
     assert time.monotonic() - began < 200
     run = _cases(junit)["run"].find("failure")
     assert run is not None and run.get("message", "").startswith(
-        "aborted: threshold no_failures (failed == 0) lost in gating"
+        f"aborted: threshold {name} ({expr}) lost in gating"
     )
 
 

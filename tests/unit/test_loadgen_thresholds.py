@@ -126,7 +126,8 @@ def test_abort_watch_stops_once_a_growing_count_passes_its_limit() -> None:
         "dup": parse("duplicates_consumed < 1", "dup"),
     }
     watch = AbortWatch(checks, lambda: stops.append(1))
-    assert [t.name for t in watch.watched] == ["max_failed", "none", "dup"]
+    assert [t.name for t in watch.watched] == ["max_failed", "none", "p99", "dup"]
+    assert watch.latencies == {"e2e"}
     watch.check({"failed": 0, "duplicates_consumed": 0})
     assert watch.lost is None and not stops
     watch.check({"failed": 1})
@@ -136,6 +137,8 @@ def test_abort_watch_stops_once_a_growing_count_passes_its_limit() -> None:
     assert watch.lost.name == "none" and stops == [1]
     # A figure compared from below, or with another figure, is never lost early.
     assert not parse("failed >= 1").decidable_early
+    assert not parse("p99(e2e) > 1ms").decidable_early
+    assert not parse("mean(e2e) < 1ms").decidable_early
     assert not parse("failed <= acked").decidable_early
     assert parse("duplicates_consumed < 1").lost_early({"duplicates_consumed": 1}) is not None
     assert parse("duplicates_consumed < 1").lost_early({}) is None
@@ -153,3 +156,41 @@ def test_report_threshold_rows_show_the_expression() -> None:
     )  # fmt: skip
     assert [r["name"] for r in rows] == ["max_failed: `failed <= 0`", "p99(e2e) < 50ms"]
     assert rows[1]["value"] is None and rows[1]["passed"] is False
+
+
+def test_a_percentile_is_lost_early_only_when_no_later_values_can_save_it() -> None:
+    t = parse("p99(e2e) <= 50ms", "p99")
+    planned = 1000  # p99 of 1000 values: the 990th smallest, the 11th largest
+    slow = [0.2] * 10
+    assert t.lost_early({}, lambda _n: slow + [0.001] * 100, planned) is None  # 10: not yet
+    out = t.lost_early({}, lambda _n: [0.2] * 11 + [0.001] * 100, planned)
+    assert out is not None and not out.passed and out.value == 0.2 and out.limit == 0.05
+    assert "the final value is at least 0.2 whatever comes" in out.reason
+    # max: lost by the first value over the limit.
+    assert parse("max(service) < 1s").lost_early({}, lambda _n: [0.1, 1.0], 10) is not None
+    assert parse("max(service) < 1s").lost_early({}, lambda _n: [0.1, 0.9], 10) is None
+    # Without the samples, or past the plan, nothing is claimed.
+    assert t.lost_early({}, None, planned) is None
+    assert t.lost_early({}, lambda _n: [1.0] * 20, 10) is None
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_an_early_loss_is_always_a_final_failure(seed: int) -> None:
+    import random
+
+    import numpy as np
+
+    from loadgen.recorder import summarize_us
+
+    rng = random.Random(seed)
+    planned = rng.randrange(20, 400)
+    final = [rng.choice([1, 2, 3, 80_000]) for _ in range(rng.randrange(planned // 2, planned + 1))]
+    for stat in ("p50", "p95", "p99", "max"):
+        t = parse(f"{stat}(e2e) < 50ms")
+        for cut in range(0, len(final) + 1, 7):
+            so_far = np.array(final[:cut]) / 1e6
+            out = t.lost_early({}, lambda _n, v=so_far: v, planned)
+            if out is not None:
+                # Whatever came after, the final figure fails too, and is at least the bound.
+                figure = summarize_us(final)[stat]
+                assert figure is not None and figure >= 0.05 and figure >= out.value
