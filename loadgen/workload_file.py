@@ -132,8 +132,8 @@ class _Checker:
         kinds = kind if isinstance(kind, tuple) else (kind,)
         # TOML booleans are not numbers here.
         if isinstance(value, bool) and bool not in kinds or not isinstance(value, kinds):
-            names = " or ".join(k.__name__ for k in kinds).replace("str", "string")
-            raise self.fail(where, f"must be {names}, not {_type(value)} {value!r}")
+            wanted = "a number" if float in kinds else _WANTED[kinds[0]]
+            raise self.fail(where, f"must be {wanted}, not {_type(value)} {value!r}")
         return value
 
     def positive_int(self, data: dict[str, Any], key: str, where: str) -> int | None:
@@ -141,6 +141,9 @@ class _Checker:
         if value is not None and value < 1:
             raise self.fail(where, f"must be >= 1, not {value}")
         return value
+
+
+_WANTED = {int: "an integer", str: "a string", bool: "true or false", list: "an array"}
 
 
 def _type(value: Any) -> str:
@@ -169,8 +172,7 @@ def _phases(c: _Checker, raw: Any, key: str) -> tuple[Phase, ...]:
             if not (duration > 0 and math.isfinite(duration)):
                 raise c.fail(f"{where}.duration", f"must be > 0 seconds, not {duration}")
             count = max(1, round(rate * duration))
-        assert count is not None
-        phases.append(Phase(count, None if rate is None else float(rate)))
+        phases.append(Phase(int(count or 0), None if rate is None else float(rate)))
     return tuple(phases)
 
 

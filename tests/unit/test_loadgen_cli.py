@@ -79,7 +79,7 @@ def test_rate_max_and_duration_shape_the_measured_phase() -> None:
     [
         ('name = "w"\nrate = 5\n', "w.toml: rate: unknown key; allowed: name, description,"),
         ('name = "w"\n[[phases]]\ncount = 10\nrate = -1\n', "impossible rate -1 msg/s"),
-        ('name = "w"\n[[phases]]\ncount = "ten"\n', "phases[0].count: must be int"),
+        ('name = "w"\n[[phases]]\ncount = "ten"\n', "phases[0].count: must be an integer"),
         ("name = \n", "not valid TOML"),
     ],
 )

@@ -189,8 +189,14 @@ BASE = 'name = "w"\n[[phases]]\ncount = 10\nrate = 100\n'
         ('name = "w"\nrte = 5\n' + BASE[11:], "rte: unknown key; allowed: name, description,"),
         (BASE + "[records]\nsise = 5\n", "records.sise: unknown key; allowed: size, sizes,"),
         (BASE.replace("count = 10", "count = 10\nburst = 1"), "phases[0].burst: unknown key"),
-        (BASE.replace("rate = 100", 'rate = "fast"'), "phases[0].rate: must be int or float"),
-        (BASE.replace("count = 10", "count = 1.5"), "phases[0].count: must be int, not number"),
+        (
+            BASE.replace("rate = 100", 'rate = "fast"'),
+            "phases[0].rate: must be a number, not string 'fast'",
+        ),
+        (
+            BASE.replace("count = 10", "count = 1.5"),
+            "phases[0].count: must be an integer, not number",
+        ),
         (BASE.replace("rate = 100", "rate = 0"), "phases[0].rate: impossible rate 0 msg/s"),
         (BASE.replace("rate = 100", "rate = -5"), "impossible rate -5 msg/s"),
         (BASE.replace("rate = 100", "rate = nan"), "impossible rate nan msg/s"),
