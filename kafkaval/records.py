@@ -21,13 +21,14 @@ from typing import Any
 from kafkaval.errors import KafkavalError
 from kafkaval.files import write_atomic
 
-# Bumped with kafkaval/schemas/run-record.schema.json when a field changes
-# meaning or goes away (new optional fields keep it).
-SCHEMA_VERSION = 1
-
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+# Bumped with kafkaval/schemas/run-record.schema.json when a field changes
+# meaning or goes away (new optional fields keep it); save_run_record sets it.
+SCHEMA_VERSION = 1
 
 
 def iso(ts: datetime) -> str:
@@ -60,13 +61,11 @@ def run_header(
 def save_run_record(results_dir: str | Path, record: dict[str, Any]) -> Path:
     """Write the record and update ``latest-<kind>.json``, both atomically.
 
-    Sets the record's ``schema_version`` (SCHEMA_VERSION) when it has none.
-
     Raises:
         KafkavalError: the results directory cannot be written.
     """
-    results = Path(results_dir)
     record.setdefault("schema_version", SCHEMA_VERSION)
+    results = Path(results_dir)
     text = json.dumps(record, indent=2, sort_keys=False) + "\n"
     try:
         path = write_atomic(results / f"{record['kind']}-{record['run_id']}.json", text)

@@ -14,7 +14,6 @@ from typing import Any, Protocol
 
 from kafkaval.environment import machine
 from kafkaval.records import parse_iso
-from kafkaval.tags import describe
 from report import promql
 from report.prom_client import PrometheusError, Sample, Series
 
@@ -412,7 +411,7 @@ def _run_summary(record: dict[str, Any], w: Window) -> dict[str, Any]:
         "quick": bool(record.get("quick")),
         "passed": record.get("passed"),
         "window_seconds": w.seconds,
-        "tags": describe(record.get("tags")),
+        "tags": record.get("tags") or {},
     }
 
 
