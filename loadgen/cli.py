@@ -1,12 +1,18 @@
-"""``kafkaval perf run|compare|overhead``: the performance suite and its benchmarks."""
+"""``kafkaval perf run|worker|compare|overhead``: the performance suite and its benchmarks."""
 
 from __future__ import annotations
 
 import argparse
+import copy
+from typing import TYPE_CHECKING
 
 from kafkaval.config import Settings, parse_props
 from kafkaval.errors import UsageError
+from loadgen.distributed import ENGINES
 from loadgen.profiles import PROFILES, parse_threshold_overrides
+
+if TYPE_CHECKING:
+    from loadgen.suite import SuiteOptions
 
 
 def _rate(text: str) -> float | str:
@@ -33,10 +39,14 @@ def _positive_int(text: str) -> int:
     return value
 
 
+# perf run's flags that are the driver's business, not a worker's.
+_DRIVER_ONLY = {"help", "workers", "repeat", "threshold", "keep_topics", "no_progress", "engine"}
+
+
 def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
     perf = sub.add_parser("perf", help="the performance suite and load-generator benchmarks")
     verbs = perf.add_subparsers(
-        dest="perf_verb", metavar="run|compare|overhead", parser_class=type(perf)
+        dest="perf_verb", metavar="run|worker|compare|overhead", parser_class=type(perf)
     )
     run = verbs.add_parser("run", parents=[parent], help="run the benchmarks with thresholds")
     run.add_argument("--quick", action="store_true", help="scaled-down sizes, same code path")
@@ -79,6 +89,13 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
         help="producer processes sharing the rate, each with its own /metrics",
     )
     run.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default="local",
+        help="where the workers run: local processes (default) or Docker Swarm tasks "
+        "(the engine DOCKER_HOST names; image: worker_image)",
+    )
+    run.add_argument(
         "--payload",
         choices=("cdc", "raw"),
         default="cdc",
@@ -117,6 +134,29 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
     )
     run.set_defaults(func=cmd_run)
 
+    worker = verbs.add_parser(
+        "worker",
+        help="one worker of a distributed run (what --engine starts; see loadgen/engine_worker.py)",
+    )
+    # The workload flags of run, copied (not shared: argparse mutates an
+    # action's default), so the driver passes its own to each worker.
+    for action in run._actions:
+        if action.dest not in _DRIVER_ONLY:
+            worker._add_action(copy.copy(action))
+    worker.add_argument(
+        "--workers",
+        type=_positive_int,
+        help="how many workers the run has (default: $KAFKAVAL_WORKERS)",
+    )
+    worker.add_argument("--run-id", help="the driver's run id (default: $KAFKAVAL_RUN_ID)")
+    worker.add_argument(
+        "--worker-index",
+        type=_positive_int,
+        help="1..N (default: $KAFKAVAL_WORKER_INDEX, or $JOB_COMPLETION_INDEX + 1)",
+    )
+    worker.set_defaults(func=cmd_worker, repeat=1, threshold=[], keep_topics=False,
+                        no_progress=True, engine="local")  # fmt: skip
+
     cmp = verbs.add_parser(
         "compare",
         parents=[parent],
@@ -141,10 +181,10 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
     ovh.set_defaults(func=cmd_overhead)
 
 
-def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
-    from loadgen.suite import SuiteOptions, run_suite
+def _suite_options(args: argparse.Namespace) -> SuiteOptions:
+    from loadgen.suite import SuiteOptions
 
-    opts = SuiteOptions(
+    return SuiteOptions(
         quick=args.quick,
         repeat=args.repeat,
         profiles=args.profiles,
@@ -161,9 +201,39 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         thresholds=parse_threshold_overrides(args.threshold),
         producer_props=parse_props(args.producer_prop, "--producer-prop"),
         progress=False if args.no_progress else None,
+        engine=args.engine,
     )
-    record = run_suite(settings, opts)
+
+
+def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    from loadgen.suite import run_suite
+
+    record = run_suite(settings, _suite_options(args))
     return 0 if record["passed"] else 1
+
+
+def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    import os
+    import threading
+
+    from loadgen.engine_worker import contract_from, require_one_load_profile, run_worker
+    from loadgen.suite import build_workload, stop_on_signals
+
+    spec = require_one_load_profile(args.profiles)
+    contract = contract_from(os.environ, args.run_id, args.worker_index, args.workers)
+    args.workers = contract.workers
+    opts = _suite_options(args)
+    opts.validate()
+    wl = build_workload(spec, opts, settings)
+    running = threading.Event()
+    running.set()
+    with stop_on_signals(running):
+        s = run_worker(settings, spec, wl, contract, opts.producer_props, running)
+    print(
+        f"worker {contract.index}/{contract.workers} of {contract.run_id}: sent {s['sent']}, "
+        f"acked {s['acked']}, failed {s['failed']}"
+    )
+    return 0
 
 
 def cmd_compare(args: argparse.Namespace, settings: Settings) -> int:

@@ -13,11 +13,11 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 from prometheus_client import CollectorRegistry
+from prometheus_client.registry import Collector
 
 from kafkaval.config import Settings
 from kafkaval.errors import KafkavalError
 from kafkaval.targets import MetricsServer, announced
-from loadgen.metrics import LoadgenCollector
 
 JOB = "kafkaval-loadgen"
 
@@ -28,16 +28,20 @@ def instance_name(index: int) -> str:
 
 @contextlib.contextmanager
 def metrics_endpoint(
-    settings: Settings, collector: LoadgenCollector, index: int = 0, linger: bool = True
+    settings: Settings,
+    collector: Collector,
+    index: int = 0,
+    linger: bool = True,
+    port: int | None = None,
 ) -> Iterator[str]:
-    """Serve ``collector`` on metrics_port + ``index`` for the block; yields host:port.
+    """Serve ``collector`` on ``port`` (default metrics_port + ``index``); yields host:port.
 
     Raises:
         KafkavalError: the port is taken.
     """
     registry = CollectorRegistry(auto_describe=False)
     registry.register(collector)
-    port = settings.metrics_port + index
+    port = settings.metrics_port + index if port is None else port
     try:
         server = MetricsServer(registry, settings.metrics_host, port)
     except OSError as e:

@@ -145,10 +145,12 @@ def build_pool(
     entries: int = 1024,
     key_space: int = 100_000,
     seed: int = 1,
+    key_first: int = 1,
 ) -> list[PoolEntry]:
     """``entries`` pre-built (key, tail) pairs for ``table``, each value ``size`` bytes.
 
-    Keys are the rows' primary keys drawn uniformly from ``1..key_space``; ops
+    Keys are the rows' primary keys drawn uniformly from ``key_first ..
+    key_first + key_space - 1``; ops
     are 60% create, 30% update, 10% delete, as in a busy table.
 
     Raises:
@@ -165,7 +167,7 @@ def build_pool(
     rng = random.Random(f"{seed}-{table}")
     pool = []
     for n in range(entries):
-        pk = rng.randrange(1, key_space + 1)
+        pk = rng.randrange(key_first, key_first + key_space)
         if kind == "raw":
             pad = size - HEADER_LEN - len(b'"pad":""}')
             tail = b'"pad":"' + b"x" * pad + b'"}'

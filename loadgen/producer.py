@@ -84,6 +84,7 @@ class PacedProducer:
                 POOL_ENTRIES,
                 workload.key_space,
                 seed=worker,
+                key_first=workload.key_first,
             )
             for i in range(len(workload.topics))
         ]

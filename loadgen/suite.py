@@ -27,6 +27,7 @@ from loadgen import profiles as prof
 from loadgen import results, topics
 from loadgen.broker_resources import broker_peaks
 from loadgen.consumer import RunConsumer
+from loadgen.distributed import ENGINES
 from loadgen.endpoint import JOB, instance_name, metrics_endpoint
 from loadgen.metrics import BUCKET_ERROR_BOUND, LoadgenCollector
 from loadgen.payloads import PAYLOAD_KINDS, min_record_size
@@ -63,6 +64,8 @@ class SuiteOptions:
     progress: bool | None = None  # None: live line on a TTY, a line per second otherwise
     need_prometheus: bool = True
     linger: bool = True
+    engine: str = "local"  # where the workers run: local processes, or loadgen.distributed
+    engine_prefix: str = "kafkaval-worker"  # engine-side names (Swarm service) start with it
 
     def validate(self) -> None:
         """Raises UsageError for options that cannot run."""
@@ -86,6 +89,8 @@ class SuiteOptions:
         # exporter (+17), the delivery runner (+90) and the scheduler (+95).
         if not 1 <= self.workers <= MAX_WORKERS:
             raise UsageError(f"--workers must be 1..{MAX_WORKERS}, not {self.workers}")
+        if self.engine not in ENGINES:
+            raise UsageError(f"--engine must be one of {', '.join(ENGINES)}, not {self.engine!r}")
         if self.payload not in PAYLOAD_KINDS:
             raise UsageError(f"--payload must be one of {', '.join(PAYLOAD_KINDS)}")
         size = self.record_size or prof.KIB * 5
@@ -157,7 +162,7 @@ class Progress:
 
 
 @contextmanager
-def _stop_on_signals(running: threading.Event) -> Iterator[None]:
+def stop_on_signals(running: threading.Event) -> Iterator[None]:
     """SIGINT/SIGTERM only clear ``running``; the loop then ends and cleans up."""
     if threading.current_thread() is not threading.main_thread():
         yield
@@ -188,7 +193,7 @@ def run_load(
     topics.create_topics(settings, wl.topics, wl.partitions, wl.replication_factor)
     consumer = None
     try:
-        if opts.workers > 1:
+        if opts.workers > 1 or opts.engine != "local":
             shares = split_phases(wl.phases, opts.workers)
             expected = {i + 1: sum(p.count for p in sh) for i, sh in enumerate(shares)}
         else:
@@ -203,6 +208,12 @@ def run_load(
             )
             collector.attach_consumer(consumer)
             consumer.start()
+        if opts.engine != "local":
+            from loadgen.distributed import run_engine_workers
+
+            return run_engine_workers(
+                settings, spec, wl, collector, opts, running, progress, label, consumer
+            )
         if opts.workers > 1:
             from loadgen.workers import run_workers
 
@@ -314,7 +325,7 @@ def run_suite(
     started = utc_now()
     profiles_out: dict[str, Any] = {}
     with (
-        _stop_on_signals(running),
+        stop_on_signals(running),
         metrics_endpoint(settings, collector, 0, linger=opts.linger) as address,
     ):
         print(f"metrics: http://{address}/metrics (job {JOB})", file=out)
