@@ -1,0 +1,247 @@
+"""``perf run --engine swarm`` on the real Docker engine: 3 worker tasks, one run.
+
+The module joins the engine to a one-node swarm (``docker swarm init
+--advertise-addr 127.0.0.1``) unless it already is in one, and leaves it
+afterwards (with the ``docker_gwbridge`` network the swarm created), so the
+engine is as it was. The workers are tasks of the kafkaval image on the host
+network: they reach the local test broker on 127.0.0.1 like any local
+process, and nothing leaves the machine.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import docker
+import numpy as np
+import pytest
+from confluent_kafka import Consumer, KafkaError, TopicPartition
+from docker_helpers import (
+    KAFKAVAL_IMAGE,
+    engine_or_skip,
+    require_image,
+    wait_for,
+)
+
+from kafkaval.config import Settings
+from kafkaval.errors import KafkavalError
+from loadgen.control import ControlChannel
+from loadgen.mergeable_hist import ERROR_BOUND, unpack
+from loadgen.payloads import read_header
+from loadgen.recorder import PERCENTILES, percentile_nearest_rank
+from loadgen.suite import SuiteOptions, run_suite
+from loadgen.swarm_engine import RUN_LABEL, SwarmEngine
+
+pytestmark = pytest.mark.integration
+
+PREFIX = "kafkaval-swarm-test"
+# A checkout may build its own tag of the image (the shared one is compose's).
+IMAGE = os.environ.get("KAFKAVAL_SWARM_TEST_IMAGE", KAFKAVAL_IMAGE)
+GENEROUS = {"max_p95_service_seconds": 5.0, "min_rate_ratio": 0.5}
+
+
+@pytest.fixture(scope="module")
+def swarm() -> Iterator[docker.DockerClient]:
+    client = engine_or_skip()
+    require_image(client, IMAGE)
+    joined = client.info()["Swarm"]["LocalNodeState"] != "active"
+    bridges_before = {n.name for n in client.networks.list(names=["docker_gwbridge"])}
+    if joined:
+        client.swarm.init(advertise_addr="127.0.0.1", listen_addr="127.0.0.1:2377")
+    try:
+        yield client
+    finally:
+        if joined:
+            client.swarm.leave(force=True)
+            wait_for(
+                lambda: client.info()["Swarm"]["LocalNodeState"] == "inactive", 60, "swarm left"
+            )
+            if "docker_gwbridge" not in bridges_before:
+                for net in client.networks.list(names=["docker_gwbridge"]):
+                    net.remove()
+            assert not client.networks.list(names=["ingress"]) or not joined
+
+
+def _free_ports(start: int, n: int) -> int:
+    """A base port from ``start`` on with ``n`` free ports above it (worker i: base + i)."""
+    for base in range(start, start + 200, n + 1):
+        try:
+            for p in range(base, base + n + 1):
+                with socket.socket() as t:
+                    t.bind(("127.0.0.1", p))
+        except OSError:
+            continue
+        return base
+    raise AssertionError(f"no {n + 1} free ports from {start}")
+
+
+def _settings(stack_settings: Settings, tmp_path: Path) -> Settings:
+    return dataclasses.replace(
+        stack_settings,
+        metrics_port=_free_ports(stack_settings.metrics_port + 300, 3),
+        worker_image=IMAGE,
+        worker_network="host",
+        results_dir=str(tmp_path / "results"),
+    )
+
+
+def _count_topics(settings: Settings, topics: list[str]) -> dict[int, int]:
+    """Distinct loadgen messages per worker index, read back from each partition's start."""
+    c = Consumer(
+        {**settings.client_config("consumer"), "group.id": "swarm-test-count",
+         "enable.auto.commit": "false", "enable.partition.eof": "true"}
+    )  # fmt: skip
+    seen: dict[int, set[int]] = {}
+    try:
+        meta = c.list_topics(timeout=10).topics
+        parts = [TopicPartition(t, p, 0) for t in topics for p in meta[t].partitions]
+        c.assign(parts)
+        left = {(tp.topic, tp.partition) for tp in parts}
+        for tp in parts:
+            lo, hi = c.get_watermark_offsets(tp, timeout=10)
+            if hi <= lo:
+                left.discard((tp.topic, tp.partition))
+        deadline = time.monotonic() + 120
+        while left and time.monotonic() < deadline:
+            for m in c.consume(1000, 1.0):
+                if m.error() is not None:
+                    if m.error().code() == KafkaError._PARTITION_EOF:
+                        left.discard((m.topic(), m.partition()))
+                    continue
+                v = read_header(m.value() or b"")
+                if v is not None:
+                    seen.setdefault(v[0], set()).add(v[1])
+        assert not left, f"partitions not read to the end: {left}"
+    finally:
+        c.close()
+    return {w: len(s) for w, s in seen.items()}
+
+
+def _worker_samples(settings: Settings, topic: str, n: int) -> list[np.ndarray]:
+    """Each worker's exact service latencies (µs) from its result on the control topic."""
+    ch = ControlChannel(settings, topic, "test")
+    results: dict[str, Any] = {}
+    try:
+        deadline = time.monotonic() + 60
+        while len(results) < n and time.monotonic() < deadline:
+            for kind, sender, body in ch.poll(1.0):
+                if kind == "result":
+                    results[sender] = body
+    finally:
+        ch.close()
+    assert len(results) == n, f"results on {topic}: {sorted(results)}"
+    return [unpack(results[str(i)]["service_samples_us"]) for i in range(1, n + 1)]
+
+
+def _leftovers(client: docker.DockerClient, run_id: str | None = None) -> list[str]:
+    services = [s.name for s in client.services.list() if s.name.startswith(PREFIX)]
+    label = f"{RUN_LABEL}={run_id}" if run_id else RUN_LABEL
+    containers = [
+        c.name
+        for c in client.containers.list(all=True, filters={"label": label})
+        if c.name.startswith(PREFIX)
+    ]
+    return services + containers
+
+
+def test_three_workers_make_one_run_with_exact_totals(
+    swarm: docker.DockerClient, stack_settings: Settings, tmp_path: Path
+) -> None:
+    from loadgen import topics as topic_admin
+
+    settings = _settings(stack_settings, tmp_path)
+    opts = SuiteOptions(
+        quick=True,
+        profiles=["throughput"],
+        messages=3000,
+        workers=3,
+        engine="swarm",
+        engine_prefix=PREFIX,
+        keep_topics=True,
+        progress=False,
+        thresholds=GENEROUS,
+    )
+    record = run_suite(settings, opts, out=io.StringIO())
+    p = record["profiles"]["throughput"]
+    run_id = p["engine"]["run_id"]
+    run_topics = p["parameters"]["topics"]
+    control = p["engine"]["control_topic"]
+    try:
+        assert _leftovers(swarm, run_id) == [], "service or containers left after the run"
+        assert record["passed"], p["thresholds"]
+        rows = p["worker_results"]
+        assert [r["worker"] for r in rows] == [1, 2, 3]
+        assert p["sent"] == p["acked"] == 3000 and p["failed"] == 0
+        assert sum(r["acked"] for r in rows) == p["acked"] == p["consumed"]
+        # Independent count: a fresh consumer reads every partition to its end.
+        counted = _count_topics(settings, run_topics)
+        assert counted == {r["worker"]: r["acked"] for r in rows}, counted
+        assert sum(counted.values()) == p["acked"]
+        # Merged percentiles = those of the union of the exact samples, within the bound.
+        union = np.sort(np.concatenate(_worker_samples(settings, control, 3)))
+        assert union.size == p["acked"]
+        svc = p["service_latency_seconds"]
+        assert svc["count"] == union.size and round(svc["max"] * 1e6) == union[-1]
+        for name, q in PERCENTILES.items():
+            exact = percentile_nearest_rank(union, q)
+            got = round(svc[name] * 1e6)
+            assert exact * (1 - ERROR_BOUND) <= got <= exact, (name, got, exact)
+        assert p["engine"]["histogram_error_bound"] == ERROR_BOUND
+        assert all(r["cpu_seconds"] > 0 and r["max_rss_bytes"] > 0 for r in rows)
+    finally:
+        topic_admin.delete_topics(settings, [*run_topics, control])
+
+
+def test_a_dying_worker_fails_the_run_naming_it_and_nothing_is_left(
+    swarm: docker.DockerClient, stack_settings: Settings, tmp_path: Path
+) -> None:
+    settings = _settings(stack_settings, tmp_path)
+    killed: dict[str, str] = {}
+    stop = threading.Event()
+
+    def kill_one() -> None:
+        # The first worker container that runs is killed (SIGKILL: no goodbye).
+        while not stop.is_set() and not killed:
+            for c in swarm.containers.list(filters={"label": RUN_LABEL}):
+                if c.name.startswith(PREFIX) and c.status == "running":
+                    task = c.labels.get("com.docker.swarm.task.name", "")
+                    killed["slot"] = task.split(".")[1] if task.count(".") >= 2 else "?"
+                    c.kill()
+                    return
+            time.sleep(0.2)
+
+    killer = threading.Thread(target=kill_one, daemon=True)
+    killer.start()
+    opts = SuiteOptions(
+        quick=True,
+        profiles=["throughput"],
+        workers=3,
+        engine="swarm",
+        engine_prefix=PREFIX,
+        progress=False,
+        thresholds=GENEROUS,
+    )
+    try:
+        with pytest.raises(KafkavalError) as e:
+            run_suite(settings, opts, out=io.StringIO())
+    finally:
+        stop.set()
+        killer.join(5)
+    assert killed, "no worker container was seen running"
+    message = str(e.value)
+    assert "\n" not in message and f"worker {killed['slot']} " in message, message
+    assert "ended without a result" in message, message
+    assert _leftovers(swarm) == []
+
+
+def test_an_image_missing_on_the_engine_is_one_line(swarm: docker.DockerClient) -> None:
+    with pytest.raises(KafkavalError, match="image kafkaval/no-such:image is not on the engine"):
+        SwarmEngine("kafkaval/no-such:image").preflight()
