@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
@@ -24,9 +25,11 @@ import numpy as np
 from kafkaval.config import Settings
 from kafkaval.errors import KafkavalError, UsageError
 from kafkaval.records import new_run_id
+from kafkaval.targets import register_target
 from loadgen import profiles as prof
 from loadgen import topics
 from loadgen.control import ControlChannel, control_topic
+from loadgen.endpoint import JOB, instance_name
 from loadgen.mergeable_hist import ERROR_BOUND, MergeableHistogram
 from loadgen.pacing import Phase
 from loadgen.recorder import summarize_us
@@ -39,6 +42,8 @@ START_LEAD = 1.0  # seconds between the go message and the start instant
 STOP_GRACE = 30.0  # after a stop, how long to wait for the workers' partial results
 # A task that ended without a result: how long its result may still be in flight.
 RESULT_GRACE = 15.0
+# Task states after which a task never runs again (Docker's swarm task states).
+ENDED = {"complete", "failed", "shutdown", "rejected", "orphaned", "remove"}
 HIST_FIELDS = ("service_latency_seconds", "send_delay_seconds", "response_latency_seconds")
 
 
@@ -56,7 +61,12 @@ def make_engine(name: str, settings: Settings, name_prefix: str) -> Engine:
     if name == "swarm":
         from loadgen.swarm_engine import SwarmEngine
 
-        return SwarmEngine(settings.worker_image, settings.worker_network or None, name_prefix)
+        return SwarmEngine(
+            settings.worker_image,
+            settings.worker_network or None,
+            name_prefix,
+            settings.metrics_port,
+        )
     raise UsageError(f"--engine must be one of {', '.join(ENGINES)}, not {name!r}")
 
 
@@ -138,14 +148,19 @@ def run_engine_workers(
     topics.create_topics(settings, [topic], 1, wl.replication_factor)
     channel = ControlChannel(settings, topic, "driver")
     shares = split_phases(wl.phases, n)
+    scrape: dict[int, Path] = {}
     try:
         engine.submit(run_id, n, worker_args(spec, opts, settings), worker_env(settings, run_id, n))
-        summaries = _drive(engine, channel, shares, wl, running, progress, label, consumer, n)
+        summaries = _drive(
+            settings, scrape, engine, channel, shares, wl, running, progress, label, consumer, n
+        )
     finally:
         progress.done()
         try:
             engine.remove()
         finally:
+            for path in scrape.values():
+                path.unlink(missing_ok=True)
             channel.close()
             if not opts.keep_topics:
                 topics.delete_topics(settings, [topic])
@@ -161,6 +176,8 @@ def run_engine_workers(
 
 
 def _drive(
+    settings: Settings,
+    scrape: dict[int, Path],
     engine: Engine,
     channel: ControlChannel,
     shares: list[tuple[Phase, ...]],
@@ -171,7 +188,13 @@ def _drive(
     consumer: Any,
     n: int,
 ) -> list[dict[str, Any]]:
-    """Ready barrier, go, collect every result; raises naming the first failed worker."""
+    """Ready barrier, go, collect every result; raises naming the first failed worker.
+
+    Workers on the host network are registered as scrape targets (``scrape``)
+    under the names local workers have (job kafkaval-loadgen, instance
+    loadgen-<i>), so the local stack's Prometheus scrapes them and the
+    dashboards' sums over instances hold as for ``--workers N``.
+    """
     ready: dict[int, str] = {}
     summaries: dict[int, dict[str, Any]] = {}
     ended_without_result: dict[int, float] = {}
@@ -218,8 +241,9 @@ def _drive(
                 summaries[idx] = body
         tasks = engine.tasks()
         for slot, t in tasks.items():
-            if slot in summaries or t["state"] not in {"complete", "failed", "rejected",
-                                                       "shutdown", "orphaned"}:  # fmt: skip
+            if t["metrics"] and slot not in scrape:
+                scrape[slot] = register_target(settings, JOB, instance_name(slot), t["metrics"])
+            if slot in summaries or t["state"] not in ENDED:
                 continue
             first = ended_without_result.setdefault(slot, now)
             if t["state"] != "complete" or now - first > RESULT_GRACE:
@@ -242,6 +266,13 @@ def _drive(
                 f"{label}: {elapsed:5.1f}s/{planned:.0f}s {n} workers on {engine.name}, "
                 f"{len(summaries)}/{n} done, consumed {consumed}/{wl.count}"
             )
+    # Each worker stays up until Prometheus has scraped its final values
+    # (loadgen.endpoint); removing the service now would cut that short.
+    linger_end = time.monotonic() + 2.5 * settings.scrape_interval + 20
+    while time.monotonic() < linger_end:
+        if all(t["state"] in ENDED for t in engine.tasks().values()):
+            break
+        time.sleep(0.5)
     return [summaries[i] for i in range(1, n + 1)]
 
 

@@ -21,8 +21,6 @@ from kafkaval.docker_engine import ENGINE_ERRORS, docker_client, error_line
 from kafkaval.errors import KafkavalError
 
 RUN_LABEL = "org.kafkaval.run_id"
-# Task states after which a task never runs again (Docker's swarm task states).
-ENDED = {"complete", "failed", "shutdown", "rejected", "orphaned", "remove"}
 REMOVE_TIMEOUT = 60.0
 
 
@@ -44,14 +42,17 @@ class SwarmEngine:
         image: str,
         network: str | None = "host",
         name_prefix: str = "kafkaval-worker",
+        metrics_port: int = 19400,
         client_factory: Callable[[], Any] = docker_client,
     ) -> None:
         self.image = image
         self.network = network
         self.name_prefix = name_prefix
+        self.metrics_port = metrics_port
         self._factory = client_factory
         self._client: Any = None
         self._service: Any = None
+        self._node_addr: dict[str, str] = {}
         self.run_id = ""
 
     def preflight(self) -> None:
@@ -109,7 +110,12 @@ class SwarmEngine:
             raise KafkavalError(f"the swarm refused the worker service: {error_line(e)}") from e
 
     def tasks(self) -> dict[int, dict[str, Any]]:
-        """The latest task of each slot: ``{slot: {state, error, exit_code, node}}``.
+        """The latest task of each slot: ``{slot: {state, error, exit_code, node, metrics}}``.
+
+        ``metrics`` is the worker's /metrics address (host:port) once its node
+        is known, on the host network (worker i serves metrics_port + i on its
+        node's address); None otherwise (an overlay network: the engine's
+        service discovery finds the tasks, see prometheus/swarm-workers.yml).
 
         Raises:
             KafkavalError: the engine stopped answering.
@@ -123,13 +129,25 @@ class SwarmEngine:
         out: dict[int, dict[str, Any]] = {}
         for t in sorted(raw, key=lambda t: t.get("CreatedAt", "")):
             status = t.get("Status") or {}
-            out[int(t.get("Slot") or 0)] = {
+            slot, node = int(t.get("Slot") or 0), t.get("NodeID", "")
+            addr = self._node_address(node) if node and self.network == "host" else None
+            out[slot] = {
                 "state": status.get("State", "unknown"),
                 "error": status.get("Err") or status.get("Message") or "",
                 "exit_code": (status.get("ContainerStatus") or {}).get("ExitCode"),
-                "node": t.get("NodeID", "")[:12],
+                "node": node[:12],
+                "metrics": f"{addr}:{self.metrics_port + slot}" if addr else None,
             }
         return out
+
+    def _node_address(self, node_id: str) -> str | None:
+        if node_id not in self._node_addr:
+            try:
+                node = self._client.nodes.get(node_id)
+            except ENGINE_ERRORS:
+                return None  # asked again at the next poll
+            self._node_addr[node_id] = (node.attrs.get("Status") or {}).get("Addr", "")
+        return self._node_addr[node_id] or None
 
     def remove(self) -> None:
         """Remove the service and wait until none of its containers is left.

@@ -23,6 +23,7 @@ from typing import Any
 import docker
 import numpy as np
 import pytest
+import requests
 from confluent_kafka import Consumer, KafkaError, TopicPartition
 from docker_helpers import (
     KAFKAVAL_IMAGE,
@@ -141,6 +142,14 @@ def _worker_samples(settings: Settings, topic: str, n: int) -> list[np.ndarray]:
     return [unpack(results[str(i)]["service_samples_us"]) for i in range(1, n + 1)]
 
 
+def _query(settings: Settings, promql: str) -> list[dict[str, Any]]:
+    r = requests.get(
+        f"{settings.prometheus_url}/api/v1/query", params={"query": promql}, timeout=10
+    )
+    r.raise_for_status()
+    return r.json()["data"]["result"]
+
+
 def _leftovers(client: docker.DockerClient, run_id: str | None = None) -> list[str]:
     services = [s.name for s in client.services.list() if s.name.startswith(PREFIX)]
     label = f"{RUN_LABEL}={run_id}" if run_id else RUN_LABEL
@@ -196,6 +205,25 @@ def test_three_workers_make_one_run_with_exact_totals(
             assert exact * (1 - ERROR_BOUND) <= got <= exact, (name, got, exact)
         assert p["engine"]["histogram_error_bound"] == ERROR_BOUND
         assert all(r["cpu_seconds"] > 0 and r["max_rss_bytes"] > 0 for r in rows)
+        # Prometheus scraped the three workers (the driver registered them): its
+        # sums over workers equal the record.
+        for kind in ("sent", "acked", "failed"):
+            series = _query(
+                settings,
+                f'last_over_time(kafkaval_loadgen_messages_{kind}_total{{run_id="{run_id}"}}[15m])',
+            )
+            by_worker: dict[str, float] = {}
+            for s in series:
+                w = s["metric"]["worker"]
+                by_worker[w] = by_worker.get(w, 0.0) + float(s["value"][1])
+            assert sorted(by_worker) == ["1", "2", "3"], (kind, series)
+            assert sum(by_worker.values()) == p[kind], (kind, by_worker)
+        hist = _query(
+            settings,
+            "sum(last_over_time(kafkaval_loadgen_service_latency_seconds_count"
+            f'{{run_id="{run_id}"}}[15m]))',
+        )
+        assert float(hist[0]["value"][1]) == p["acked"]
     finally:
         topic_admin.delete_topics(settings, [*run_topics, control])
 

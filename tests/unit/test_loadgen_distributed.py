@@ -199,7 +199,13 @@ class _Engine:
 
     def tasks(self) -> dict[int, dict[str, Any]]:
         return {
-            s: {"state": st, "error": "task: non-zero exit (1)", "exit_code": 1, "node": "n1"}
+            s: {
+                "state": st,
+                "error": "task: non-zero exit (1)",
+                "exit_code": 1,
+                "node": "n1",
+                "metrics": None,
+            }  # fmt: skip
             for s, st in self.states.items()
         }
 
@@ -245,8 +251,9 @@ def _drive(log: _Log, engine: _Engine, phases: tuple[Phase, ...], n: int) -> lis
     running.set()
     shares = distributed.split_phases(phases, n)
     return distributed._drive(
-        engine, _channel(log, "driver"), shares, wl, running, _Progress(), "t", None, n
-    )
+        Settings(scrape_interval=0.1), {}, engine, _channel(log, "driver"), shares, wl, running,
+        _Progress(), "t", None, n,
+    )  # fmt: skip
 
 
 def test_driver_merges_exact_sums_and_names_a_failed_worker() -> None:
