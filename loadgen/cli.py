@@ -92,8 +92,9 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
         "--engine",
         choices=ENGINES,
         default="local",
-        help="where the workers run: local processes (default) or Docker Swarm tasks "
-        "(the engine DOCKER_HOST names; image: worker_image)",
+        help="where the workers run: local processes (default), Docker Swarm tasks "
+        "(the engine DOCKER_HOST names; image: worker_image), or external (you start "
+        "them, e.g. deploy/kubernetes/job.yaml; the run id is printed)",
     )
     run.add_argument(
         "--payload",

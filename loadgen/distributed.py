@@ -15,8 +15,10 @@ reason; the service is removed (and checked) whatever happened.
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -36,7 +38,7 @@ from loadgen.recorder import summarize_us
 from loadgen.workers import split_phases, sum_errors
 from loadgen.workload import Workload
 
-ENGINES = ("local", "swarm")
+ENGINES = ("local", "swarm", "external")
 READY_TIMEOUT = 600.0  # the engine may need minutes to start N containers on a busy cluster
 START_LEAD = 1.0  # seconds between the go message and the start instant
 STOP_GRACE = 30.0  # after a stop, how long to wait for the workers' partial results
@@ -56,8 +58,54 @@ class Engine(Protocol):
     def remove(self) -> None: ...
 
 
-def make_engine(name: str, settings: Settings, name_prefix: str) -> Engine:
+class ExternalEngine:
+    """Workers someone else starts: a Kubernetes Indexed Job, a stack file, a shell loop.
+
+    The driver only announces the run (``start``, default: one line on
+    stderr naming the run id and the workers' arguments, never the settings,
+    which may hold credentials) and then waits on the control topic as for
+    any engine. It sees no tasks: a worker that dies without a word is found
+    by the deadline, not at once. It started nothing, so it removes nothing.
+    """
+
+    name = "external"
+
+    def __init__(
+        self, start: Callable[[str, int, list[str], dict[str, str]], None] | None = None
+    ) -> None:
+        self.start = start
+
+    def preflight(self) -> None:
+        pass
+
+    def submit(self, run_id: str, workers: int, args: list[str], env: dict[str, str]) -> None:
+        if self.start is not None:
+            self.start(run_id, workers, args, env)
+            return
+        print(
+            f"start {workers} workers (deploy/ has a Kubernetes Job and a Swarm stack): "
+            f"KAFKAVAL_RUN_ID={run_id} KAFKAVAL_WORKERS={workers} kafkaval {' '.join(args)}, "
+            "each with KAFKAVAL_WORKER_INDEX=1..N or JOB_COMPLETION_INDEX=0..N-1",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    def tasks(self) -> dict[int, dict[str, Any]]:
+        return {}
+
+    def remove(self) -> None:
+        pass
+
+
+def make_engine(
+    name: str,
+    settings: Settings,
+    name_prefix: str,
+    start: Callable[[str, int, list[str], dict[str, str]], None] | None = None,
+) -> Engine:
     """Raises UsageError for an engine this driver does not run."""
+    if name == "external":
+        return ExternalEngine(start)
     if name == "swarm":
         from loadgen.swarm_engine import SwarmEngine
 
@@ -141,7 +189,7 @@ def run_engine_workers(
     """
     n = opts.workers
     check_workers(wl, n)
-    engine = engine or make_engine(opts.engine, settings, opts.engine_prefix)
+    engine = engine or make_engine(opts.engine, settings, opts.engine_prefix, opts.engine_start)
     engine.preflight()
     run_id = new_run_id()
     topic = control_topic(settings, run_id)

@@ -66,6 +66,8 @@ class SuiteOptions:
     linger: bool = True
     engine: str = "local"  # where the workers run: local processes, or loadgen.distributed
     engine_prefix: str = "kafkaval-worker"  # engine-side names (Swarm service) start with it
+    # --engine external: starts the workers given (run id, N, args, env); None prints how.
+    engine_start: Callable[[str, int, list[str], dict[str, str]], None] | None = None
 
     def validate(self) -> None:
         """Raises UsageError for options that cannot run."""

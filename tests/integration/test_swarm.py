@@ -94,6 +94,13 @@ def _settings(stack_settings: Settings, tmp_path: Path) -> Settings:
     )
 
 
+def _opts(**kw: Any) -> SuiteOptions:
+    """A QUICK throughput run with the generous limits of a shared test machine."""
+    return SuiteOptions(
+        quick=True, profiles=["throughput"], progress=False, thresholds=GENEROUS, **kw
+    )
+
+
 def _count_topics(settings: Settings, topics: list[str]) -> dict[int, int]:
     """Distinct loadgen messages per worker index, read back from each partition's start."""
     c = Consumer(
@@ -167,17 +174,7 @@ def test_three_workers_make_one_run_with_exact_totals(
     from loadgen import topics as topic_admin
 
     settings = _settings(stack_settings, tmp_path)
-    opts = SuiteOptions(
-        quick=True,
-        profiles=["throughput"],
-        messages=3000,
-        workers=3,
-        engine="swarm",
-        engine_prefix=PREFIX,
-        keep_topics=True,
-        progress=False,
-        thresholds=GENEROUS,
-    )
+    opts = _opts(messages=3000, workers=3, engine="swarm", engine_prefix=PREFIX, keep_topics=True)
     record = run_suite(settings, opts, out=io.StringIO())
     p = record["profiles"]["throughput"]
     run_id = p["engine"]["run_id"]
@@ -248,15 +245,7 @@ def test_a_dying_worker_fails_the_run_naming_it_and_nothing_is_left(
 
     killer = threading.Thread(target=kill_one, daemon=True)
     killer.start()
-    opts = SuiteOptions(
-        quick=True,
-        profiles=["throughput"],
-        workers=3,
-        engine="swarm",
-        engine_prefix=PREFIX,
-        progress=False,
-        thresholds=GENEROUS,
-    )
+    opts = _opts(workers=3, engine="swarm", engine_prefix=PREFIX)
     try:
         with pytest.raises(KafkavalError) as e:
             run_suite(settings, opts, out=io.StringIO())
@@ -273,3 +262,47 @@ def test_a_dying_worker_fails_the_run_naming_it_and_nothing_is_left(
 def test_an_image_missing_on_the_engine_is_one_line(swarm: docker.DockerClient) -> None:
     with pytest.raises(KafkavalError, match="image kafkaval/no-such:image is not on the engine"):
         SwarmEngine("kafkaval/no-such:image").preflight()
+
+
+def test_external_workers_started_by_environment_make_one_run(
+    stack_settings: Settings, tmp_path: Path
+) -> None:
+    """--engine external with workers started as a Kubernetes Indexed Job starts its pods:
+    the same image's command, the contract in JOB_COMPLETION_INDEX (0-based) and env."""
+    import subprocess
+    import sys
+
+    settings = _settings(stack_settings, tmp_path)
+    procs: list[subprocess.Popen[bytes]] = []
+
+    def start(run_id: str, n: int, args: list[str], env: dict[str, str]) -> None:
+        assert env["KAFKAVAL_RUN_ID"] == run_id and env["KAFKAVAL_WORKERS"] == str(n)
+        for i in range(n):
+            procs.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "kafkaval", *args],
+                    env={
+                        **os.environ,
+                        **env,
+                        "JOB_COMPLETION_INDEX": str(i),
+                        "KAFKAVAL_STATE_DIR": settings.state_dir,
+                    },  # fmt: skip
+                    stdout=subprocess.DEVNULL,
+                    stderr=(tmp_path / f"worker-{i}.log").open("wb"),
+                )
+            )
+
+    opts = _opts(messages=2000, workers=2, engine="external", engine_start=start)
+    try:
+        record = run_suite(settings, opts, out=io.StringIO())
+        for p in procs:
+            assert p.wait(60) == 0, (tmp_path / "worker-0.log").read_text()[-2000:]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait(10)
+    prof = record["profiles"]["throughput"]
+    assert record["passed"], prof["thresholds"]
+    assert prof["acked"] == prof["consumed"] == 2000
+    assert [r["acked"] for r in prof["worker_results"]] == [1000, 1000]
