@@ -46,7 +46,7 @@ _DRIVER_ONLY = {"help", "workers", "repeat", "threshold", "keep_topics", "no_pro
 def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
     perf = sub.add_parser("perf", help="the performance suite and load-generator benchmarks")
     verbs = perf.add_subparsers(
-        dest="perf_verb", metavar="run|worker|compare|overhead", parser_class=type(perf)
+        dest="perf_verb", metavar="run|worker|compare|scale|overhead", parser_class=type(perf)
     )
     run = verbs.add_parser("run", parents=[parent], help="run the benchmarks with thresholds")
     run.add_argument("--quick", action="store_true", help="scaled-down sizes, same code path")
@@ -169,6 +169,16 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
     cmp.add_argument("--workers", type=_positive_int, default=1, help="loadgen producer processes")
     cmp.set_defaults(func=cmd_compare)
 
+    scale = verbs.add_parser(
+        "scale",
+        parents=[parent],
+        help="100-byte max rate with 1, 2, 3 workers on an engine, exact totals (a benchmark)",
+    )
+    scale.add_argument("--engine", choices=ENGINES, default="swarm", help="default: swarm")
+    scale.add_argument("--quick", action="store_true", help="200,000 messages per case")
+    scale.add_argument("--messages", type=_positive_int, help="messages per case")
+    scale.set_defaults(func=cmd_scale)
+
     ovh = verbs.add_parser(
         "overhead",
         parents=[parent],
@@ -245,6 +255,13 @@ def cmd_compare(args: argparse.Namespace, settings: Settings) -> int:
     except ValueError:
         raise UsageError(f"--sizes needs comma-separated byte counts, not {args.sizes!r}") from None
     run_compare(settings, sizes, quick=args.quick, messages=args.messages, workers=args.workers)
+    return 0
+
+
+def cmd_scale(args: argparse.Namespace, settings: Settings) -> int:
+    from loadgen.bench_scale import run_scale
+
+    run_scale(settings, args.engine, quick=args.quick, messages=args.messages)
     return 0
 
 

@@ -64,6 +64,7 @@ class SuiteOptions:
     progress: bool | None = None  # None: live line on a TTY, a line per second otherwise
     need_prometheus: bool = True
     linger: bool = True
+    consume: bool = True  # False: no run consumer (a producer-only benchmark)
     engine: str = "local"  # where the workers run: local processes, or loadgen.distributed
     engine_prefix: str = "kafkaval-worker"  # engine-side names (Swarm service) start with it
     # --engine external: starts the workers given (run id, N, args, env); None prints how.
@@ -115,6 +116,7 @@ def build_workload(spec: prof.ProfileSpec, opts: SuiteOptions, settings: Setting
         payload=opts.payload,
         partitions=opts.partitions,
         replication_factor=opts.replication_factor or (3 if settings.brokers >= 3 else 1),
+        consume=opts.consume,
     )
     wl.validate()
     return wl

@@ -24,7 +24,6 @@ import docker
 import numpy as np
 import pytest
 import requests
-from confluent_kafka import Consumer, KafkaError, TopicPartition
 from docker_helpers import (
     KAFKAVAL_IMAGE,
     engine_or_skip,
@@ -36,7 +35,7 @@ from kafkaval.config import Settings
 from kafkaval.errors import KafkavalError
 from loadgen.control import ControlChannel
 from loadgen.mergeable_hist import ERROR_BOUND, unpack
-from loadgen.payloads import read_header
+from loadgen.readback import count_loadgen_messages
 from loadgen.recorder import PERCENTILES, percentile_nearest_rank
 from loadgen.suite import SuiteOptions, run_suite
 from loadgen.swarm_engine import RUN_LABEL, SwarmEngine
@@ -101,38 +100,6 @@ def _opts(**kw: Any) -> SuiteOptions:
     )
 
 
-def _count_topics(settings: Settings, topics: list[str]) -> dict[int, int]:
-    """Distinct loadgen messages per worker index, read back from each partition's start."""
-    c = Consumer(
-        {**settings.client_config("consumer"), "group.id": "swarm-test-count",
-         "enable.auto.commit": "false", "enable.partition.eof": "true"}
-    )  # fmt: skip
-    seen: dict[int, set[int]] = {}
-    try:
-        meta = c.list_topics(timeout=10).topics
-        parts = [TopicPartition(t, p, 0) for t in topics for p in meta[t].partitions]
-        c.assign(parts)
-        left = {(tp.topic, tp.partition) for tp in parts}
-        for tp in parts:
-            lo, hi = c.get_watermark_offsets(tp, timeout=10)
-            if hi <= lo:
-                left.discard((tp.topic, tp.partition))
-        deadline = time.monotonic() + 120
-        while left and time.monotonic() < deadline:
-            for m in c.consume(1000, 1.0):
-                if m.error() is not None:
-                    if m.error().code() == KafkaError._PARTITION_EOF:
-                        left.discard((m.topic(), m.partition()))
-                    continue
-                v = read_header(m.value() or b"")
-                if v is not None:
-                    seen.setdefault(v[0], set()).add(v[1])
-        assert not left, f"partitions not read to the end: {left}"
-    finally:
-        c.close()
-    return {w: len(s) for w, s in seen.items()}
-
-
 def _worker_samples(settings: Settings, topic: str, n: int) -> list[np.ndarray]:
     """Each worker's exact service latencies (µs) from its result on the control topic."""
     ch = ControlChannel(settings, topic, "test")
@@ -168,6 +135,7 @@ def _leftovers(client: docker.DockerClient, run_id: str | None = None) -> list[s
     return services + containers
 
 
+@pytest.mark.docker
 def test_three_workers_make_one_run_with_exact_totals(
     swarm: docker.DockerClient, stack_settings: Settings, tmp_path: Path
 ) -> None:
@@ -188,7 +156,7 @@ def test_three_workers_make_one_run_with_exact_totals(
         assert p["sent"] == p["acked"] == 3000 and p["failed"] == 0
         assert sum(r["acked"] for r in rows) == p["acked"] == p["consumed"]
         # Independent count: a fresh consumer reads every partition to its end.
-        counted = _count_topics(settings, run_topics)
+        counted = count_loadgen_messages(settings, run_topics)
         assert counted == {r["worker"]: r["acked"] for r in rows}, counted
         assert sum(counted.values()) == p["acked"]
         # Merged percentiles = those of the union of the exact samples, within the bound.
@@ -225,6 +193,7 @@ def test_three_workers_make_one_run_with_exact_totals(
         topic_admin.delete_topics(settings, [*run_topics, control])
 
 
+@pytest.mark.docker
 def test_a_dying_worker_fails_the_run_naming_it_and_nothing_is_left(
     swarm: docker.DockerClient, stack_settings: Settings, tmp_path: Path
 ) -> None:
@@ -259,6 +228,7 @@ def test_a_dying_worker_fails_the_run_naming_it_and_nothing_is_left(
     assert _leftovers(swarm) == []
 
 
+@pytest.mark.docker
 def test_an_image_missing_on_the_engine_is_one_line(swarm: docker.DockerClient) -> None:
     with pytest.raises(KafkavalError, match="image kafkaval/no-such:image is not on the engine"):
         SwarmEngine("kafkaval/no-such:image").preflight()
