@@ -359,3 +359,48 @@ def test_unreachable_engine_is_one_line() -> None:
     with pytest.raises(KafkavalError, match="cannot reach the Docker engine") as e:
         docker_client(timeout=2, environment={"DOCKER_HOST": "unix:///nonexistent/docker.sock"})
     assert "\n" not in str(e.value)
+
+
+def test_a_stop_before_the_start_tells_the_workers_and_fails_the_run() -> None:
+    phases = (Phase(300, 100.0),)
+    log = _Log()
+    _channel(log, "1").send("ready", {"host": "h1", "phases": [[100, 100.0 / 3]]})
+    wl = Workload("throughput", ("a",), phases)
+    running = threading.Event()  # cleared: Ctrl-C before all workers were ready
+    with pytest.raises(KafkavalError, match="stopped before the workers started"):
+        distributed._drive(
+            Settings(), {}, _Engine(), _channel(log, "driver"), distributed.split_phases(phases, 3),
+            wl, running, _Progress(), "t", None, 3,
+        )  # fmt: skip
+    assert any(k.startswith(b"stop:driver") for k, _v in log.msgs)
+    assert not any(k.startswith(b"go:") for k, _v in log.msgs)
+
+
+def test_a_stop_after_the_start_collects_the_partial_results() -> None:
+    phases = (Phase(300, 100.0),)
+    shares = distributed.split_phases(phases, 3)
+    log = _Log()
+    for i in range(1, 4):
+        _channel(log, str(i)).send("ready", {"host": f"h{i}", "phases": [[100, 100.0 / 3]]})
+    running = threading.Event()
+    running.set()
+
+    class Workers(_Engine):
+        # The signal arrives once the run has started; the workers answer the
+        # driver's stop with what they sent.
+        def tasks(self) -> dict[int, dict[str, Any]]:
+            kinds = [k.split(b":")[0] for k, _v in log.msgs]
+            if b"go" in kinds:
+                running.clear()
+            if b"stop" in kinds and b"result" not in kinds:
+                for i in range(1, 4):
+                    _channel(log, str(i)).send("result", _summary(i, 3, shares[i - 1]))
+            return {}
+
+    out = distributed._drive(
+        Settings(), {}, Workers(), _channel(log, "driver"), shares,
+        Workload("throughput", ("a",), phases), running, _Progress(), "t", None, 3,
+    )  # fmt: skip
+    assert [s["worker"] for s in out] == [1, 2, 3]
+    kinds = [k.split(b":")[0] for k, _v in log.msgs]
+    assert kinds.index(b"go") < kinds.index(b"stop") < kinds.index(b"result")
