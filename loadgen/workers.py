@@ -327,10 +327,12 @@ def sum_errors(per_worker: Iterable[dict[str, int]]) -> dict[str, int]:
 
 def run_compare_workers(settings: Settings, wl: Workload, workers: int) -> dict:
     """bench-compare's loadgen side (``loadgen.compare.compare_workload``) in several processes."""
-    from loadgen.compare import SHARED
+    from loadgen.compare import LOADGEN_PROPS
     from loadgen.recorder import UNSET, summarize_us
 
-    pool = WorkerPool(settings, wl, workers, producer_config(settings, SHARED), serve_metrics=False)
+    pool = WorkerPool(
+        settings, wl, workers, producer_config(settings, LOADGEN_PROPS), serve_metrics=False
+    )
     out = pool.run(timeout=600)
     _, sent, acked = merge(out, pool.shares, wl.phases)
     ok = acked != UNSET
