@@ -48,6 +48,17 @@ IMAGE = os.environ.get("KAFKAVAL_SWARM_TEST_IMAGE", KAFKAVAL_IMAGE)
 GENEROUS = {"max_p95_service_seconds": 5.0, "min_rate_ratio": 0.5}
 
 
+@pytest.mark.docker
+def test_an_engine_not_in_a_swarm_is_one_line() -> None:
+    # Before the module's swarm exists (tests run in file order).
+    client = engine_or_skip()
+    if client.info()["Swarm"]["LocalNodeState"] == "active":
+        pytest.skip("the engine is in a swarm already (not made by this module)")
+    with pytest.raises(KafkavalError, match="not in a swarm .*docker swarm init") as e:
+        SwarmEngine(IMAGE).preflight()
+    assert "\n" not in str(e.value)
+
+
 @pytest.fixture(scope="module")
 def swarm() -> Iterator[docker.DockerClient]:
     client = engine_or_skip()
@@ -67,7 +78,11 @@ def swarm() -> Iterator[docker.DockerClient]:
             if "docker_gwbridge" not in bridges_before:
                 for net in client.networks.list(names=["docker_gwbridge"]):
                     net.remove()
-            assert not client.networks.list(names=["ingress"]) or not joined
+            wait_for(
+                lambda: not client.networks.list(names=["ingress", "docker_gwbridge"]),
+                30,
+                "the swarm's networks to go",
+            )
 
 
 def _free_ports(start: int, n: int) -> int:
