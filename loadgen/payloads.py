@@ -150,8 +150,8 @@ def build_pool(
     """``entries`` pre-built (key, tail) pairs for ``table``, each value ``size`` bytes.
 
     Keys are the rows' primary keys drawn uniformly from ``key_first ..
-    key_first + key_space - 1``; ops
-    are 60% create, 30% update, 10% delete, as in a busy table.
+    key_first + key_space - 1`` (a worker's slice; all of ``1..key_space`` by
+    default); ops are 60% create, 30% update, 10% delete, as in a busy table.
 
     Raises:
         UsageError: ``size`` is too small for the payload kind, or kind unknown.
