@@ -1,14 +1,20 @@
-"""``kafkaval perf run|compare|overhead``: the performance suite and its benchmarks."""
+"""``kafkaval perf run|worker|compare|overhead``: the performance suite and its benchmarks."""
 
 from __future__ import annotations
 
 import argparse
+import copy
+from typing import TYPE_CHECKING
 
 from kafkaval.config import Settings, parse_props
 from kafkaval.errors import UsageError
 from kafkaval.tags import add_gating_arguments
+from loadgen.distributed import ENGINES
 from loadgen.profiles import PROFILES
 from loadgen.thresholds import parse_cli
+
+if TYPE_CHECKING:
+    from loadgen.suite import SuiteOptions
 
 
 def _rate(text: str) -> float | str:
@@ -35,10 +41,17 @@ def _positive_int(text: str) -> int:
     return value
 
 
+# perf run's flags that are the driver's business, not a worker's.
+_DRIVER_ONLY = {
+    "help", "workers", "repeat", "threshold", "keep_topics", "no_progress", "engine",
+    "abort_on_fail", "junit",
+}  # fmt: skip
+
+
 def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
     perf = sub.add_parser("perf", help="the performance suite and load-generator benchmarks")
     verbs = perf.add_subparsers(
-        dest="perf_verb", metavar="run|compare|overhead", parser_class=type(perf)
+        dest="perf_verb", metavar="run|worker|compare|scale|overhead", parser_class=type(perf)
     )
     run = verbs.add_parser("run", parents=[parent], help="run the benchmarks with thresholds")
     run.add_argument("--quick", action="store_true", help="scaled-down sizes, same code path")
@@ -90,6 +103,14 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
         help="producer processes sharing the rate, each with its own /metrics",
     )
     run.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default="local",
+        help="where the workers run: local processes (default), Docker Swarm tasks "
+        "(the engine DOCKER_HOST names; image: worker_image), or external (you start "
+        "them, e.g. deploy/kubernetes/job.yaml; the run id is printed)",
+    )
+    run.add_argument(
         "--payload",
         choices=("cdc", "raw"),
         help="Debezium-style envelopes (default) or raw padding",
@@ -136,6 +157,30 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
     )
     run.set_defaults(func=cmd_run)
 
+    worker = verbs.add_parser(
+        "worker",
+        help="one worker of a distributed run (what --engine starts; see loadgen/engine_worker.py)",
+    )
+    # The workload flags of run, copied (not shared: argparse mutates an
+    # action's default), so the driver passes its own to each worker.
+    for action in run._actions:
+        if action.dest not in _DRIVER_ONLY:
+            worker._add_action(copy.copy(action))
+    worker.add_argument(
+        "--workers",
+        type=_positive_int,
+        help="how many workers the run has (default: $KAFKAVAL_WORKERS)",
+    )
+    worker.add_argument("--run-id", help="the driver's run id (default: $KAFKAVAL_RUN_ID)")
+    worker.add_argument(
+        "--worker-index",
+        type=_positive_int,
+        help="1..N (default: $KAFKAVAL_WORKER_INDEX, or $JOB_COMPLETION_INDEX + 1)",
+    )
+    worker.set_defaults(func=cmd_worker, repeat=1, threshold=[], keep_topics=False,
+                        no_progress=True, engine="local", abort_on_fail=False,
+                        junit=None)  # fmt: skip
+
     cmp = verbs.add_parser(
         "compare",
         parents=[parent],
@@ -146,6 +191,16 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
     cmp.add_argument("--messages", type=_positive_int, help="messages per max-rate case")
     cmp.add_argument("--workers", type=_positive_int, default=1, help="loadgen producer processes")
     cmp.set_defaults(func=cmd_compare)
+
+    scale = verbs.add_parser(
+        "scale",
+        parents=[parent],
+        help="100-byte max rate with 1, 2, 3 workers on an engine, exact totals (a benchmark)",
+    )
+    scale.add_argument("--engine", choices=ENGINES, default="swarm", help="default: swarm")
+    scale.add_argument("--quick", action="store_true", help="200,000 messages per case")
+    scale.add_argument("--messages", type=_positive_int, help="messages per case")
+    scale.set_defaults(func=cmd_scale)
 
     ovh = verbs.add_parser(
         "overhead",
@@ -160,13 +215,12 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
     ovh.set_defaults(func=cmd_overhead)
 
 
-def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
-    from kafkaval.junit import run_with_junit
+def _suite_options(args: argparse.Namespace) -> SuiteOptions:
     from kafkaval.tags import parse_tags
-    from loadgen.suite import SuiteOptions, run_suite
+    from loadgen.suite import SuiteOptions
 
     overrides, exprs = parse_cli(args.threshold)
-    opts = SuiteOptions(
+    return SuiteOptions(
         quick=args.quick,
         repeat=args.repeat,
         profiles=args.profiles,
@@ -187,9 +241,41 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         tags=parse_tags(args.tag),
         producer_props=parse_props(args.producer_prop, "--producer-prop"),
         progress=False if args.no_progress else None,
+        engine=args.engine,
     )
+
+
+def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    from kafkaval.junit import run_with_junit
+    from loadgen.suite import run_suite
+
+    opts = _suite_options(args)
     record = run_with_junit(args.junit, "performance", lambda: run_suite(settings, opts))
     return 0 if record["passed"] else 1
+
+
+def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    import os
+    import threading
+
+    from loadgen.engine_worker import contract_from, require_one_load_profile, run_worker
+    from loadgen.suite import build_workload, stop_on_signals
+
+    spec = require_one_load_profile(args.profiles)
+    contract = contract_from(os.environ, args.run_id, args.worker_index, args.workers)
+    args.workers = contract.workers
+    opts = _suite_options(args)
+    opts.validate()
+    wl = build_workload(spec, opts, settings)
+    running = threading.Event()
+    running.set()
+    with stop_on_signals(running):
+        s = run_worker(settings, spec, wl, contract, opts.producer_props, running)
+    print(
+        f"worker {contract.index}/{contract.workers} of {contract.run_id}: sent {s['sent']}, "
+        f"acked {s['acked']}, failed {s['failed']}"
+    )
+    return 0
 
 
 def cmd_compare(args: argparse.Namespace, settings: Settings) -> int:
@@ -200,6 +286,13 @@ def cmd_compare(args: argparse.Namespace, settings: Settings) -> int:
     except ValueError:
         raise UsageError(f"--sizes needs comma-separated byte counts, not {args.sizes!r}") from None
     run_compare(settings, sizes, quick=args.quick, messages=args.messages, workers=args.workers)
+    return 0
+
+
+def cmd_scale(args: argparse.Namespace, settings: Settings) -> int:
+    from loadgen.bench_scale import run_scale
+
+    run_scale(settings, args.engine, quick=args.quick, messages=args.messages)
     return 0
 
 

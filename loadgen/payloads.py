@@ -147,12 +147,14 @@ def build_pool(
     key_space: int = 100_000,
     seed: int = 1,
     sizes: Sequence[tuple[int, float]] = (),
+    key_first: int = 1,
 ) -> list[PoolEntry]:
     """``entries`` pre-built (key, tail) pairs for ``table``, each value ``size`` bytes.
 
-    Keys are the rows' primary keys drawn uniformly from ``1..key_space``; ops
-    are 60% create, 30% update, 10% delete, as in a busy table. With ``sizes``
-    ((size, weight) pairs) each entry's size is drawn from them instead.
+    Keys are the rows' primary keys drawn uniformly from ``key_first ..
+    key_first + key_space - 1`` (a worker's slice; all of ``1..key_space`` by
+    default); ops are 60% create, 30% update, 10% delete, as in a busy table.
+    With ``sizes`` ((size, weight) pairs) each entry's size is drawn from them instead.
 
     Raises:
         UsageError: ``size`` is too small for the payload kind, or kind unknown.
@@ -173,7 +175,7 @@ def build_pool(
     for n in range(entries):
         if sizes:
             size = size_rng.choices([s for s, _ in sizes], weights=[w for _, w in sizes])[0]
-        pk = rng.randrange(1, key_space + 1)
+        pk = rng.randrange(key_first, key_first + key_space)
         if kind == "raw":
             pad = size - HEADER_LEN - len(b'"pad":""}')
             tail = b'"pad":"' + b"x" * pad + b'"}'

@@ -85,6 +85,7 @@ class PacedProducer:
                 workload.key_space,
                 seed=worker,
                 sizes=workload.record_sizes,
+                key_first=workload.key_first,
             )
             for i in range(len(workload.topics))
         ]

@@ -28,6 +28,7 @@ from loadgen import profiles as prof
 from loadgen import results, topics
 from loadgen.broker_resources import broker_peaks
 from loadgen.consumer import RunConsumer
+from loadgen.distributed import ENGINES
 from loadgen.endpoint import JOB, instance_name, metrics_endpoint
 from loadgen.metrics import BUCKET_ERROR_BOUND, LoadgenCollector
 from loadgen.payloads import PAYLOAD_KINDS
@@ -74,6 +75,11 @@ class SuiteOptions:
     progress: bool | None = None  # None: live line on a TTY, a line per second otherwise
     need_prometheus: bool = True
     linger: bool = True
+    consume: bool = True  # False: no run consumer (a producer-only benchmark)
+    engine: str = "local"  # where the workers run: local processes, or loadgen.distributed
+    engine_prefix: str = "kafkaval-worker"  # engine-side names (Swarm service) start with it
+    # --engine external: starts the workers given (run id, N, args, env); None prints how.
+    engine_start: Callable[[str, int, list[str], dict[str, str]], None] | None = None
 
     def validate(self) -> None:
         """Raises UsageError for options that cannot run."""
@@ -97,6 +103,8 @@ class SuiteOptions:
         # exporter (+17), the delivery runner (+90) and the scheduler (+95).
         if not 1 <= self.workers <= MAX_WORKERS:
             raise UsageError(f"--workers must be 1..{MAX_WORKERS}, not {self.workers}")
+        if self.engine not in ENGINES:
+            raise UsageError(f"--engine must be one of {', '.join(ENGINES)}, not {self.engine!r}")
         if self.payload is not None and self.payload not in PAYLOAD_KINDS:
             raise UsageError(f"--payload must be one of {', '.join(PAYLOAD_KINDS)}")
         if self.partitions is not None and self.partitions < 1:
@@ -125,6 +133,7 @@ def build_workload(spec: prof.ProfileSpec, opts: SuiteOptions, settings: Setting
         or (3 if settings.brokers >= 3 else 1),
         producer_props=spec.producer,
         consumer_props=spec.consumer,
+        consume=opts.consume,
     )
     wl.validate()
     return wl
@@ -228,7 +237,7 @@ class Progress:
 
 
 @contextmanager
-def _stop_on_signals(running: threading.Event) -> Iterator[None]:
+def stop_on_signals(running: threading.Event) -> Iterator[None]:
     """SIGINT/SIGTERM only clear ``running``; the loop then ends and cleans up."""
     if threading.current_thread() is not threading.main_thread():
         yield
@@ -263,7 +272,7 @@ def run_load(
     topics.create_topics(settings, wl.topics, wl.partitions, wl.replication_factor)
     consumer = None
     try:
-        if opts.workers > 1:
+        if opts.workers > 1 or opts.engine != "local":
             shares = split_phases(wl.phases, opts.workers)
             expected = {i + 1: sum(p.count for p in sh) for i, sh in enumerate(shares)}
         else:
@@ -280,6 +289,12 @@ def run_load(
             )
             collector.attach_consumer(consumer)
             consumer.start()
+        if opts.engine != "local":
+            from loadgen.distributed import run_engine_workers
+
+            return run_engine_workers(
+                settings, spec, wl, collector, opts, running, progress, label, consumer
+            )
         if opts.workers > 1:
             from loadgen.workers import run_workers
 
@@ -414,7 +429,7 @@ def run_suite(
     profiles_out: dict[str, Any] = {}
     aborted: dict[str, Any] | None = None  # the threshold --abort-on-fail stopped the run on
     with (
-        _stop_on_signals(running),
+        stop_on_signals(running),
         metrics_endpoint(settings, collector, 0, linger=opts.linger, tags=opts.tags) as address,
     ):
         print(f"metrics: http://{address}/metrics (job {JOB})", file=out)

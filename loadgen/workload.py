@@ -73,6 +73,7 @@ class Workload:
     partitions: int = 3
     replication_factor: int = 1
     key_space: int = 100_000
+    key_first: int = 1  # keys are key_first .. key_first + key_space - 1 (a worker's share)
     consume: bool = True
     # (size, weight) pairs when record sizes vary; record_size is then their mean.
     record_sizes: tuple[tuple[int, float], ...] = ()

@@ -238,7 +238,7 @@ def test_workers_share_the_rate_with_exact_counts(perf_settings: Settings) -> No
     total = _query(
         settings,
         'sum(last_over_time(kafkaval_loadgen_messages_acked_total{profile="throughput",'
-        'role="producer",instance=~"loadgen-[12]"}[15m]))',
+        'role="producer",instance=~"loadgen-[12]",run_id=""}[15m]))',  # not a swarm run's
     )
     assert float(total[0]["value"][1]) == 8000  # Prometheus sums the workers
 
