@@ -67,6 +67,8 @@ GROUP_ANOMALIES = (
     "poll_skip",
     "unreadable_lines",
 )
+# Per group, the deliveries that disagree with the final log's offsets.
+GROUP_OFFSET_ANOMALIES = ("inconsistent_offsets", "nonmonotonic_poll", "poll_skip", "unseen")
 _HOLE = -1  # an offset inside the read range that holds no record
 # Where a result keeps the first ids (or positions) behind each count.
 _SAMPLES = {
@@ -140,6 +142,18 @@ class CheckResult:
         # JSON object keys are strings; say so here rather than at every reader.
         d["log_start_offsets"] = {str(p): o for p, o in self.log_start_offsets.items()}
         return d
+
+
+def offset_anomalies(entry: Mapping[str, Any]) -> int | None:
+    """Acks and deliveries of a result entry (``CheckResult.to_dict()``) that disagree
+    with the final log's offsets; None when the entry does not carry every count
+    (not measured, which is not 0)."""
+    values = [entry.get("inconsistent_offsets")] + [
+        g.get(name) for g in (entry.get("groups") or {}).values() for name in GROUP_OFFSET_ANOMALIES
+    ]
+    if not entry.get("groups") or any(v is None for v in values):
+        return None
+    return sum(v for v in values if v is not None)
 
 
 def samples(result: CheckResult | GroupResult, count: str, n: int = 3) -> list[str]:
