@@ -144,21 +144,28 @@ def consume(args: argparse.Namespace, running: list[bool]) -> int:
     return 0
 
 
-def seek_past(consumer: Consumer, topic: str, last: dict[int, int], count: int) -> None:
+def seek_past(
+    consumer: Consumer, topic: str, last: dict[int, int], count: int, wait: float = 2.0
+) -> bool:
     """The unsafe mode: jump ``count`` records past the last one read of a partition.
 
-    Only where the log already holds them (below the cached high watermark): a
-    seek past the end would reset the position to the beginning instead.
+    Only once the log holds them (below the high watermark), waiting at most
+    ``wait`` seconds for the producer to get there: a seek past the end would
+    reset the position to the beginning instead. Returns whether it sought.
     """
-    for partition, offset in last.items():
-        target = offset + 1 + count
-        _low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), cached=True)
-        if high is not None and target < high:
-            try:
-                consumer.seek(TopicPartition(topic, partition, target))
-            except KafkaException as e:  # not assigned any more: skip elsewhere
-                print(f"consumer: seek failed: {e}", file=sys.stderr)
-            return
+    partition, offset = next(iter(last.items()))
+    tp = TopicPartition(topic, partition, offset + 1 + count)
+    deadline = time.monotonic() + wait
+    try:
+        while time.monotonic() < deadline:
+            _low, high = consumer.get_watermark_offsets(tp, timeout=1, cached=False)
+            if high > tp.offset:
+                consumer.seek(tp)
+                return True
+            time.sleep(0.1)  # the producer adds about one record per partition in this time
+    except KafkaException as e:  # not assigned any more, or no answer: skip another time
+        print(f"consumer: seek failed: {e}", file=sys.stderr)
+    return False
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -77,6 +77,10 @@ class VerifiableProducer:
             self._producer = producer_factory({**config, "logger": logger})
         except KafkaException as e:
             raise ChaosError(f"cannot create producer {producer_id}: {e}") from e
+        # With acks=0 the broker never answers: an ack's offset is the client's
+        # guess, not where the log put the message, so it is recorded as unknown.
+        acks = str(config.get("acks", config.get("request.required.acks", "all")))
+        self._offsets_known = acks != "0"
         self.running = threading.Event()
         self.running.set()
         self.error: BaseException | None = None
@@ -90,12 +94,12 @@ class VerifiableProducer:
                 # Ack latency (send -> delivery report): the delivery chart shows
                 # how a fault stretches it while nothing is lost.
                 self._on_ack_latency(self.last_ack_at - sent)
-                # With acks=0 the client learns no offset: msg.offset() is None.
-                # The checker finds messages by id, so -1 ("unknown") is enough.
+                # The checker finds messages by id and compares offsets only
+                # where they are known (-1: unknown).
                 partition, offset = msg.partition(), msg.offset()
-                self.ledger.acked(
-                    seq, -1 if partition is None else partition, -1 if offset is None else offset
-                )
+                if offset is None or not self._offsets_known:
+                    offset = -1
+                self.ledger.acked(seq, -1 if partition is None else partition, offset)
                 self._on_outcome("acked")
             elif err.code() in INDETERMINATE_ERRORS:
                 self.ledger.indeterminate(seq)

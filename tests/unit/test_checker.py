@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from chaos.checker import GROUP_ANOMALIES, LOG_ANOMALIES, MAX_IDS, check
 from chaos.ledger import (
     ACKED,
@@ -430,3 +432,25 @@ def test_next_member_closes_a_torn_line_before_appending(tmp_path) -> None:
     log.extend_from_file(str(path))
     assert list(log) == [(0, 0, "p", 0), (0, 1, "p", 1), (0, 1, "p", 1)]
     assert log.torn_lines == 1 and log.assignment_starts == [0, 1, 2]
+
+
+@pytest.mark.parametrize(("acks", "recorded"), [("all", 7), ("0", -1)])
+def test_producer_records_an_acks_0_offset_as_unknown(acks: str, recorded: int) -> None:
+    from chaos.verifiable_producer import VerifiableProducer
+
+    class FakeClient:
+        def __init__(self, _config: dict) -> None:
+            pass
+
+        def produce(self, topic, value, key, on_delivery) -> None:
+            self.report = on_delivery
+
+        def poll(self, _timeout: float) -> int:
+            return 0
+
+    producer = VerifiableProducer("p0", "t", {"acks": acks}, producer_factory=FakeClient)
+    producer.send_one()
+    # With acks=0 librdkafka still reports an offset: its own guess, never the broker's.
+    msg = type("Msg", (), {"partition": lambda s: 0, "offset": lambda s: 7})()
+    producer._producer.report(None, msg)
+    assert (producer.ledger.partition[0], producer.ledger.offset[0]) == (0, recorded)
