@@ -196,7 +196,9 @@ class _LogIndex:
         for p, end in log.end_offsets.items():
             highs[p] = max(highs.get(p, end), end)
         self.base = lows
-        self.slots = {p: array("q", [_HOLE]) * (highs[p] - lows[p]) for p in lows}
+        self.slots = {
+            p: array("q", [_HOLE]) * max(highs.get(p, low) - low, 0) for p, low in lows.items()
+        }
         for i in range(len(log)):
             p, o = log.partition[i], log.offset[i]
             slots = self.slots[p]

@@ -454,3 +454,11 @@ def test_producer_records_an_acks_0_offset_as_unknown(acks: str, recorded: int) 
     msg = type("Msg", (), {"partition": lambda s: 0, "offset": lambda s: 7})()
     producer._producer.report(None, msg)
     assert (producer.ledger.partition[0], producer.ledger.offset[0]) == (0, recorded)
+
+
+def test_a_partition_known_only_by_its_log_start_holds_nothing() -> None:
+    ledgers, log, groups = clean_history()
+    log.start_offsets = {0: 0, 1: 0, 2: 4}  # partition 2: emptied, no end known
+    r = check(ledgers, log, groups)
+    assert_only(r)
+    assert r.log_start_offsets == {2: 4}

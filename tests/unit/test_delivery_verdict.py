@@ -48,3 +48,10 @@ def test_an_unstated_bound_is_zero() -> None:
     bounds = {k: v for k, v in BOUNDS.items() if k != "poll_skip_per_group"}
     result = dataclasses.replace(OK, groups={"g1": GroupResult(delivered=100, poll_skip=1)})
     assert judge(result, bounds, True) == ["group g1 poll_skip 1 > 0"]
+
+
+def test_a_moved_log_start_fails_even_without_acked_records_below_it() -> None:
+    result = dataclasses.replace(OK, log_start_offsets={2: 4})
+    assert judge(result, BOUNDS, True) == [
+        "records removed before the final read (log start offsets partition 2: 4)"
+    ]
