@@ -83,6 +83,19 @@ def write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view) :]
 
 
+def write_marker(fd: int, data: bytes) -> None:
+    """Append a line that is not a delivery, keeping the file's modification time.
+
+    The scenario reads that time as "the last delivery recorded" to tell a
+    consumer client that stalled after the faults (chaos.scenarios
+    consumer_stalls); an assignment or a closed torn line is not a delivery.
+    """
+    before = os.fstat(fd)
+    write_all(fd, data)
+    if before.st_size:
+        os.utime(fd, ns=(before.st_atime_ns, before.st_mtime_ns))
+
+
 def open_ledger(path: str) -> int:
     """Open the deliveries file for appending, closing a line a killed member tore."""
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
@@ -90,7 +103,7 @@ def open_ledger(path: str) -> int:
     if size and os.pread(fd, 1, size - 1) != b"\n":
         # Without this the fragment would run into this member's first line
         # and make a committed delivery unreadable.
-        write_all(fd, b" " + TORN_MARK + b"\n")
+        write_marker(fd, b" " + TORN_MARK + b"\n")
     return fd
 
 
@@ -103,7 +116,7 @@ def consume(args: argparse.Namespace, running: list[bool]) -> int:
 
     def on_assign(_consumer: Any, _partitions: list[TopicPartition]) -> None:
         # Called inside consume(), before it returns records of the new assignment.
-        write_all(fd, ASSIGN_LINE + b"\n")
+        write_marker(fd, ASSIGN_LINE + b"\n")
 
     consumer.subscribe([args.topic], on_assign=on_assign)
     deadline = time.monotonic() + args.max_seconds

@@ -462,3 +462,21 @@ def test_a_partition_known_only_by_its_log_start_holds_nothing() -> None:
     r = check(ledgers, log, groups)
     assert_only(r)
     assert r.log_start_offsets == {2: 4}
+
+
+def test_markers_keep_the_time_of_the_last_delivery(tmp_path) -> None:
+    import os
+
+    from chaos.verifiable_consumer import write_all, write_marker
+
+    path = tmp_path / "g.log"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+    try:
+        write_all(fd, b"0 0 p:0\n")
+        os.utime(fd, ns=(1_000_000_000, 1_000_000_000))  # the delivery, long ago
+        write_marker(fd, b"assign\n")
+        assert path.stat().st_mtime_ns == 1_000_000_000
+        write_all(fd, b"0 1 p:1\n")
+        assert path.stat().st_mtime_ns > 1_000_000_000
+    finally:
+        os.close(fd)
