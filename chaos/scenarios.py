@@ -124,6 +124,7 @@ class Unsafe:
 
     consumer_skip_every: int = 0  # consumers commit records they never recorded
     consumer_seek_past: int = 0  # consumers seek this many records ahead now and then
+    producer_fail_every: int = 0  # the producer records every N-th ack as a failure
     producer: dict[str, str] = dataclasses.field(default_factory=dict)  # e.g. acks=0
 
 
@@ -343,6 +344,7 @@ def run_scenario(scenario: Scenario, run: ScenarioRun) -> dict[str, Any]:
         producer_config(run.settings, run.shape, run.unsafe),
         on_outcome=lambda outcome: run.metrics.inc(run.key, run.shape, outcome),
         on_ack_latency=lambda seconds: run.metrics.ack_latency(run.key, run.shape, seconds),
+        fail_every=run.unsafe.producer_fail_every,
     )
     progress_stop = threading.Event()
     try:

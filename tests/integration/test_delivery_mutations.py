@@ -59,3 +59,21 @@ def test_consumer_that_seeks_past_records_is_reported_as_poll_skip(
     # Skipped and committed records are missing, unless a kill made them come again.
     assert g1["missing"] <= g1["poll_skip"]
     assert entry["lost"] == 0 and entry["inconsistent_offsets"] == 0  # the log is intact
+
+
+def test_producer_that_calls_acked_sends_failed_is_reported_as_failed_visible(
+    stack_settings: Settings,
+) -> None:
+    record = run_suite(
+        stack_settings, ["consumer-restart"], ["single"], quick=True,
+        shape_overrides={"single": stack_settings}, unsafe=Unsafe(producer_fail_every=100),
+    )  # fmt: skip
+    entry = record["scenarios"]["consumer-restart"]
+    assert not entry["passed"] and not record["passed"]
+    # Every "failure" was a message the broker appended: all of them are in the log.
+    assert entry["failed"] >= 10 and entry["failed_visible"] == entry["failed"], entry["failures"]
+    assert entry["failed_visible_ids"] and any(
+        f.startswith("failed_visible ") for f in entry["failures"]
+    )
+    # The groups read those records too: failed, yet not unseen.
+    assert all(g["unseen"] == 0 and g["missing"] == 0 for g in entry["groups"].values())

@@ -480,3 +480,27 @@ def test_markers_keep_the_time_of_the_last_delivery(tmp_path) -> None:
         assert path.stat().st_mtime_ns > 1_000_000_000
     finally:
         os.close(fd)
+
+
+def test_producer_unsafe_mode_records_every_nth_ack_as_failed() -> None:
+    from chaos.verifiable_producer import VerifiableProducer
+
+    reports = []
+
+    class FakeClient:
+        def __init__(self, _config: dict) -> None:
+            pass
+
+        def produce(self, topic, value, key, on_delivery) -> None:
+            reports.append(on_delivery)
+
+        def poll(self, _timeout: float) -> int:
+            return 0
+
+    producer = VerifiableProducer("p0", "t", {}, producer_factory=FakeClient, fail_every=2)
+    msg = type("Msg", (), {"partition": lambda s: 0, "offset": lambda s: 7})()
+    for _ in range(4):
+        producer.send_one()
+    for report in reports:
+        report(None, msg)
+    assert list(producer.ledger.status) == [FAILED, ACKED, FAILED, ACKED]
