@@ -434,25 +434,34 @@ def test_next_member_closes_a_torn_line_before_appending(tmp_path) -> None:
     assert log.torn_lines == 1 and log.assignment_starts == [0, 1, 2]
 
 
-@pytest.mark.parametrize(("acks", "recorded"), [("all", 7), ("0", -1)])
-def test_producer_records_an_acks_0_offset_as_unknown(acks: str, recorded: int) -> None:
+def _producer(config: dict, **kwargs) -> tuple:
+    """A VerifiableProducer on a fake client; returns it and its delivery callbacks."""
     from chaos.verifiable_producer import VerifiableProducer
+
+    reports: list = []
 
     class FakeClient:
         def __init__(self, _config: dict) -> None:
             pass
 
         def produce(self, topic, value, key, on_delivery) -> None:
-            self.report = on_delivery
+            reports.append(on_delivery)
 
         def poll(self, _timeout: float) -> int:
             return 0
 
-    producer = VerifiableProducer("p0", "t", {"acks": acks}, producer_factory=FakeClient)
+    return VerifiableProducer("p0", "t", config, producer_factory=FakeClient, **kwargs), reports
+
+
+ACK_AT_7 = type("Msg", (), {"partition": lambda s: 0, "offset": lambda s: 7})()
+
+
+@pytest.mark.parametrize(("acks", "recorded"), [("all", 7), ("0", -1)])
+def test_producer_records_an_acks_0_offset_as_unknown(acks: str, recorded: int) -> None:
+    producer, reports = _producer({"acks": acks})
     producer.send_one()
     # With acks=0 librdkafka still reports an offset: its own guess, never the broker's.
-    msg = type("Msg", (), {"partition": lambda s: 0, "offset": lambda s: 7})()
-    producer._producer.report(None, msg)
+    reports[0](None, ACK_AT_7)
     assert (producer.ledger.partition[0], producer.ledger.offset[0]) == (0, recorded)
 
 
@@ -483,24 +492,9 @@ def test_markers_keep_the_time_of_the_last_delivery(tmp_path) -> None:
 
 
 def test_producer_unsafe_mode_records_every_nth_ack_as_failed() -> None:
-    from chaos.verifiable_producer import VerifiableProducer
-
-    reports = []
-
-    class FakeClient:
-        def __init__(self, _config: dict) -> None:
-            pass
-
-        def produce(self, topic, value, key, on_delivery) -> None:
-            reports.append(on_delivery)
-
-        def poll(self, _timeout: float) -> int:
-            return 0
-
-    producer = VerifiableProducer("p0", "t", {}, producer_factory=FakeClient, fail_every=2)
-    msg = type("Msg", (), {"partition": lambda s: 0, "offset": lambda s: 7})()
+    producer, reports = _producer({}, fail_every=2)
     for _ in range(4):
         producer.send_one()
     for report in reports:
-        report(None, msg)
+        report(None, ACK_AT_7)
     assert list(producer.ledger.status) == [FAILED, ACKED, FAILED, ACKED]
