@@ -156,6 +156,16 @@ def offset_anomalies(entry: Mapping[str, Any]) -> int | None:
     return sum(v for v in values if v is not None)
 
 
+def group_bound(bounds: Mapping[str, Any], name: str, group: str) -> int | None:
+    """The bound of count ``name`` for ``group`` in a scenario's bounds:
+    ``<name>_per_group`` is one number for every group or a mapping group ->
+    number; None when not stated."""
+    bound = bounds.get(f"{name}_per_group")
+    if isinstance(bound, Mapping):
+        return bound.get(group)
+    return bound
+
+
 def samples(result: CheckResult | GroupResult, count: str, n: int = 3) -> list[str]:
     """The first ``n`` ids (or positions) a result keeps for ``count``."""
     name = _SAMPLES.get(count)

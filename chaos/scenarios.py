@@ -35,7 +35,14 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from chaos.checker import GROUP_ANOMALIES, LOG_ANOMALIES, CheckResult, check, samples
+from chaos.checker import (
+    GROUP_ANOMALIES,
+    LOG_ANOMALIES,
+    CheckResult,
+    check,
+    group_bound,
+    samples,
+)
 from chaos.client_log import known_cause
 from chaos.errors import ChaosError
 from chaos.faults import FaultRunner
@@ -171,7 +178,7 @@ def judge(result: CheckResult, bounds: dict[str, Any], faults_ok: bool) -> list[
         failures.append(f"records removed before the final read (log start offsets {starts})")
     for group, g in result.groups.items():
         for name in (*GROUP_ANOMALIES, "redeliveries"):
-            over(f"group {group} ", g, name, bounds.get(f"{name}_per_group", 0))
+            over(f"group {group} ", g, name, group_bound(bounds, name, group) or 0)
     if result.sent == 0 or result.acked < bounds["min_acked_fraction"] * result.sent:
         failures.append(f"acked {result.acked} of {result.sent} sent")
     if not faults_ok:

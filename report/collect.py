@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from chaos.checker import offset_anomalies
+from chaos.checker import group_bound, offset_anomalies
 from kafkaval.environment import machine
 from kafkaval.records import parse_iso
 from report import promql
@@ -349,8 +349,9 @@ def collect_delivery(
         groups = entry.get("groups") or {}
         for group, g in groups.items():
             for field in GROUP_COUNTS:
-                # An anomaly class without a stated bound allows none (as the verdict does).
-                bound = bounds.get(f"{field}_per_group", None if field == "redeliveries" else 0)
+                bound = group_bound(bounds, field, group)
+                if bound is None and field != "redeliveries":
+                    bound = 0  # an anomaly class without a stated bound allows none (as judged)
                 counts.append(_count(f"{field} ({group})", g.get(field), bound))
         # Which totals Prometheus has for this entry, and under which query: the
         # chaos counters, or what another source published (the CDC run's).

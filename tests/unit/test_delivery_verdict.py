@@ -55,3 +55,10 @@ def test_a_moved_log_start_fails_even_without_acked_records_below_it() -> None:
     assert judge(result, BOUNDS, True) == [
         "records removed before the final read (log start offsets partition 2: 4)"
     ]
+
+
+def test_a_bound_per_group_may_name_each_group() -> None:
+    bounds = {**BOUNDS, "redeliveries_per_group": {"g1": 10, "g2": 0}}
+    g1, g2 = GroupResult(delivered=100, redeliveries=10), GroupResult(delivered=100, redeliveries=1)
+    result = dataclasses.replace(OK, groups={"g1": g1, "g2": g2})
+    assert judge(result, bounds, True) == ["group g2 redeliveries 1 > 0"]

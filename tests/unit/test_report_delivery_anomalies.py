@@ -66,3 +66,11 @@ def test_a_group_without_a_missing_count_cannot_state_the_guarantee() -> None:
     assert guarantee_statement(entry) == (
         "no missing count for group g1 in the run record: the guarantee cannot be stated"
     )
+
+
+def test_a_redelivery_bound_per_group_is_read_for_that_group() -> None:
+    record = json.loads((DATA / "latest-delivery.json").read_text())
+    record["scenarios"]["consumer-restart"]["bounds"]["redeliveries_per_group"] = {
+        "kafkaval-g1": 200
+    }
+    assert "| redeliveries (kafkaval-g1) | 314 | 200 | ❌ FAIL |" in _text(record)
