@@ -22,6 +22,7 @@ failed-but-visible, 0 log duplicates and 0 reorders (idempotent producer),
 from __future__ import annotations
 
 import dataclasses
+import json
 import sys
 import threading
 import time
@@ -41,9 +42,10 @@ from chaos.ledger import DeliveryLog
 from chaos.metrics import DeliveryMetrics
 from chaos.safety import chaos_pid_dir, local_targets, require_running, resolve_target
 from chaos.targets import ProcessTarget, Target
-from chaos.verifiable_consumer import DEFAULT_BATCH
+from chaos.verifiable_consumer import DEFAULT_BATCH, SECRET_PROPS_ENV
 from chaos.verifiable_producer import VerifiableProducer
 from kafkaval.config import Settings
+from kafkaval.redact import is_secret
 from stack.probes import quiet
 from stack.processes import ManagedProcess
 
@@ -266,8 +268,11 @@ def _consumer_process(run: ScenarioRun, topic: str, group: str, out: Path) -> Ma
     ]  # fmt: skip
     if run.unsafe.consumer_skip_every:
         argv += ["--skip-every", str(run.unsafe.consumer_skip_every)]
-    for key, value in {**run.settings.kafka, **run.settings.consumer}.items():
-        argv += ["--prop", f"{key}={value}"]
+    props = {**run.settings.kafka, **run.settings.consumer}
+    for key, value in props.items():
+        if not is_secret(key):
+            argv += ["--prop", f"{key}={value}"]
+    secrets = {k: v for k, v in props.items() if is_secret(k)}
     logs = run.settings.path("state_dir") / "logs"
     return ManagedProcess(
         name=f"consumer-{run.key}-{group}",
@@ -276,6 +281,7 @@ def _consumer_process(run: ScenarioRun, topic: str, group: str, out: Path) -> Ma
         pid_dir=chaos_pid_dir(run.settings),
         cwd=str(Path(__file__).resolve().parents[1]),
         env={"PYTHONPATH": str(Path(__file__).resolve().parents[1])},
+        secret_env={SECRET_PROPS_ENV: json.dumps(secrets)} if secrets else {},
     )
 
 

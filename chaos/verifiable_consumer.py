@@ -9,7 +9,9 @@ Each delivery is appended as ``partition offset key`` to ``--out`` (written to
 the kernel before the commit, so a SIGKILL loses nothing that was committed),
 then the batch's offsets are committed synchronously: at-least-once, and the
 redeliveries after a kill are at most one batch (``--batch``). The client's
-own warning lines go to ``--client-warnings`` (chaos.client_log).
+own warning lines go to ``--client-warnings`` (chaos.client_log). Secret client
+properties come as a JSON object in ``$KAFKAVAL_SECRET_PROPS``, never as
+``--prop`` (argv is visible to every user and recorded in the pid file).
 
 ``--skip-every N`` is the deliberately unsafe mode for the checker's live
 self-test: every N-th record is committed without being recorded, as if a
@@ -19,6 +21,7 @@ buggy consumer dropped it.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import sys
@@ -35,6 +38,7 @@ from stack.probes import quiet
 # A killed member's partitions return after this; the broker's minimum.
 SESSION_TIMEOUT_MS = 6000
 DEFAULT_BATCH = 200
+SECRET_PROPS_ENV = "KAFKAVAL_SECRET_PROPS"
 
 
 def consumer_config(
@@ -71,8 +75,9 @@ def _appender(path: str) -> Callable[[str], None]:
 
 
 def consume(args: argparse.Namespace, running: list[bool]) -> int:
+    secret = json.loads(os.environ.get(SECRET_PROPS_ENV) or "{}")
     config = consumer_config(
-        args.bootstrap, args.group, parse_props(args.prop), args.client_warnings
+        args.bootstrap, args.group, {**parse_props(args.prop), **secret}, args.client_warnings
     )
     consumer = Consumer(config)
     consumer.subscribe([args.topic])
