@@ -41,6 +41,7 @@ DEFAULT_CONFIG_FILE = "kafkaval.toml"
 PROP_FIELDS = ("kafka", "producer", "consumer")
 # KAFKAVAL_KAFKA__SASL_PASSWORD: one property per variable, after this separator.
 NESTED_SEP = "__"
+STACK_SECURITY_MODES = ("none", "sasl_ssl")
 FILE_REF = "@file:"
 ENV_REF = "@env:"
 
@@ -73,6 +74,9 @@ class Settings:
     controller_port: int = 19192  # controller i listens on controller_port + i
     prometheus_port: int = 19090
     broker_heap: str = "512m"
+    # "sasl_ssl": clients reach the local brokers over SASL_SSL (SCRAM-SHA-512)
+    # with a throwaway CA; see stack/security.py.
+    stack_security: str = "none"
     # The startup benchmark starts a cold broker: a JVM from the jars above
     # (empty), or a container from this Kafka image (docker-compose sets it).
     startup_image: str = ""
@@ -339,6 +343,11 @@ def _validate(s: Settings) -> None:
         port = getattr(s, name)
         if not 1 <= port <= 65535 - 16:
             raise UsageError(f"{name} {port} is not a usable TCP port (1-65519)")
+    if s.stack_security not in STACK_SECURITY_MODES:
+        raise UsageError(
+            f"stack_security must be one of {', '.join(STACK_SECURITY_MODES)}, "
+            f"not {s.stack_security!r}"
+        )
     if s.scrape_interval <= 0:
         raise UsageError(f"scrape_interval must be > 0 seconds, not {s.scrape_interval}")
     if not s.bootstrap_servers.strip():
