@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from kafkaval.errors import UsageError
-from kafkaval.redact import redact_props, secret_values
+from kafkaval.redact import is_secret, redact_props, secret_values
 
 ENV_PREFIX = "KAFKAVAL_"
 DEFAULT_CONFIG_FILE = "kafkaval.toml"
@@ -276,6 +276,26 @@ def _from_file(path: Path) -> dict[str, Any]:
             )
         values[name] = _coerce(name, value, str(path))
     return values
+
+
+def prop_env_var(field: str, prop: str) -> str:
+    """The variable that sets client property ``prop`` of ``field`` (``kafka``,
+    ``producer``, ``consumer``): ``sasl.password`` -> ``KAFKAVAL_KAFKA__SASL_PASSWORD``."""
+    return ENV_PREFIX + field.upper() + NESTED_SEP + prop.upper().replace(".", "_")
+
+
+def secret_environment(settings: Settings) -> dict[str, str]:
+    """The secret client properties of ``settings`` as environment variables.
+
+    A child ``kafkaval`` process gets its secrets this way (they are read back
+    by ``load_settings``), never in a config file or on its command line.
+    """
+    return {
+        prop_env_var(field, key): value
+        for field in PROP_FIELDS
+        for key, value in getattr(settings, field).items()
+        if is_secret(key)
+    }
 
 
 def _from_env(environ: Mapping[str, str]) -> dict[str, Any]:

@@ -178,3 +178,14 @@ def _empty(tmp_path: Path) -> Path:
     cfg = tmp_path / "empty.toml"
     cfg.write_text("")
     return cfg
+
+
+def test_the_documented_secured_cluster_example_loads(tmp_path: Path) -> None:
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "configuration.md").read_text()
+    example = doc.split("# kafkaval.toml\n", 1)[1].split("```", 1)[0]
+    cfg = tmp_path / "kafkaval.toml"
+    cfg.write_text(example)
+    s = load_settings(cfg, environ={"KAFKA_PERF_PASSWORD": SECRET})
+    assert s.client_config()["sasl.password"] == SECRET
+    assert s.client_config()["security.protocol"] == "SASL_SSL"
+    assert s.topic_prefix == "perftest."
