@@ -107,8 +107,9 @@ def ensure_material(material: Material) -> None:
     os.chmod(folder, 0o700)
     if not material.password_file.exists():
         # URL-safe characters only: the password goes into --add-scram's
-        # [name=...,password=...] syntax unquoted.
-        write_atomic(material.password_file, secrets.token_urlsafe(24) + "\n")
+        # [name=...,password=...] syntax unquoted. No trailing newline: Kafka
+        # Connect's DirectoryConfigProvider reads the file whole.
+        write_atomic(material.password_file, secrets.token_urlsafe(24))
         os.chmod(material.password_file, 0o600)
     if not (material.ca.exists() and material.keystore.exists()):
         _make_certificates(material)
@@ -189,6 +190,34 @@ def listener_properties(
         "ssl.keystore.location": str(material.keystore),
         "ssl.client.auth": "none",
     }
+
+
+def java_client_properties(material: Material) -> dict[str, str]:
+    """Java client properties (Kafka Connect's worker) for the secured stack.
+
+    The password is not in them: ``sasl.jaas.config`` names the password file
+    through Kafka's ``DirectoryConfigProvider`` (``config.providers=...``, set
+    once by the caller from ``JAVA_CONFIG_PROVIDERS``), so the worker's
+    properties file holds no secret.
+    """
+    password = f"${{{JAVA_PROVIDER}:{material.folder}:{material.password_file.name}}}"
+    return {
+        "security.protocol": "SASL_SSL",
+        "sasl.mechanism": MECHANISM,
+        "sasl.jaas.config": "org.apache.kafka.common.security.scram.ScramLoginModule required "
+        f'username="{USER}" password="{password}";',
+        "ssl.truststore.type": "PEM",
+        "ssl.truststore.location": str(material.ca),
+    }
+
+
+JAVA_PROVIDER = "dir"
+JAVA_CONFIG_PROVIDERS = {
+    "config.providers": JAVA_PROVIDER,
+    f"config.providers.{JAVA_PROVIDER}.class": (
+        "org.apache.kafka.common.config.provider.DirectoryConfigProvider"
+    ),
+}
 
 
 def format_arguments(material: Material) -> list[str]:

@@ -17,13 +17,18 @@ import sys
 from pathlib import Path
 
 import pytest
+from cdc_fixtures import assert_insert_round_trip
 
+from cdc import pipeline
+from cdc.config import load_cdc_config
 from kafkaval.config import Settings
 from stack import security
 
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
+_OFF = int(os.environ.get("KAFKAVAL_TEST_PORT_OFFSET", "0"))
+SECURED_CDC_PORTS = {"pg_port": 29633 + _OFF, "connect_port": 29683 + _OFF}
 # A loaded 2-core test host: the limits check correctness, not speed.
 GENEROUS = [
     "--threshold", "max_p95_service_seconds=10",
@@ -175,3 +180,23 @@ def test_delivery_scenario_over_sasl_ssl(
     assert record["passed"] and entry["passed"]
     assert record["environment"]["client_security"] == "SASL_SSL SCRAM-SHA-512"
     _assert_no_secret(secured_settings, password, tmp_path, run)
+
+
+def test_cdc_pipeline_over_sasl_ssl(
+    secured_settings: Settings, password: str, tmp_root: Path
+) -> None:
+    # PostgreSQL runs as the postgres user when we are root: it must be able to
+    # enter the session's temporary folder.
+    tmp_root.chmod(0o711)
+    cfg = load_cdc_config(environ={}, overrides=SECURED_CDC_PORTS)
+    try:
+        pipeline.up(secured_settings, cfg)
+        # Connect's clients (configs/offsets/status topics, the source producer)
+        # and kafkaval's reader all went through the SASL_SSL listener.
+        assert_insert_round_trip(secured_settings, cfg)
+        worker = secured_settings.path("state_dir") / "config" / "connect-distributed.properties"
+        assert "producer.sasl.jaas.config" in worker.read_text()
+    finally:
+        if os.environ.get("KAFKAVAL_REUSE_STACK") != "1":
+            pipeline.down(secured_settings, cfg)
+    _assert_no_secret(secured_settings, password, tmp_root)

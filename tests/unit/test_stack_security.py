@@ -145,3 +145,36 @@ def test_connection_failures_are_one_line_naming_the_cause() -> None:
     assert "probably expects SASL" in ssl_only
     nothing = _connection_failure({"bootstrap.servers": "h:1"}, [], [])
     assert "is not reachable with security.protocol=PLAINTEXT (no answer)" in nothing
+
+
+def test_connect_worker_of_the_secured_stack_names_the_password_file(tmp_path: Path) -> None:
+    from cdc.config import CdcConfig
+    from cdc.connect import worker_properties
+
+    s = _settings(tmp_path, stack_security="sasl_ssl")
+    material = security.material_of(s.path("state_dir"))
+    security.ensure_material(material)
+    text = worker_properties(local.local_settings(s), CdcConfig(), tmp_path)
+    props = dict(line.split("=", 1) for line in text.splitlines())
+    assert material.password() not in text
+    for prefix in ("", "producer.", "consumer.", "admin."):
+        assert props[prefix + "security.protocol"] == "SASL_SSL"
+        assert (
+            f'password="${{dir:{material.folder}:client.password}}"'
+            in props[prefix + "sasl.jaas.config"]
+        )
+        assert props[prefix + "ssl.truststore.location"] == str(material.ca)
+    assert props["config.providers"] == "dir"
+    # Kafka's DirectoryConfigProvider reads the file whole: no trailing newline.
+    assert material.password_file.read_text() == material.password()
+
+
+def test_connect_worker_refuses_another_secured_kafka(tmp_path: Path) -> None:
+    from cdc.config import CdcConfig
+    from cdc.connect import worker_properties
+    from cdc.errors import CdcError
+
+    s = _settings(tmp_path, kafka={"security.protocol": "SASL_SSL"})
+    with pytest.raises(CdcError, match="attach with connect_url"):
+        worker_properties(s, CdcConfig(), tmp_path)
+    assert "security.protocol" not in worker_properties(_settings(tmp_path), CdcConfig(), tmp_path)
