@@ -10,7 +10,9 @@ once under ``<state_dir>/security/``:
   keystore password exists to leak;
 - the SCRAM user ``kafkaval`` with a random password (``client.password``,
   mode 0600), written into the cluster metadata when the storage is formatted
-  (``kafka-storage format --add-scram``), so the brokers hold only its salted hash;
+  (``kafka-storage format --add-scram``), so the brokers hold only its salted hash
+  (the format tool takes it only as an argument: it is on that short-lived
+  process's command line, never in a file or log);
 - ``client.toml``: the client settings, the password as an ``@file:`` reference.
 
 Brokers talk to each other on a PLAINTEXT listener on 127.0.0.1 (``INTERNAL``,
