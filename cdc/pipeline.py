@@ -20,7 +20,7 @@ from cdc.debezium_jars import CONNECTOR_PLUGIN_CLASS, ensure_debezium_plugin
 from cdc.errors import CdcError
 from kafkaval.config import Settings
 from kafkaval.errors import KafkavalError
-from kafkaval.kafka_client import CONNECT_TIMEOUT, check_connection
+from kafkaval.kafka_client import check_clients
 from stack import probes
 from stack.jars import ensure_kafka_jars, require_java
 from stack.processes import ManagedProcess, load_managed
@@ -69,7 +69,7 @@ def managed(settings: Settings, name: str) -> ManagedProcess | None:
 def require_kafka(settings: Settings) -> None:
     """Raises CdcError unless Kafka answers at ``settings.bootstrap_servers``."""
     try:
-        check_connection(settings.client_config(), timeout=CONNECT_TIMEOUT)
+        check_clients(settings)
     except KafkavalError as e:
         raise CdcError(str(e)) from e
 

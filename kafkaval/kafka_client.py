@@ -10,6 +10,7 @@ from typing import Any
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient
 
+from kafkaval.config import Settings
 from kafkaval.errors import KafkavalError
 from kafkaval.redact import redact_text, secret_values
 
@@ -60,8 +61,28 @@ class _Captured(logging.Handler):
         self.lines.append(record.getMessage())
 
 
+def check_clients(settings: Settings, timeout: float = CONNECT_TIMEOUT) -> int:
+    """``check_connection`` with the settings of every client role that has its own
+    properties (``[producer]``, ``[consumer]``); the number of brokers listed.
+
+    Raises:
+        KafkavalError: as ``check_connection``; a role's own settings are named.
+    """
+    brokers = check_connection(settings.client_config(), timeout)
+    for role in ("producer", "consumer"):
+        config = settings.client_config(role)
+        if config != settings.client_config():
+            try:
+                check_connection(config, timeout)
+            except KafkavalError as e:
+                raise KafkavalError(f"with the [{role}] settings: {e}") from e
+    return brokers
+
+
 def check_connection(
-    config: Mapping[str, Any], timeout: float = 10.0, clock: Callable[[], float] = time.monotonic
+    config: Mapping[str, Any],
+    timeout: float = CONNECT_TIMEOUT,
+    clock: Callable[[], float] = time.monotonic,
 ) -> int:
     """Connect with ``config`` and read the cluster metadata; the number of brokers listed.
 

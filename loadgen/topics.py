@@ -13,7 +13,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from kafkaval.config import Settings
 from kafkaval.errors import KafkavalError
-from kafkaval.kafka_client import CONNECT_TIMEOUT, check_connection
+from kafkaval.kafka_client import check_clients
 from stack import probes
 
 ADMIN_TIMEOUT = 15.0
@@ -147,7 +147,7 @@ def preflight(
         )
     try:
         # The run's own client settings, so a wrong password or CA fails here.
-        check_connection(settings.client_config(), timeout=CONNECT_TIMEOUT)
+        check_clients(settings)
     except KafkavalError as e:
         raise KafkavalError(f"preflight: {e}") from e
     notes.append(f"kafka: {settings.bootstrap_servers} answers")

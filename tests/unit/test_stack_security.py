@@ -178,3 +178,24 @@ def test_connect_worker_refuses_another_secured_kafka(tmp_path: Path) -> None:
     with pytest.raises(CdcError, match="attach with connect_url"):
         worker_properties(s, CdcConfig(), tmp_path)
     assert "security.protocol" not in worker_properties(_settings(tmp_path), CdcConfig(), tmp_path)
+
+
+def test_check_clients_tries_each_role_with_its_own_settings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kafkaval import kafka_client
+
+    seen: list[dict[str, Any]] = []
+
+    def fake(config: dict[str, Any], timeout: float) -> int:
+        seen.append(dict(config))
+        if config.get("sasl.password") == "stale":
+            raise KafkavalError("Kafka at h:1 refused the client's SASL authentication")
+        return 1
+
+    monkeypatch.setattr(kafka_client, "check_connection", fake)
+    s = _settings(tmp_path, kafka={"sasl.password": "ok"})
+    assert kafka_client.check_clients(s) == 1 and len(seen) == 1  # no role of its own
+    s = _settings(tmp_path, kafka={"sasl.password": "ok"}, consumer={"sasl.password": "stale"})
+    with pytest.raises(KafkavalError, match=r"^with the \[consumer\] settings: Kafka at h:1"):
+        kafka_client.check_clients(s)
