@@ -29,9 +29,12 @@ pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
 _OFF = int(os.environ.get("KAFKAVAL_TEST_PORT_OFFSET", "0"))
 SECURED_CDC_PORTS = {"pg_port": 29633 + _OFF, "connect_port": 29683 + _OFF}
-# A loaded 2-core test host: the limits check correctness, not speed.
+# This is a test of security, not speed: on a 2-core host shared by several
+# test sessions (load average 50 seen) a QUICK p95 reached 17 s. The latency
+# limit only stops a run that stalls outright; every message must still be
+# acked and consumed (asserted below).
 GENEROUS = [
-    "--threshold", "max_p95_service_seconds=10",
+    "--threshold", "max_p95_service_seconds=60",
     "--threshold", "min_rate_ratio=0.5",
 ]  # fmt: skip
 
@@ -115,7 +118,9 @@ def test_quick_performance_profile_over_sasl_ssl(
     )  # fmt: skip
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
     record = json.loads((results / "latest-performance.json").read_text())
-    assert record["passed"] and record["profiles"]["throughput"]["acked"] > 0
+    result = record["profiles"]["throughput"]
+    assert record["passed"] and result["sent"] > 0
+    assert result["acked"] == result["consumed"] == result["sent"] and result["failed"] == 0
     assert record["environment"]["client_security"] == "SASL_SSL SCRAM-SHA-512"
     report = _kafkaval(
         secured_settings, tmp_path, "report", "--results-dir", str(results),
