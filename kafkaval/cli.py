@@ -50,7 +50,8 @@ def common_options() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="librdkafka property for every client, passed through unchanged (repeatable)",
+        help="librdkafka property for every client, passed through unchanged (repeatable); "
+        "a value @file:PATH or @env:NAME is read from that file or variable",
     )
     g.add_argument("--results-dir", help="where run records are written")
     return parent
