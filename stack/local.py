@@ -186,9 +186,20 @@ def up(settings: Settings) -> StackInfo:
         security.ensure_material(security.material_of(state))
     local = local_settings(settings)
     if settings.stack_security == security.SASL_SSL:
+        # The stack's shape too, so `--config client.toml` alone finds this
+        # stack (CDC's Connect worker, chaos' local targets), wherever it lives.
         security.write_client_toml(
             security.material_of(state),
-            {"bootstrap_servers": local.bootstrap_servers, "prometheus_url": local.prometheus_url},
+            {
+                "bootstrap_servers": local.bootstrap_servers,
+                "prometheus_url": local.prometheus_url,
+                "stack_security": settings.stack_security,
+                "state_dir": str(state),
+                "brokers": settings.brokers,
+                "broker_port": settings.broker_port,
+                "controller_port": settings.controller_port,
+                "prometheus_port": settings.prometheus_port,
+            },
         )
     # Forget stale pid files (processes that died or were never ours).
     for proc in load_managed(_pid_dir(settings)):

@@ -117,7 +117,7 @@ def ensure_material(material: Material) -> None:
         _make_certificates(material)
 
 
-def write_client_toml(material: Material, top: dict[str, str]) -> None:
+def write_client_toml(material: Material, top: dict[str, str | int]) -> None:
     """``client.toml``: ``top`` (bootstrap servers, ...) and the client properties,
     the password as an ``@file:`` reference, so the file itself holds no secret."""
     props = {k: v for k, v in client_props(material).items() if k != "sasl.password"}

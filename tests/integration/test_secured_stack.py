@@ -46,16 +46,14 @@ def _free_port() -> int:
 
 
 def _env(settings: Settings, **extra: str) -> dict[str, str]:
-    """The process environment without the developer's KAFKAVAL_* settings, plus the stack's."""
+    """The process environment without the developer's KAFKAVAL_* settings.
+
+    Where the stack is and how to reach it comes from its ``client.toml``
+    alone; only the jar cache (shared) and a free /metrics port are added.
+    """
     env = {k: v for k, v in os.environ.items() if not k.startswith("KAFKAVAL_")}
     env.update(
-        KAFKAVAL_STATE_DIR=settings.state_dir,
         KAFKAVAL_CACHE_DIR=settings.cache_dir,
-        KAFKAVAL_STACK_SECURITY="sasl_ssl",
-        KAFKAVAL_BROKERS=str(settings.brokers),
-        KAFKAVAL_BROKER_PORT=str(settings.broker_port),
-        KAFKAVAL_CONTROLLER_PORT=str(settings.controller_port),
-        KAFKAVAL_PROMETHEUS_PORT=str(settings.prometheus_port),
         KAFKAVAL_METRICS_PORT=str(_free_port()),
         PYTHONPATH=str(REPO),
     )
