@@ -18,6 +18,7 @@ from cdc.config import CdcConfig
 from cdc.debezium_jars import CONNECTOR_PLUGIN_CLASS
 from cdc.errors import CdcError
 from kafkaval.config import Settings
+from stack import security
 from stack.kafka import java_argv, log4j2_console
 from stack.processes import ManagedProcess
 
@@ -28,7 +29,12 @@ LOG4J2 = log4j2_console("Connect worker", {"org.reflections": "error"})
 
 
 def worker_properties(settings: Settings, cfg: CdcConfig, plugin_path: Path) -> str:
-    """The distributed worker's configuration file text."""
+    """The distributed worker's configuration file text.
+
+    Raises:
+        CdcError: the Kafka is secured but is not the local SASL_SSL stack (the
+            worker's Java clients get only that stack's settings).
+    """
     rf = 3 if settings.brokers >= 3 else 1
     group = cfg.connect_group_id
     props: dict[str, Any] = {
@@ -61,7 +67,27 @@ def worker_properties(settings: Settings, cfg: CdcConfig, plugin_path: Path) -> 
         "producer.acks": "all",
         "producer.enable.idempotence": "true",
     }
+    props.update(_security_properties(settings))
     return "".join(f"{k}={v}\n" for k, v in props.items())
+
+
+def _security_properties(settings: Settings) -> dict[str, str]:
+    """The worker's own clients and its producers, consumers and admin: the same security."""
+    protocol = settings.kafka.get("security.protocol", "plaintext").upper()
+    if settings.stack_security == security.SASL_SSL:
+        java = security.java_client_properties(security.material_of(settings.path("state_dir")))
+    elif protocol == "PLAINTEXT":
+        return {}
+    else:
+        raise CdcError(
+            f"the local Connect worker cannot reach a {protocol} Kafka other than the local "
+            "SASL_SSL stack (librdkafka settings do not translate to Java ones); run your own "
+            "Connect/Debezium and attach with connect_url"
+        )
+    props = dict(security.JAVA_CONFIG_PROVIDERS)
+    for prefix in ("", "producer.", "consumer.", "admin."):
+        props.update({prefix + k: v for k, v in java.items()})
+    return props
 
 
 def process_spec(

@@ -19,6 +19,8 @@ from cdc.config import CdcConfig
 from cdc.debezium_jars import CONNECTOR_PLUGIN_CLASS, ensure_debezium_plugin
 from cdc.errors import CdcError
 from kafkaval.config import Settings
+from kafkaval.errors import KafkavalError
+from kafkaval.kafka_client import check_clients
 from stack import probes
 from stack.jars import ensure_kafka_jars, require_java
 from stack.processes import ManagedProcess, load_managed
@@ -66,11 +68,10 @@ def managed(settings: Settings, name: str) -> ManagedProcess | None:
 
 def require_kafka(settings: Settings) -> None:
     """Raises CdcError unless Kafka answers at ``settings.bootstrap_servers``."""
-    if not probes.answers_metadata(settings.client_config(), timeout=5.0):
-        raise CdcError(
-            f"Kafka at {settings.bootstrap_servers} is not reachable: start the stack "
-            "(kafkaval stack up) or fix --bootstrap-servers"
-        )
+    try:
+        check_clients(settings)
+    except KafkavalError as e:
+        raise CdcError(str(e)) from e
 
 
 def start_postgres(settings: Settings, cfg: CdcConfig) -> ManagedProcess | None:

@@ -114,7 +114,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
             settings, names, shapes, args.quick, target=args.target, metrics=metrics,
             stop=stop, timing=timing, tags=tags,
             say=lambda line: print(line, flush=True),
-        ))  # fmt: skip
+        ), settings.secret_values())  # fmt: skip
     print()
     print(table(record))
     print(f"\nrun record: {settings.path('results_dir')}/delivery-{record['run_id']}.json")

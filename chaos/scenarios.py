@@ -25,6 +25,7 @@ trigger a rebalance.
 from __future__ import annotations
 
 import dataclasses
+import json
 import sys
 import threading
 import time
@@ -51,9 +52,10 @@ from chaos.ledger import DeliveryLog
 from chaos.metrics import DeliveryMetrics
 from chaos.safety import chaos_pid_dir, local_targets, require_running, resolve_target
 from chaos.targets import ProcessTarget, Target
-from chaos.verifiable_consumer import DEFAULT_BATCH
+from chaos.verifiable_consumer import DEFAULT_BATCH, SECRET_PROPS_ENV
 from chaos.verifiable_producer import VerifiableProducer
 from kafkaval.config import Settings
+from kafkaval.redact import is_secret
 from stack.probes import quiet
 from stack.processes import ManagedProcess
 
@@ -289,8 +291,11 @@ def _consumer_process(run: ScenarioRun, topic: str, group: str, out: Path) -> Ma
         argv += ["--skip-every", str(run.unsafe.consumer_skip_every)]
     if run.unsafe.consumer_seek_past:
         argv += ["--seek-past", str(run.unsafe.consumer_seek_past)]
-    for key, value in {**run.settings.kafka, **run.settings.consumer}.items():
-        argv += ["--prop", f"{key}={value}"]
+    props = {**run.settings.kafka, **run.settings.consumer}
+    for key, value in props.items():
+        if not is_secret(key):
+            argv += ["--prop", f"{key}={value}"]
+    secrets = {k: v for k, v in props.items() if is_secret(k)}
     logs = run.settings.path("state_dir") / "logs"
     return ManagedProcess(
         name=f"consumer-{run.key}-{group}",
@@ -299,6 +304,7 @@ def _consumer_process(run: ScenarioRun, topic: str, group: str, out: Path) -> Ma
         pid_dir=chaos_pid_dir(run.settings),
         cwd=str(Path(__file__).resolve().parents[1]),
         env={"PYTHONPATH": str(Path(__file__).resolve().parents[1])},
+        secret_env={SECRET_PROPS_ENV: json.dumps(secrets)} if secrets else {},
     )
 
 

@@ -36,6 +36,7 @@ from chaos.scenarios import (
 from kafkaval.config import Settings
 from kafkaval.environment import run_environment
 from kafkaval.errors import UsageError
+from kafkaval.kafka_client import check_clients
 from kafkaval.records import iso, new_run_id, save_run_record, utc_now
 from stack import local
 
@@ -207,6 +208,8 @@ def run_suite(
                 else:
                     say(f"preparing the {shape} Kafka ...")
                     s = stack.enter_context(shape_settings(settings, shape))
+                # A wrong password or CA fails here, before any producer starts.
+                check_clients(s)
                 for name in names:
                     if stop.is_set():
                         break

@@ -12,7 +12,9 @@ redeliveries after a kill are at most one batch (``--batch``). Each new
 assignment is marked with an ``assign`` line (the checker allows a partition
 to go back only there), and a line torn by the previous member's kill -9 is
 closed first (chaos.ledger describes the format). The client's own warning
-lines go to ``--client-warnings`` (chaos.client_log).
+lines go to ``--client-warnings`` (chaos.client_log). Secret client
+properties come as a JSON object in ``$KAFKAVAL_SECRET_PROPS``, never as
+``--prop`` (argv is visible to every user and recorded in the pid file).
 
 Deliberately unsafe modes, for the checker's live self-test:
 ``--skip-every N`` commits every N-th record without recording it, as if a
@@ -23,6 +25,7 @@ few batches, as if a buggy consumer skipped them.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import sys
@@ -41,6 +44,7 @@ from stack.probes import quiet
 SESSION_TIMEOUT_MS = 6000
 DEFAULT_BATCH = 200
 SEEK_EVERY_BATCHES = 4  # --seek-past: how often the unsafe consumer skips ahead
+SECRET_PROPS_ENV = "KAFKAVAL_SECRET_PROPS"
 
 
 def consumer_config(
@@ -108,8 +112,9 @@ def open_ledger(path: str) -> int:
 
 
 def consume(args: argparse.Namespace, running: list[bool]) -> int:
+    secret = json.loads(os.environ.get(SECRET_PROPS_ENV) or "{}")
     config = consumer_config(
-        args.bootstrap, args.group, parse_props(args.prop), args.client_warnings
+        args.bootstrap, args.group, {**parse_props(args.prop), **secret}, args.client_warnings
     )
     consumer = Consumer(config)
     fd = open_ledger(args.out)

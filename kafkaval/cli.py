@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 from kafkaval.config import Settings, load_settings, parse_props
 from kafkaval.errors import KafkavalError, UsageError
+from kafkaval.redact import redact_text
 
 # Modules with a ``register(subparsers, parent)`` function, in help order.
 COMMAND_MODULES = [
@@ -49,7 +50,8 @@ def common_options() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="librdkafka property for every client, passed through unchanged (repeatable)",
+        help="librdkafka property for every client, passed through unchanged (repeatable); "
+        "a value @file:PATH or @env:NAME is read from that file or variable",
     )
     g.add_argument("--results-dir", help="where run records are written")
     return parent
@@ -88,6 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    settings: Settings | None = None
     try:
         parser = build_parser()
         args = parser.parse_args(argv)
@@ -97,7 +100,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = settings_from_args(args)
         return int(args.func(args, settings) or 0)
     except KafkavalError as e:
-        print(f"kafkaval: error: {e}", file=sys.stderr)
+        # A message may quote a client error or a property; never a secret value.
+        secrets = settings.secret_values() if settings is not None else []
+        print(f"kafkaval: error: {redact_text(str(e), secrets)}", file=sys.stderr)
         return e.exit_code
     except KeyboardInterrupt:
         print("kafkaval: interrupted", file=sys.stderr)

@@ -10,9 +10,15 @@ Values are layered, later layers winning:
 
 Kafka client properties (``kafka``, ``producer``, ``consumer``) are passed to
 librdkafka unchanged, so SASL/SSL settings for a secured cluster go there. In
-the file they are tables (``[kafka]``); in the environment a comma-separated
-``key=value`` list (``KAFKAVAL_KAFKA="security.protocol=SASL_SSL,sasl.mechanism=PLAIN"``);
-on the command line ``--kafka-prop key=value`` (repeatable).
+the file they are tables (``[kafka]``, nested tables flattened with dots); in
+the environment one variable per property, ``KAFKAVAL_KAFKA__SASL_PASSWORD``
+for ``sasl.password`` (``_`` becomes ``.``; the value is taken whole, commas
+and ``=`` included), or the older comma-separated list
+``KAFKAVAL_KAFKA="k=v,k=v"`` (a backslash before a literal comma); on the command line
+``--kafka-prop key=value`` (repeatable). A value ``@file:PATH`` or ``@env:NAME``
+is replaced by the file's content (trailing newline dropped) or the variable's
+value when the settings are loaded, so secrets need not be written inline.
+Secret properties never leave the process unredacted (kafkaval.redact).
 
 docs/configuration.md lists every field; keep it in step with this file.
 """
@@ -27,12 +33,22 @@ from pathlib import Path
 from typing import Any
 
 from kafkaval.errors import UsageError
+from kafkaval.redact import is_secret, redact_props, secret_values
 
 ENV_PREFIX = "KAFKAVAL_"
 DEFAULT_CONFIG_FILE = "kafkaval.toml"
+# Client-property fields: dicts of librdkafka properties.
+PROP_FIELDS = ("kafka", "producer", "consumer")
+# KAFKAVAL_KAFKA__SASL_PASSWORD: one property per variable, after this separator.
+NESTED_SEP = "__"
+STACK_SECURITY_MODES = ("none", "sasl_ssl")
+FILE_REF = "@file:"
+ENV_REF = "@env:"
 
 
-@dataclasses.dataclass(frozen=True)
+# repr=False: the generated repr would print sasl.password into any traceback
+# or debug line; __repr__ below redacts.
+@dataclasses.dataclass(frozen=True, repr=False)
 class Settings:
     """Everything a component may need to know about where things are."""
 
@@ -58,6 +74,9 @@ class Settings:
     controller_port: int = 19192  # controller i listens on controller_port + i
     prometheus_port: int = 19090
     broker_heap: str = "512m"
+    # "sasl_ssl": clients reach the local brokers over SASL_SSL (SCRAM-SHA-512)
+    # with a throwaway CA; see stack/security.py.
+    stack_security: str = "none"
     # The startup benchmark starts a cold broker: a JVM from the jars above
     # (empty), or a container from this Kafka image (docker-compose sets it).
     startup_image: str = ""
@@ -96,6 +115,17 @@ class Settings:
         """A directory field as an absolute Path (relative ones from the cwd)."""
         return Path(getattr(self, name)).expanduser().resolve()
 
+    def secret_values(self) -> list[str]:
+        """The values of every secret client property (to redact from free text)."""
+        return secret_values(self.kafka, self.producer, self.consumer)
+
+    def __repr__(self) -> str:
+        fields = []
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            fields.append(f"{f.name}={redact_props(value) if f.name in PROP_FIELDS else value!r}")
+        return f"Settings({', '.join(fields)})"
+
 
 _FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
 
@@ -103,7 +133,7 @@ _FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
 def _field_kind(name: str) -> str:
     default = _FIELDS[name].default
     if _FIELDS[name].default_factory is not dataclasses.MISSING:  # type: ignore[misc]
-        return "dict" if name in ("kafka", "producer", "consumer") else "list"
+        return "dict" if name in PROP_FIELDS else "list"
     return type(default).__name__
 
 
@@ -114,9 +144,9 @@ def _coerce(name: str, value: Any, source: str) -> Any:
     try:
         if kind == "dict":
             if isinstance(value, str):
-                return parse_props(value.split(",") if value else [], where)
+                return parse_props(split_escaped(value), where)
             if isinstance(value, Mapping):
-                return {str(k): _prop_str(v) for k, v in value.items()}
+                return _flatten(value, where)
             raise TypeError
         if kind == "list":
             if isinstance(value, str):
@@ -135,7 +165,9 @@ def _coerce(name: str, value: Any, source: str) -> Any:
                 raise TypeError
             return value
     except (TypeError, ValueError):
-        raise UsageError(f"bad value {value!r} for {where}: expected {kind}") from None
+        # A property table may hold secrets: name its type, never its content.
+        shown = f"a {type(value).__name__}" if kind == "dict" else repr(value)
+        raise UsageError(f"bad value {shown} for {where}: expected {kind}") from None
     raise AssertionError(kind)
 
 
@@ -146,19 +178,90 @@ def _prop_str(value: Any) -> str:
     return str(value)
 
 
+def _flatten(table: Mapping[str, Any], where: str, prefix: str = "") -> dict[str, str]:
+    """A TOML property table as ``{name: str}``; nested tables join their keys with dots.
+
+    An unquoted ``sasl.password = "..."`` in TOML is a nested table
+    ``{sasl: {password: ...}}``; flattened, it is the property the user meant.
+    """
+    props: dict[str, str] = {}
+    for key, value in table.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            props.update(_flatten(value, where, name + "."))
+        elif isinstance(value, list | dict):
+            raise UsageError(f"bad value for {name} in {where}: write a string, number or boolean")
+        else:
+            props[name] = _prop_str(value)
+    return props
+
+
+def split_escaped(text: str, sep: str = ",") -> list[str]:
+    """Split ``text`` at ``sep`` except where it is escaped as ``\\<sep>``; empty parts dropped."""
+    parts, current, chars = [], [], iter(text)
+    for ch in chars:
+        if ch == "\\":
+            nxt = next(chars, "")
+            current.append(nxt if nxt == sep else ch + nxt)
+        elif ch == sep:
+            parts.append("".join(current))
+            current = []
+        else:
+            current.append(ch)
+    parts.append("".join(current))
+    return [p for p in parts if p.strip()]
+
+
 def parse_props(items: list[str], where: str = "--kafka-prop") -> dict[str, str]:
-    """Parse ``key=value`` strings into a dict.
+    """Parse ``key=value`` strings into a dict (the value is everything after the first ``=``).
 
     Raises:
         UsageError: an item has no ``=`` or an empty key.
     """
     props: dict[str, str] = {}
-    for item in items:
+    for n, item in enumerate(items, 1):
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
-            raise UsageError(f"bad Kafka property {item!r} in {where}: write key=value")
+            # Without "=" the item may be a bare secret: quote it only when it
+            # looks like a property name.
+            shown = repr(item) if _looks_like_name(item) else f"number {n}"
+            raise UsageError(f"bad Kafka property {shown} in {where}: write key=value")
         props[key.strip()] = value.strip()
     return props
+
+
+def _looks_like_name(text: str) -> bool:
+    return bool(text) and all(c.isalnum() or c in "._-" for c in text) and text.lower() == text
+
+
+def _resolve_refs(props: dict[str, str], field: str, environ: Mapping[str, str]) -> dict[str, str]:
+    """``props`` with ``@file:PATH`` / ``@env:NAME`` values replaced by what they name.
+
+    Raises:
+        UsageError: the file cannot be read or the variable is not set
+            (the message names the property and the reference, never a value).
+    """
+    out = {}
+    for key, value in props.items():
+        if value.startswith(FILE_REF):
+            path = Path(value.removeprefix(FILE_REF)).expanduser()
+            try:
+                value = path.read_text().rstrip("\r\n")
+            except OSError as e:
+                raise UsageError(
+                    f"{key} in [{field}] names file {path}, which cannot be read "
+                    f"({e.strerror}): fix the path or its permissions"
+                ) from None
+        elif value.startswith(ENV_REF):
+            name = value.removeprefix(ENV_REF)
+            if name not in environ:
+                raise UsageError(
+                    f"{key} in [{field}] names environment variable {name}, which is not set: "
+                    "export it or change the reference"
+                )
+            value = environ[name]
+        out[key] = value
+    return out
 
 
 def _from_file(path: Path) -> dict[str, Any]:
@@ -180,12 +283,40 @@ def _from_file(path: Path) -> dict[str, Any]:
     return values
 
 
+def prop_env_var(field: str, prop: str) -> str:
+    """The variable that sets client property ``prop`` of ``field`` (``kafka``,
+    ``producer``, ``consumer``): ``sasl.password`` -> ``KAFKAVAL_KAFKA__SASL_PASSWORD``."""
+    return ENV_PREFIX + field.upper() + NESTED_SEP + prop.upper().replace(".", "_")
+
+
+def secret_environment(settings: Settings) -> dict[str, str]:
+    """The secret client properties of ``settings`` as environment variables.
+
+    A child ``kafkaval`` process gets its secrets this way (they are read back
+    by ``load_settings``), never in a config file or on its command line.
+    """
+    return {
+        prop_env_var(field, key): value
+        for field in PROP_FIELDS
+        for key, value in getattr(settings, field).items()
+        if is_secret(key)
+    }
+
+
 def _from_env(environ: Mapping[str, str]) -> dict[str, Any]:
-    values = {}
+    values: dict[str, Any] = {}
     for name in _FIELDS:
         env_name = ENV_PREFIX + name.upper()
         if env_name in environ:
             values[name] = _coerce(name, environ[env_name], env_name)
+    # One variable per property (KAFKAVAL_KAFKA__SASL_PASSWORD -> sasl.password),
+    # its value taken whole; these beat the comma list of the same field.
+    for field in PROP_FIELDS:
+        head = ENV_PREFIX + field.upper() + NESTED_SEP
+        for env_name in sorted(environ):
+            if env_name.startswith(head) and len(env_name) > len(head):
+                prop = env_name.removeprefix(head).lower().replace("_", ".")
+                values.setdefault(field, {})[prop] = environ[env_name]
     return values
 
 
@@ -222,6 +353,9 @@ def load_settings(
             raise UsageError(f"unknown setting {name!r}")
         value = _coerce(name, value, "command line") if isinstance(value, str) else value
         values[name] = {**values.get(name, {}), **value} if isinstance(value, dict) else value
+    for field in PROP_FIELDS:
+        if field in values:
+            values[field] = _resolve_refs(values[field], field, environ)
     settings = Settings(**values)
     _validate(settings)
     return settings
@@ -234,6 +368,11 @@ def _validate(s: Settings) -> None:
         port = getattr(s, name)
         if not 1 <= port <= 65535 - 16:
             raise UsageError(f"{name} {port} is not a usable TCP port (1-65519)")
+    if s.stack_security not in STACK_SECURITY_MODES:
+        raise UsageError(
+            f"stack_security must be one of {', '.join(STACK_SECURITY_MODES)}, "
+            f"not {s.stack_security!r}"
+        )
     if s.scrape_interval <= 0:
         raise UsageError(f"scrape_interval must be > 0 seconds, not {s.scrape_interval}")
     if not s.bootstrap_servers.strip():

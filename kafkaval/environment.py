@@ -30,8 +30,18 @@ def machine() -> dict[str, Any]:
     return {"cores": os.cpu_count(), "memory_bytes": mem}
 
 
+def client_security(settings: Settings) -> str:
+    """How the clients reach Kafka, e.g. ``SASL_SSL SCRAM-SHA-512`` (no credentials)."""
+    props = settings.client_config()
+    protocol = props.get("security.protocol", "plaintext").upper()
+    if protocol.startswith("SASL"):
+        return f"{protocol} {props.get('sasl.mechanism', 'GSSAPI').upper()}"
+    return protocol
+
+
 def run_environment(settings: Settings) -> dict[str, Any]:
-    """``{stack_kind, kafka_version, brokers, bootstrap_servers, cores, memory_bytes}``."""
+    """``{stack_kind, kafka_version, brokers, bootstrap_servers, client_security, cores,
+    memory_bytes}``."""
     # stack builds on kafkaval: imported here, not at module level.
     from stack import local
     from stack.probes import quiet
@@ -43,6 +53,7 @@ def run_environment(settings: Settings) -> dict[str, Any]:
         if is_local
         else "unknown (not the local stack; the client cannot ask)",
         "bootstrap_servers": settings.bootstrap_servers,
+        "client_security": client_security(settings),
         **machine(),
     }
     try:

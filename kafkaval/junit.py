@@ -17,6 +17,7 @@ from typing import Any
 from kafkaval.errors import KafkavalError, UsageError
 from kafkaval.files import write_atomic
 from kafkaval.records import parse_iso
+from kafkaval.redact import redact_text
 
 
 @dataclasses.dataclass(frozen=True)
@@ -216,12 +217,16 @@ CASES: dict[str, Callable[[Mapping[str, Any]], list[Case]]] = {
 
 
 def run_with_junit(
-    path: str | None, kind: str, run: Callable[[], dict[str, Any]]
+    path: str | None,
+    kind: str,
+    run: Callable[[], dict[str, Any]],
+    secrets: Iterable[str] = (),
 ) -> dict[str, Any]:
     """``run()`` (a suite returning its record), then its JUnit XML at ``path``.
 
     A run that breaks with a runtime error still leaves a JUnit file with that
-    error as its one case; a usage error writes none (nothing ran).
+    error as its one case (``secrets``, the settings' secret values, redacted
+    from it); a usage error writes none (nothing ran).
 
     Raises:
         whatever ``run`` raises; KafkavalError: the XML cannot be written.
@@ -233,7 +238,7 @@ def run_with_junit(
         raise
     except KafkavalError as e:
         if path:
-            write_junit(path, suite, [error_case(kind, str(e))])
+            write_junit(path, suite, [error_case(kind, redact_text(str(e), secrets))])
         raise
     if path:
         write_junit(path, suite, CASES[kind](record), record_properties(record))

@@ -20,6 +20,7 @@ from typing import Any
 
 from kafkaval.errors import KafkavalError
 from kafkaval.files import write_atomic
+from kafkaval.redact import redact_tree
 
 
 def utc_now() -> datetime:
@@ -59,14 +60,16 @@ def run_header(
 
 
 def save_run_record(results_dir: str | Path, record: dict[str, Any]) -> Path:
-    """Write the record and update ``latest-<kind>.json``, both atomically.
+    """Write the record (secret-named properties redacted) and update
+    ``latest-<kind>.json``, both atomically.
 
     Raises:
         KafkavalError: the results directory cannot be written.
     """
     record.setdefault("schema_version", SCHEMA_VERSION)
     results = Path(results_dir)
-    text = json.dumps(record, indent=2, sort_keys=False) + "\n"
+    # Records are shared and archived: no secret-named property reaches one.
+    text = json.dumps(redact_tree(record), indent=2, sort_keys=False) + "\n"
     try:
         path = write_atomic(results / f"{record['kind']}-{record['run_id']}.json", text)
         write_atomic(results / f"latest-{record['kind']}.json", text)
@@ -141,7 +144,7 @@ def merge_scenario(results_dir: str | Path, key: str, entry: dict[str, Any]) -> 
         bool(record["scenarios"][k].get("passed")) for k in merged
     )
     try:
-        return write_atomic(latest, json.dumps(record, indent=2) + "\n")
+        return write_atomic(latest, json.dumps(redact_tree(record), indent=2) + "\n")
     except OSError as e:
         raise KafkavalError(
             f"cannot write {latest}: {e.strerror}; fix permissions or set results_dir"

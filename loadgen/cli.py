@@ -250,7 +250,9 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     from loadgen.suite import run_suite
 
     opts = _suite_options(args)
-    record = run_with_junit(args.junit, "performance", lambda: run_suite(settings, opts))
+    record = run_with_junit(
+        args.junit, "performance", lambda: run_suite(settings, opts), settings.secret_values()
+    )
     return 0 if record["passed"] else 1
 
 

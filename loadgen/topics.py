@@ -13,6 +13,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from kafkaval.config import Settings
 from kafkaval.errors import KafkavalError
+from kafkaval.kafka_client import check_clients
 from stack import probes
 
 ADMIN_TIMEOUT = 15.0
@@ -144,11 +145,11 @@ def preflight(
             f"preflight: {mem / 2**30:.1f} GiB memory available, the run needs about "
             f"{memory_bytes / 2**30:.1f} GiB: close something or use --quick"
         )
-    if not probes.answers_metadata(settings.client_config(), timeout=5.0):
-        raise KafkavalError(
-            f"preflight: Kafka at {settings.bootstrap_servers} does not answer: start it "
-            "(kafkaval stack up) or set bootstrap_servers"
-        )
+    try:
+        # The run's own client settings, so a wrong password or CA fails here.
+        check_clients(settings)
+    except KafkavalError as e:
+        raise KafkavalError(f"preflight: {e}") from e
     notes.append(f"kafka: {settings.bootstrap_servers} answers")
     if need_prometheus:
         if not probes.prometheus_ready(settings.prometheus_url):

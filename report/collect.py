@@ -15,6 +15,7 @@ from typing import Any, Protocol
 from chaos.checker import group_bound, offset_anomalies
 from kafkaval.environment import machine
 from kafkaval.records import parse_iso
+from kafkaval.redact import redact_props
 from report import promql
 from report.prom_client import PrometheusError, Sample, Series
 
@@ -481,7 +482,7 @@ def environment(record: dict[str, Any], fallback: dict[str, Any] | None = None) 
             f"{params['partitions']} partitions, replication {params.get('replication_factor')}, "
             f"{params.get('record_size')} B records, {params.get('payload')} payload",
         )
-        props = params.get("producer_props") or {}
+        props = redact_props(params.get("producer_props") or {})
         env.setdefault(
             "client",
             ", ".join(f"{k}={v}" for k, v in sorted(props.items()))

@@ -28,7 +28,8 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
-from kafkaval.config import Settings
+from kafkaval.config import Settings, secret_environment
+from kafkaval.redact import is_secret
 from scheduler.jobs import Job
 
 log = logging.getLogger(__name__)
@@ -59,12 +60,17 @@ ReportFunc = Callable[[Settings, Callable[[], bool]], str | None]
 
 
 def settings_toml(settings: Settings) -> str:
-    """The Settings as a TOML config file (strings JSON-quoted, which TOML accepts)."""
+    """The Settings as a TOML config file (strings JSON-quoted, which TOML accepts),
+    without secret client properties (``secret_environment`` carries those)."""
     lines, tables = [], []
     for field in dataclasses.fields(settings):
         value = getattr(settings, field.name)
         if isinstance(value, dict):
-            body = "\n".join(f"{json.dumps(k)} = {json.dumps(str(v))}" for k, v in value.items())
+            body = "\n".join(
+                f"{json.dumps(k)} = {json.dumps(str(v))}"
+                for k, v in value.items()
+                if not is_secret(k)
+            )
             tables.append(f"[{field.name}]\n{body}\n")
         elif isinstance(value, list):
             lines.append(f"{field.name} = [{', '.join(json.dumps(str(v)) for v in value)}]")
@@ -152,6 +158,7 @@ def run_kafkaval(
         cfg.write(settings_toml(settings))
         cfg.flush()
         env["KAFKAVAL_CONFIG"] = cfg.name
+        env.update(secret_environment(settings))
         cmd = [sys.executable, "-m", "kafkaval", *args]
         log.info("running %s", " ".join(cmd))
         proc = subprocess.Popen(cmd, env=env, start_new_session=True)

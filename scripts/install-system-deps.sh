@@ -14,6 +14,7 @@ NEEDED=(
   "dockerd:docker.io"
   "docker-compose:docker-compose"
   "debootstrap:debootstrap"
+  "openssl:openssl"
 )
 
 missing=()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from kafkaval.config import Settings
+from kafkaval.config import STACK_SECURITY_MODES, Settings
 from stack import local
 
 
@@ -18,6 +18,13 @@ def _stack_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--state-dir", dest="settings_state_dir", help="data, logs and pid files (default .stack)"
+    )
+    p.add_argument(
+        "--security",
+        dest="settings_stack_security",
+        choices=STACK_SECURITY_MODES,
+        help="sasl_ssl: clients reach the brokers over SASL_SSL with SCRAM-SHA-512 and a "
+        "throwaway CA under the state dir (default none: PLAINTEXT)",
     )
 
 

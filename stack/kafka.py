@@ -19,6 +19,7 @@ from pathlib import Path
 
 from kafkaval.config import Settings
 from kafkaval.errors import KafkavalError
+from stack import security
 from stack.processes import ManagedProcess
 
 
@@ -81,7 +82,10 @@ def bootstrap_of(settings: Settings) -> str:
     return ",".join(b.address for b in brokers_of(settings))
 
 
-def server_properties(broker: Broker, all_brokers: list[Broker]) -> str:
+def server_properties(
+    broker: Broker, all_brokers: list[Broker], secured: security.Material | None = None
+) -> str:
+    """The broker's server.properties; with ``secured``, clients get SASL_SSL instead."""
     n = len(all_brokers)
     voters = ",".join(f"{b.node_id}@127.0.0.1:{b.controller_port}" for b in all_brokers)
     rf = 3 if n >= 3 else 1
@@ -112,6 +116,8 @@ def server_properties(broker: Broker, all_brokers: list[Broker]) -> str:
         "broker.session.timeout.ms": 6000,
         "broker.heartbeat.interval.ms": 1000,
     }
+    if secured is not None:
+        props.update(security.listener_properties(broker.port, broker.controller_port, secured))
     return "".join(f"{k}={v}\n" for k, v in props.items())
 
 
@@ -159,7 +165,8 @@ def prepare_broker(
     log4j = state / "config" / "log4j2.properties"
     log4j.parent.mkdir(parents=True, exist_ok=True)
     log4j.write_text(LOG4J2)
-    broker.config_file.write_text(server_properties(broker, all_brokers))
+    secured = security.material_of(state) if settings.stack_security == security.SASL_SSL else None
+    broker.config_file.write_text(server_properties(broker, all_brokers, secured))
     if not (broker.data_dir / "meta.properties").exists():
         broker.data_dir.mkdir(parents=True, exist_ok=True)
         fmt = java_argv(
@@ -170,6 +177,7 @@ def prepare_broker(
             cluster_id,
             "-c",
             str(broker.config_file),
+            *(security.format_arguments(secured) if secured else []),
             heap="256m",
             log4j=log4j,
             logs_dir=broker.log_file.parent,

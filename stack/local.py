@@ -18,7 +18,7 @@ from pathlib import Path
 from kafkaval.config import Settings
 from kafkaval.errors import KafkavalError
 from kafkaval.files import write_atomic
-from stack import kafka, probes
+from stack import kafka, probes, security
 from stack.jars import ensure_kafka_jars, require_java
 from stack.processes import ManagedProcess, load_managed
 from stack.prometheus import prepare_prometheus
@@ -39,6 +39,7 @@ class StackInfo:
     state_dir: Path
     processes: list[ManagedProcess]
     already_running: bool = False
+    security: str = security.NONE
 
     def describe(self) -> str:
         lines = [
@@ -46,6 +47,14 @@ class StackInfo:
             f"Prometheus      : {self.prometheus_url}",
             f"state and logs  : {self.state_dir}/logs/",
         ]
+        if self.security == security.SASL_SSL:
+            material = security.material_of(self.state_dir)
+            lines += [
+                f"security        : SASL_SSL, {security.MECHANISM} user {security.USER}, "
+                f"CA {material.ca}",
+                f"client settings : kafkaval ... --config {material.client_toml}"
+                " (password by @file: reference)",
+            ]
         lines += [f"  {p.name:<12} pid {p.pid:<8} log {p.log}" for p in self.processes]
         return "\n".join(lines)
 
@@ -71,6 +80,11 @@ def _port_free(port: int) -> bool:
 def _check_ports(settings: Settings) -> None:
     wanted = [(b.name, b.port) for b in kafka.brokers_of(settings)]
     wanted += [(f"{b.name} controller", b.controller_port) for b in kafka.brokers_of(settings)]
+    if settings.stack_security == security.SASL_SSL:
+        wanted += [
+            (f"{b.name} internal", security.internal_port(b.controller_port))
+            for b in kafka.brokers_of(settings)
+        ]
     wanted.append(("prometheus", settings.prometheus_port))
     wanted.append(("exporter", exporter_port(settings)))
     for what, port in wanted:
@@ -112,11 +126,21 @@ def is_local_kafka(settings: Settings) -> bool:
 
 
 def local_settings(settings: Settings) -> Settings:
-    """The settings with bootstrap servers and Prometheus URL pointing at this stack."""
+    """The settings with bootstrap servers and Prometheus URL pointing at this stack,
+    and, for a SASL_SSL stack, its client security properties.
+
+    Raises:
+        KafkavalError: a SASL_SSL stack whose security material was never made.
+    """
+    kafka_props = settings.kafka
+    if settings.stack_security == security.SASL_SSL:
+        material = security.material_of(settings.path("state_dir"))
+        kafka_props = {**settings.kafka, **security.client_props(material)}
     return dataclasses.replace(
         settings,
         bootstrap_servers=kafka.bootstrap_of(settings),
         prometheus_url=f"http://127.0.0.1:{settings.prometheus_port}",
+        kafka=kafka_props,
     )
 
 
@@ -140,18 +164,43 @@ def up(settings: Settings) -> StackInfo:
         KafkavalError: a tool is missing, a port is taken, a process exits or
             does not become ready; nothing this call started is left running.
     """
-    local = local_settings(settings)
     state = settings.path("state_dir")
     alive = running(settings)
-    if alive:
-        shape = (
-            json.loads(_shape_file(settings).read_text()) if _shape_file(settings).exists() else {}
+    shape = json.loads(_shape_file(settings).read_text()) if _shape_file(settings).exists() else {}
+    if alive and shape.get("brokers") != settings.brokers:
+        raise KafkavalError(
+            f"a stack with {shape.get('brokers', '?')} broker(s) is already running in "
+            f"{state}: run `kafkaval stack down` first or use another state_dir"
         )
-        if shape.get("brokers") != settings.brokers:
-            raise KafkavalError(
-                f"a stack with {shape.get('brokers', '?')} broker(s) is already running in "
-                f"{state}: run `kafkaval stack down` first or use another state_dir"
-            )
+    made_with = shape.get("security", security.NONE)
+    formatted = any((b.data_dir / "meta.properties").exists() for b in kafka.brokers_of(settings))
+    if (alive or formatted) and made_with != settings.stack_security:
+        # The SCRAM user is written when the storage is formatted: a stack
+        # made without it cannot be secured later, nor the other way round.
+        raise KafkavalError(
+            f"the stack in {state} was made with security {made_with}, not "
+            f"{settings.stack_security}: run `kafkaval stack down --wipe` first, "
+            "or use another state_dir"
+        )
+    if settings.stack_security == security.SASL_SSL:
+        security.ensure_material(security.material_of(state))
+    local = local_settings(settings)
+    if settings.stack_security == security.SASL_SSL:
+        # The stack's shape too, so `--config client.toml` alone finds this
+        # stack (CDC's Connect worker, chaos' local targets), wherever it lives.
+        security.write_client_toml(
+            security.material_of(state),
+            {
+                "bootstrap_servers": local.bootstrap_servers,
+                "prometheus_url": local.prometheus_url,
+                "stack_security": settings.stack_security,
+                "state_dir": str(state),
+                "brokers": settings.brokers,
+                "broker_port": settings.broker_port,
+                "controller_port": settings.controller_port,
+                "prometheus_port": settings.prometheus_port,
+            },
+        )
     # Forget stale pid files (processes that died or were never ours).
     for proc in load_managed(_pid_dir(settings)):
         if not proc.is_running():
@@ -159,7 +208,13 @@ def up(settings: Settings) -> StackInfo:
     if alive and _core_names(settings) <= {p.name for p in alive}:
         _wait_ready(local, alive)
         return StackInfo(
-            local.bootstrap_servers, local.prometheus_url, settings.brokers, state, alive, True
+            local.bootstrap_servers,
+            local.prometheus_url,
+            settings.brokers,
+            state,
+            alive,
+            True,
+            settings.stack_security,
         )
     if alive:  # partly running (e.g. a broker killed): restart the missing ones
         names = {p.name for p in alive}
@@ -173,7 +228,10 @@ def up(settings: Settings) -> StackInfo:
     procs = [kafka.prepare_broker(b, brokers, classpath, cluster_id, settings) for b in brokers]
     procs.append(prepare_prometheus(local))
     procs.append(prepare_exporter(local))
-    write_atomic(_shape_file(settings), json.dumps({"brokers": settings.brokers}))
+    write_atomic(
+        _shape_file(settings),
+        json.dumps({"brokers": settings.brokers, "security": settings.stack_security}),
+    )
     started: list[ManagedProcess] = []
     try:
         for proc in procs:
@@ -188,7 +246,14 @@ def up(settings: Settings) -> StackInfo:
         for proc in started:
             proc.stop(timeout=10)
         raise
-    return StackInfo(local.bootstrap_servers, local.prometheus_url, settings.brokers, state, final)
+    return StackInfo(
+        local.bootstrap_servers,
+        local.prometheus_url,
+        settings.brokers,
+        state,
+        final,
+        security=settings.stack_security,
+    )
 
 
 def _wait_ready(local: Settings, procs: list[ManagedProcess]) -> None:

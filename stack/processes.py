@@ -55,6 +55,9 @@ class ManagedProcess:
     log: Path
     pid_dir: Path
     env: dict[str, str] = dataclasses.field(default_factory=dict)
+    # Added to the environment at start but never written to the pid file (nor
+    # shown in argv, which any user can read in ps): client secrets.
+    secret_env: dict[str, str] = dataclasses.field(default_factory=dict, repr=False)
     cwd: str | None = None
     pid: int | None = None
     start_ticks: int | None = None
@@ -79,7 +82,7 @@ class ManagedProcess:
         if self.is_running():
             return
         self.log.parent.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, **self.env}
+        env = {**os.environ, **self.env, **self.secret_env}
         with self.log.open("ab") as out:
             try:
                 # A new session: Ctrl-C in the caller's terminal does not hit

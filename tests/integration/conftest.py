@@ -2,7 +2,8 @@
 
 ``stack_settings``: a single-broker local stack (Kafka + Prometheus) on test
 ports in a temporary state dir, started once per session and stopped in
-``finally``. ``cluster_settings``: the same with 3 brokers. With
+``finally``. ``cluster_settings``: the same with 3 brokers; ``secured_settings``:
+one broker with a SASL_SSL client listener. With
 ``KAFKAVAL_REUSE_STACK=1`` the fixtures reuse (or start and leave running) the
 stacks in ``.stack-test`` / ``.stack-test-cluster`` so reruns skip startup.
 """
@@ -42,10 +43,21 @@ CLUSTER_PORTS = {
     "prometheus_port": 29091 + _OFF,
     "metrics_port": 29500 + _OFF,
 }
+# The SASL_SSL stack (one broker); its inter-broker listener is controller + 50.
+SECURED_PORTS = {
+    "broker_port": 29952 + _OFF,
+    "controller_port": 29962 + _OFF,
+    "prometheus_port": 29950 + _OFF,
+    "metrics_port": 29900 + _OFF,
+}
 
 
-def _start(name: str, brokers: int, ports: dict[str, int], tmp_root: Path) -> Settings:
-    suffix = ("-cluster" if brokers == 3 else "") + (f"-{_OFF}" if _OFF else "")
+def _start(
+    name: str, brokers: int, ports: dict[str, int], tmp_root: Path, security: str = "none"
+) -> Settings:
+    suffix = {"single": "", "cluster": "-cluster"}.get(name, f"-{name}") + (
+        f"-{_OFF}" if _OFF else ""
+    )
     state = REPO / f".stack-test{suffix}" if REUSE else tmp_root / name
     base = load_settings(environ={})  # tests ignore the developer's environment
     settings = dataclasses.replace(
@@ -55,6 +67,7 @@ def _start(name: str, brokers: int, ports: dict[str, int], tmp_root: Path) -> Se
         cache_dir=str(REPO / ".cache"),
         results_dir=str(tmp_root / f"{name}-results"),
         reports_dir=str(tmp_root / f"{name}-reports"),
+        stack_security=security,
         **ports,
     )
     local.up(settings)
@@ -86,6 +99,19 @@ def cluster_settings(tmp_root: Path) -> Iterator[Settings]:
     settings = None
     try:
         settings = _start("cluster", 3, CLUSTER_PORTS, tmp_root)
+        yield settings
+    finally:
+        if settings is not None and not REUSE:
+            local.down(settings)
+
+
+# Module scope: only test_secured_stack.py uses it, so its broker stops there.
+@pytest.fixture(scope="module")
+def secured_settings(tmp_root: Path) -> Iterator[Settings]:
+    """A single broker whose clients must use SASL_SSL (``stack up --security sasl_ssl``)."""
+    settings = None
+    try:
+        settings = _start("secured", 1, SECURED_PORTS, tmp_root, security="sasl_ssl")
         yield settings
     finally:
         if settings is not None and not REUSE:

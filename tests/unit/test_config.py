@@ -92,3 +92,100 @@ def test_bad_env_value() -> None:
 def test_bad_kafka_prop(item: str) -> None:
     with pytest.raises(UsageError, match="write key=value"):
         parse_props([item])
+
+
+SECRET = "p@ss,w=rd;x"  # a comma and an "=" that must survive every layer
+
+
+def test_nested_env_keys_take_the_value_whole(tmp_path: Path) -> None:
+    env = {
+        "KAFKAVAL_KAFKA": "sasl.username=old,sasl.password=old",
+        "KAFKAVAL_KAFKA__SASL_PASSWORD": SECRET,
+        "KAFKAVAL_KAFKA__SSL_CIPHER_SUITES": "A,B",
+        "KAFKAVAL_PRODUCER__LINGER_MS": "5",
+        "KAFKAVAL_CONSUMER__": "ignored: no property name",
+    }
+    s = load_settings(environ=env, config_path=_empty(tmp_path))
+    assert s.kafka == {"sasl.username": "old", "sasl.password": SECRET, "ssl.cipher.suites": "A,B"}
+    assert s.producer == {"linger.ms": "5"}
+    assert s.consumer == {}
+
+
+def test_comma_list_keeps_escaped_commas_and_equals(tmp_path: Path) -> None:
+    env = {"KAFKAVAL_KAFKA": r"ssl.cipher.suites=A\,B,sasl.password=a=b"}
+    s = load_settings(environ=env, config_path=_empty(tmp_path))
+    assert s.kafka == {"ssl.cipher.suites": "A,B", "sasl.password": "a=b"}
+
+
+def test_toml_dotted_keys_and_flags_keep_commas(tmp_path: Path) -> None:
+    cfg = tmp_path / "k.toml"
+    # Unquoted dotted keys are nested tables in TOML; they mean the property.
+    cfg.write_text(
+        f'[kafka]\nsecurity.protocol = "SASL_SSL"\n"sasl.password" = "{SECRET}"\n'
+        "[consumer]\nfetch.wait.max.ms = 50\n"
+    )
+    s = load_settings(
+        cfg, environ={}, overrides={"kafka": parse_props([f"sasl.username={SECRET}"])}
+    )
+    assert s.kafka == {
+        "security.protocol": "SASL_SSL",
+        "sasl.password": SECRET,
+        "sasl.username": SECRET,
+    }
+    assert s.consumer == {"fetch.wait.max.ms": "50"}
+
+
+def test_secret_from_file_and_env_references(tmp_path: Path) -> None:
+    secret_file = tmp_path / "pw"
+    secret_file.write_text(SECRET + "\n")
+    cfg = tmp_path / "k.toml"
+    cfg.write_text(f'[kafka]\n"sasl.password" = "@file:{secret_file}"\n')
+    env = {"KAFKAVAL_PRODUCER__SASL_PASSWORD": "@env:PERF_PW", "PERF_PW": "other" + SECRET}
+    s = load_settings(cfg, environ=env)
+    assert s.kafka["sasl.password"] == SECRET
+    assert s.producer["sasl.password"] == "other" + SECRET
+    flag = load_settings(
+        environ={"PW": SECRET}, config_path=_empty(tmp_path), overrides={"kafka": {"x": "@env:PW"}}
+    )
+    assert flag.kafka == {"x": SECRET}
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"KAFKAVAL_KAFKA__SASL_PASSWORD": "@file:/nonexistent/pw"}, "names file /nonexistent/pw"),
+        ({"KAFKAVAL_KAFKA__SASL_PASSWORD": "@env:NOPE"}, "environment variable NOPE"),
+        ({"KAFKAVAL_KAFKA": SECRET}, "bad Kafka property number 1"),
+    ],
+)
+def test_bad_secret_sources_name_the_cause_not_the_value(
+    tmp_path: Path, env: dict[str, str], message: str
+) -> None:
+    with pytest.raises(UsageError, match=message) as info:
+        load_settings(environ=env, config_path=_empty(tmp_path))
+    assert SECRET not in str(info.value)
+
+
+def test_bad_property_table_value_is_not_printed(tmp_path: Path) -> None:
+    cfg = tmp_path / "k.toml"
+    cfg.write_text(f'kafka = "sasl.password={SECRET}"\nproducer = ["{SECRET}"]\n')
+    with pytest.raises(UsageError, match="bad value a list for producer") as info:
+        load_settings(cfg, environ={})
+    assert SECRET not in str(info.value)
+
+
+def _empty(tmp_path: Path) -> Path:
+    cfg = tmp_path / "empty.toml"
+    cfg.write_text("")
+    return cfg
+
+
+def test_the_documented_secured_cluster_example_loads(tmp_path: Path) -> None:
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "configuration.md").read_text()
+    example = doc.split("# kafkaval.toml\n", 1)[1].split("```", 1)[0]
+    cfg = tmp_path / "kafkaval.toml"
+    cfg.write_text(example)
+    s = load_settings(cfg, environ={"KAFKA_PERF_PASSWORD": SECRET})
+    assert s.client_config()["sasl.password"] == SECRET
+    assert s.client_config()["security.protocol"] == "SASL_SSL"
+    assert s.topic_prefix == "perftest."

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -177,3 +178,15 @@ def test_an_unwritable_path_is_one_clear_error(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("")
     with pytest.raises(KafkavalError, match="cannot write JUnit XML to .*fix --junit"):
         write_junit(tmp_path / "file" / "j.xml", "s", [])
+
+
+def test_error_case_redacts_the_settings_secrets(tmp_path: Path) -> None:
+    path = tmp_path / "j.xml"
+
+    def broken() -> dict[str, Any]:
+        raise KafkavalError("broker said no to password hunter2")
+
+    with pytest.raises(KafkavalError):
+        run_with_junit(str(path), "delivery", broken, ["hunter2"])
+    text = path.read_text()
+    assert "hunter2" not in text and "broker said no" in text

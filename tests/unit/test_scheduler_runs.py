@@ -273,3 +273,22 @@ def test_verdict_metrics_selection_judges_only_matching_metrics_and_always_loss(
     assert everything["performance.snapshot.service_p99_seconds"].is_regression
     with pytest.raises(UsageError, match="metrics must be a list"):
         parse_schedule({"verdict": {"metrics": 5}, "job": [{"name": "j", "every_seconds": 60}]})
+
+
+def test_secrets_reach_the_child_by_environment_not_the_config_file(tmp_path: Path) -> None:
+    from kafkaval.config import secret_environment
+
+    s = dataclasses.replace(
+        load_settings(environ={}),
+        kafka={"sasl.username": "perf", "sasl.password": "pa,ss=word"},
+        producer={"sasl.oauthbearer.client.secret": "s3cr3t"},
+    )
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(settings_toml(s))
+    assert "pa,ss=word" not in cfg.read_text() and "s3cr3t" not in cfg.read_text()
+    env = secret_environment(s)
+    assert env == {
+        "KAFKAVAL_KAFKA__SASL_PASSWORD": "pa,ss=word",
+        "KAFKAVAL_PRODUCER__SASL_OAUTHBEARER_CLIENT_SECRET": "s3cr3t",
+    }
+    assert load_settings(cfg, environ=env) == s
