@@ -22,6 +22,7 @@ from typing import Any
 
 import docker
 
+from chaos.binding import BrokerIdentity, parse_meta_properties
 from chaos.errors import ChaosError, TargetNotAllowed
 from chaos.safety import allowed_by_config
 from chaos.targets import Target
@@ -31,6 +32,8 @@ from kafkaval.files import write_atomic
 
 # Network modes without a user-defined network to cut (nothing to disconnect).
 _UNPARTITIONABLE = ("host", "none")
+# Where the apache/kafka image keeps its data when KAFKA_LOG_DIRS is not set.
+_KAFKA_LOG_DIRS = ("/tmp/kraft-combined-logs",)
 
 
 class DockerTarget(Target):
@@ -152,6 +155,31 @@ class DockerTarget(Target):
                 ),
             )
         self._record.unlink(missing_ok=True)
+
+    # -- identity -----------------------------------------------------------
+    def broker_identity(self) -> BrokerIdentity:
+        """The cluster and node of the Kafka broker in this container, from its meta.properties.
+
+        Read inside the container (``docker exec cat``) from the first of its
+        log dirs (``KAFKA_LOG_DIRS``; the apache/kafka image's default
+        otherwise), so it is what the broker itself was formatted with.
+
+        Raises:
+            ChaosError: no readable meta.properties (not a KRaft broker, or not running).
+        """
+        config = self._inspect().get("Config") or {}
+        env = dict(e.split("=", 1) for e in config.get("Env") or [] if "=" in e)
+        dirs = [d for d in env.get("KAFKA_LOG_DIRS", "").split(",") if d] or list(_KAFKA_LOG_DIRS)
+        path = f"{dirs[0].rstrip('/')}/meta.properties"
+        try:
+            exec_id = self._client.api.exec_create(self.name, ["cat", path])["Id"]
+            out = self._client.api.exec_start(exec_id)
+            code = self._client.api.exec_inspect(exec_id).get("ExitCode")
+        except ENGINE_ERRORS as e:
+            raise ChaosError(f"cannot read {path} in container {self.name}: {e}") from e
+        if code != 0:
+            raise ChaosError(f"container {self.name} has no readable {path}")
+        return parse_meta_properties(out.decode(errors="replace"), f"{self.name}:{path}")
 
     # -- observed state ----------------------------------------------------
     def _load_record(self) -> dict[str, Any]:

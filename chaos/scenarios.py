@@ -22,6 +22,7 @@ failed-but-visible, 0 log duplicates and 0 reorders (idempotent producer),
 from __future__ import annotations
 
 import dataclasses
+import functools
 import sys
 import threading
 import time
@@ -32,9 +33,19 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from chaos.binding import BrokerIdentity, ClusterIdentity, bind, cluster_identity
 from chaos.checker import CheckResult, check
 from chaos.client_log import known_cause
-from chaos.errors import ChaosError
+from chaos.errors import ChaosError, TargetNotAllowed
+from chaos.evidence import (
+    NO_EFFECT,
+    BrokerEffect,
+    EffectWatch,
+    GroupRebalance,
+    TrafficMeter,
+    count_lines,
+    fault_failures,
+)
 from chaos.faults import FaultRunner
 from chaos.final_read import read_log
 from chaos.ledger import DeliveryLog
@@ -44,7 +55,7 @@ from chaos.targets import ProcessTarget, Target
 from chaos.verifiable_consumer import DEFAULT_BATCH
 from chaos.verifiable_producer import VerifiableProducer
 from kafkaval.config import Settings
-from stack.probes import quiet
+from stack.probes import quiet, wait_until
 from stack.processes import ManagedProcess
 
 SHAPES = ("single", "3-broker")
@@ -259,7 +270,7 @@ def _consumer_process(run: ScenarioRun, topic: str, group: str, out: Path) -> Ma
     argv = [
         sys.executable, "-m", "chaos.verifiable_consumer",
         "--bootstrap", run.settings.bootstrap_servers,
-        "--group", f"kafkaval-{run.run_id}-{run.key}-{group}",
+        "--group", _group_id(run, group),
         "--topic", topic, "--out", str(out),
         "--client-warnings", str(_warnings_file(out)),
         "--max-seconds", str(run.timing.max_seconds + run.timing.settle + 60),
@@ -283,19 +294,114 @@ def _warnings_file(deliveries: Path) -> Path:
     return deliveries.with_suffix(".client-warnings")
 
 
-def _broker_target(run: ScenarioRun, topic: str, local: dict[str, Target]) -> Target:
+def _broker_target(
+    run: ScenarioRun, topic: str, local: dict[str, Target], cluster: ClusterIdentity
+) -> tuple[Target, BrokerIdentity]:
+    """The broker to fault and its identity, bound to the cluster under test.
+
+    ``--target`` names it; otherwise it is the leader of partition 0: the
+    local stack's broker of that node id, else (compose) the allowed
+    container of it, whichever belongs to the cluster under test.
+
+    Raises:
+        TargetNotAllowed: not allowed, or not a broker of the cluster under test.
+        ChaosError: allowed but not found, not running, or partition 0 has no leader.
+    """
     if run.target_name:
-        return resolve_target(
+        target = resolve_target(
             run.settings, run.target_name, local, container=lambda n: _container(run.settings, n)
         )
-    leader = partition_leader(run.settings, topic)
-    name = f"broker-{leader}" if leader is not None else "broker-1"
-    if name not in local and run.settings.chaos_targets:
+        require_running(target)
+        return target, bind(target, cluster)
+    leaders: list[int] = []
+
+    def led() -> bool:
+        leader = partition_leader(run.settings, topic)
+        if leader is not None and leader >= 0:
+            leaders.append(leader)
+        return bool(leaders)
+
+    if not wait_until(led, 30.0, 0.5):
+        raise ChaosError(f"[{run.key}] partition 0 of {topic} has no leader for 30 s: no fault")
+    leader = leaders[-1]
+    candidates: list[Callable[[], Target]] = []
+    if f"broker-{leader}" in local:
+        candidates.append(lambda: local[f"broker-{leader}"])
+    if run.settings.chaos_targets:
         # Kafka in containers (compose): the allowed container of that node id.
         from chaos.docker_backend import broker_container
 
-        return broker_container(run.settings, leader if leader is not None else 1)
-    return resolve_target(run.settings, name, local)
+        candidates.append(lambda: broker_container(run.settings, leader))
+    if not candidates:
+        resolve_target(run.settings, f"broker-{leader}", local)  # raises: not allowed
+    refusal: TargetNotAllowed | None = None
+    for candidate in candidates:
+        target = candidate()
+        require_running(target)
+        try:
+            return target, bind(target, cluster, node_id=leader)
+        except TargetNotAllowed as e:
+            refusal = refusal or e
+    assert refusal is not None
+    raise refusal
+
+
+def _run_faults(
+    run: ScenarioRun,
+    scenario: Scenario,
+    topic: str,
+    cluster: ClusterIdentity,
+    faults: FaultRunner,
+    consumers: dict[str, ManagedProcess],
+    meter: TrafficMeter,
+) -> float:
+    """Each fault of ``scenario`` in turn, bound, watched for its effect, with its traffic.
+
+    Stops at the first fault not rolled back (the runner refuses more) and
+    when ``run.stop`` is set. Returns the monotonic time the last undo ended.
+    """
+    local = local_targets(run.settings)
+    client = run.settings.client_config()
+    undone_at = time.monotonic()
+    for fault in scenario.faults:
+        faulted_group = None
+        probe: EffectWatch
+        if fault.role == "broker":
+            target, identity = _broker_target(run, topic, local, cluster)
+            probe = BrokerEffect(client, topic, identity.node_id)
+        else:
+            faulted_group = fault.role.split(":", 1)[1]
+            target, identity = ProcessTarget(consumers[faulted_group]), None
+            probe = GroupRebalance(client, _group_id(run, faulted_group))
+        require_running(target)
+        seconds = fault_seconds(fault, run.timing)
+        run.say(f"[{run.key}] fault {fault.kind} on {target.name} for {seconds:g} s")
+        before = meter.snapshot()
+        record = faults.run(fault.kind, target, seconds, probe)
+        undone_at = time.monotonic()
+        undone = meter.snapshot()
+        if identity is not None:
+            record.bound_to = dataclasses.asdict(identity)
+        effect = record.observed_effect
+        run.say(
+            f"[{run.key}] fault {fault.kind} on {target.name}: "
+            + (f"seen: {effect['what']}" if effect else NO_EFFECT)
+            + ("; rolled back" if record.rolled_back else "; NOT rolled back: ")
+            + "; ".join(record.problems)
+        )
+        if not record.rolled_back:
+            record.traffic = TrafficMeter.window(before, undone, undone, faulted_group)
+            run.say(f"[{run.key}] LEFT BROKEN: {faults.left_broken[-1]}; no further faults")
+            break
+        stopped = run.stop.is_set() or run.stop.wait(run.timing.gap)
+        record.traffic = TrafficMeter.window(before, undone, meter.snapshot(), faulted_group)
+        if stopped:
+            break
+    return undone_at
+
+
+def _group_id(run: ScenarioRun, group: str) -> str:
+    return f"kafkaval-{run.run_id}-{run.key}-{group}"
 
 
 def _container(settings: Settings, name: str) -> Target:
@@ -315,6 +421,9 @@ def run_scenario(scenario: Scenario, run: ScenarioRun) -> dict[str, Any]:
     work = run.work_dir or run.settings.path("state_dir") / "chaos" / run.run_id
     work.mkdir(parents=True, exist_ok=True)
     started_at = time.time()
+    cluster = cluster_identity(run.settings.client_config())
+    if run.target_name:  # an explicit target is refused before anything starts
+        _broker_target(run, topic, local_targets(run.settings), cluster)
     create_topic(run.settings, topic, run.shape)
     consumers: dict[str, ManagedProcess] = {}
     outs: dict[str, Path] = {}
@@ -338,27 +447,14 @@ def run_scenario(scenario: Scenario, run: ScenarioRun) -> dict[str, Any]:
         max_messages = int(run.timing.rate * run.timing.max_seconds)
         thread = producer.run_in_thread(run.timing.rate, max_messages, run.timing.max_seconds)
         _start_progress(run, producer, progress_stop)
-        local = local_targets(run.settings)
+        meter = TrafficMeter(
+            sent=lambda: len(producer.ledger),
+            acked=lambda: int(run.metrics.value(run.key, run.shape, "acked")),
+            consumed={g: functools.partial(count_lines, path) for g, path in outs.items()},
+        )
         faults_undone_at = time.monotonic()  # moved on by each fault's undo
         if not run.stop.wait(run.timing.warmup):
-            for fault in scenario.faults:
-                if fault.role == "broker":
-                    target = _broker_target(run, topic, local)
-                else:
-                    group = fault.role.split(":", 1)[1]
-                    target = ProcessTarget(consumers[group])
-                require_running(target)
-                seconds = fault_seconds(fault, run.timing)
-                run.say(f"[{run.key}] fault {fault.kind} on {target.name} for {seconds:g} s")
-                record = faults.run(fault.kind, target, seconds)
-                faults_undone_at = time.monotonic()
-                state = "rolled back" if record.rolled_back else "NOT rolled back: "
-                run.say(
-                    f"[{run.key}] fault {fault.kind} on {target.name} {state}"
-                    + "; ".join(record.problems)
-                )
-                if run.stop.is_set() or run.stop.wait(run.timing.gap):
-                    break
+            faults_undone_at = _run_faults(run, scenario, topic, cluster, faults, consumers, meter)
         producer.stop()
         thread.join(timeout=120)
         if thread.is_alive():
@@ -390,6 +486,9 @@ def run_scenario(scenario: Scenario, run: ScenarioRun) -> dict[str, Any]:
     faults_undone_wall = time.time() - (time.monotonic() - faults_undone_at)
     stalls += consumer_stalls(result, outs, faults_undone_wall, consumer_warnings)
     failures += [s for s in stalls if s]
+    fault_entries = [r.to_dict() for r in faults.records]
+    failures += [f"LEFT BROKEN: {line}" for line in faults.left_broken]
+    failures += fault_failures(fault_entries)
     if run.stop.is_set():
         failures.append("interrupted")
     if not settled:
@@ -399,6 +498,8 @@ def run_scenario(scenario: Scenario, run: ScenarioRun) -> dict[str, Any]:
     entry = {
         "passed": not failures,
         "cluster": run.shape,
+        "bootstrap_servers": cluster.bootstrap_servers,
+        "cluster_id": cluster.cluster_id,
         "topic": topic,
         "duration_seconds": round(time.time() - started_at, 3),
         **{k: v for k, v in result.to_dict().items() if k != "groups"},
@@ -408,7 +509,8 @@ def run_scenario(scenario: Scenario, run: ScenarioRun) -> dict[str, Any]:
         "client_stalled": any(stalls),
         "client_warnings": producer.client_warnings,
         "consumer_warnings": consumer_warnings,
-        "faults": [r.to_dict() for r in faults.records],
+        "faults": fault_entries,
+        "left_broken": faults.left_broken,
     }
     return entry
 
@@ -489,7 +591,7 @@ def _wait_groups(run: ScenarioRun, topic: str, groups: tuple[str, ...]) -> bool:
     while pending and time.monotonic() < deadline and not run.stop.is_set():
         for group in list(pending):
             try:
-                done = committed(run.settings, f"kafkaval-{run.run_id}-{run.key}-{group}", topic)
+                done = committed(run.settings, _group_id(run, group), topic)
             except KafkaException:
                 continue  # coordinator moving after a fault: ask again
             if all(done.get(p, -1) >= end for p, end in ends.items() if end > 0):
