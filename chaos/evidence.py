@@ -11,12 +11,12 @@ test showed its effect"):
    rebalance (a member leaves, a new member id joins, or the group leaves
    Stable). An effect probe watches from just before the fault until the
    effect or a bound after the undo (`chaos.faults.FaultRunner`);
-2. traffic flowed through its window: the producer sent while the fault was
-   on, and every group consumed between the fault's start and the end of the
-   gap after it. A fault that fell into a quiet gap proves nothing. The group
-   whose own consumer the fault kills is exempt from the second part: it is
-   down by design (and may wait out the dead member's session before it
-   resumes); its rebalance is its evidence.
+2. traffic flowed around it: every group consumed between the previous
+   fault's undo (or its start) and this fault's start, so each was live when
+   the fault hit (the runner waits, bounded, for that before each fault),
+   and the producer sent while the fault was on. A fault that fell into a
+   quiet gap proves nothing. What was acked and consumed from the fault's
+   start to the end of the gap after it is recorded too.
 
 A fault without either fails its scenario; nothing here ever passes a fault
 by default.
@@ -38,7 +38,7 @@ from kafkaval.records import iso, utc_now
 from stack.probes import quiet, wait_until
 
 NO_EFFECT = "fault had no effect on the cluster under test"
-POLL_SECONDS = 0.3
+POLL_SECONDS = 0.5
 # How long a consumer fault waits for its group to be Stable first: a fault on
 # a member that has not joined yet (or whose group still settles an earlier
 # fault) would show a rebalance that is not its own.
@@ -125,18 +125,31 @@ class EffectWatch:
 class BrokerEffect(EffectWatch):
     """A broker fault's effect in the cluster's metadata of the scenario's topic.
 
+    The metadata is asked of the *other* brokers, each poll with a fresh
+    client bootstrapped from them only: a client that knows the target may
+    keep sending its requests to a broker that is cut off (its connection
+    looks up until the request times out) and never hear what the rest of
+    the cluster says about it.
+
     Args:
         client_config: client settings of the cluster under test.
         topic: the scenario's topic (its leaders and ISRs are compared).
         node_id: the broker the fault acts on.
-        admin: an AdminClient (default: one for ``client_config``).
+        connect: makes an admin client for a client config (default: AdminClient).
     """
 
     def __init__(
-        self, client_config: dict[str, str], topic: str, node_id: int, admin: Any = None, **kw: Any
+        self,
+        client_config: dict[str, str],
+        topic: str,
+        node_id: int,
+        connect: Callable[[dict[str, Any]], Any] | None = None,
+        **kw: Any,
     ) -> None:
         super().__init__(**kw)
-        self.admin = admin if admin is not None else AdminClient(quiet(client_config))
+        self.connect = connect or (lambda config: AdminClient(quiet(config)))
+        self.client_config = client_config
+        self.others = client_config  # bootstrap from the other brokers, once known
         self.topic = topic
         self.node_id = node_id
         self.brokers: set[int] = set()
@@ -144,13 +157,13 @@ class BrokerEffect(EffectWatch):
         self.isrs: dict[int, set[int]] = {}
         self.how = (
             f"metadata of the cluster under test ({client_config.get('bootstrap.servers')}) "
-            f"polled every {self.interval:g} s: its brokers, and the leader and ISR of each "
-            f"partition of {topic}"
+            f"from its other brokers, polled every {self.interval:g} s: its brokers, and the "
+            f"leader and ISR of each partition of {topic}"
         )
 
     def baseline(self) -> None:
         try:
-            md = self.admin.list_topics(self.topic, timeout=10)
+            md = self.connect(self.client_config).list_topics(self.topic, timeout=10)
         except KafkaException as e:
             raise ChaosError(f"cannot read the cluster's metadata before the fault: {e}") from e
         self.brokers = set(md.brokers)
@@ -163,11 +176,14 @@ class BrokerEffect(EffectWatch):
                 f"broker {self.node_id} is not in the cluster's metadata before the fault "
                 f"(brokers {sorted(self.brokers)})"
             )
+        others = [f"{b.host}:{b.port}" for n, b in sorted(md.brokers.items()) if n != self.node_id]
+        if others:
+            self.others = {**self.client_config, "bootstrap.servers": ",".join(others)}
 
     def observe(self) -> str | None:
         node = self.node_id
         try:
-            md = self.admin.list_topics(self.topic, timeout=2)
+            md = self.connect(self.others).list_topics(self.topic, timeout=2)
         except KafkaException:
             # Only when the target is the whole cluster does silence mean it is gone;
             # on a bigger cluster another broker answers.
@@ -179,7 +195,8 @@ class BrokerEffect(EffectWatch):
         t = md.topics.get(self.topic)
         for p, pm in sorted((t.partitions if t is not None else {}).items()):
             if self.leaders.get(p) == node and pm.leader != node:
-                return f"leadership of partition {p} moved from broker {node} to {pm.leader}"
+                to = f"broker {pm.leader}" if pm.leader >= 0 else "no leader (offline)"
+                return f"leadership of partition {p} moved from broker {node} to {to}"
             if node in self.isrs.get(p, ()) and node not in pm.isrs:
                 return (
                     f"broker {node} left the ISR of partition {p} (under-replicated, "
@@ -279,20 +296,36 @@ class TrafficMeter:
             "consumed": {g: count() for g, count in self.consumed.items()},
         }
 
+    def zero(self) -> dict[str, Any]:
+        """The counts before anything ran (every total starts at 0)."""
+        return {"sent": 0, "acked": 0, "consumed": dict.fromkeys(self.consumed, 0)}
+
+    def wait_consuming(
+        self, since: dict[str, Any], timeout: float, stopped: Callable[[], bool] = lambda: False
+    ) -> bool:
+        """Wait until every group consumed something after ``since``: True, or False
+        after ``timeout`` s or once ``stopped()``."""
+
+        def live() -> bool:
+            now = self.snapshot()["consumed"]
+            return all(n > since["consumed"][g] for g, n in now.items())
+
+        wait_until(lambda: stopped() or live(), timeout, 0.5)
+        return live()
+
     @staticmethod
     def window(
+        since: dict[str, Any],
         start: dict[str, Any],
         undone: dict[str, Any],
         gap_end: dict[str, Any],
-        faulted_group: str | None = None,
     ) -> dict[str, Any]:
-        """The traffic of one fault: while it was on, and through the gap after it.
-
-        ``faulted_group``: the group whose consumer the fault acts on (exempt
-        from the consumption check, see the module docstring).
-        """
+        """The traffic around one fault: before it (since the previous undo), while
+        it was on, and from its start to the end of the gap after it."""
         return {
-            "faulted_group": faulted_group,
+            "consumed_before_fault": {
+                g: n - since["consumed"][g] for g, n in start["consumed"].items()
+            },
             "sent_during_fault": undone["sent"] - start["sent"],
             "acked_during_fault": undone["acked"] - start["acked"],
             "acked_through_gap": gap_end["acked"] - start["acked"],
@@ -324,10 +357,7 @@ def fault_failures(faults: list[dict[str, Any]]) -> list[str]:
             continue
         if traffic["sent_during_fault"] <= 0:
             out.append(f"{name}: the producer sent nothing while it was on")
-        for group, n in sorted(traffic["consumed_through_gap"].items()):
-            if n <= 0 and group != traffic.get("faulted_group"):
-                out.append(
-                    f"{name}: group {group} consumed nothing from its start to the end of "
-                    "the gap after it"
-                )
+        for group, n in sorted(traffic["consumed_before_fault"].items()):
+            if n <= 0:
+                out.append(f"{name}: group {group} consumed nothing before it (not live)")
     return out

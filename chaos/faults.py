@@ -41,6 +41,12 @@ from kafkaval.records import iso, utc_now
 
 FAULT_KINDS = ("kill", "restart", "pause", "partition")
 MAX_FAULT_SECONDS = 300.0
+RESTORE_TIMEOUT = 90.0
+GRACEFUL_TIMEOUT = 30.0
+# The longest a stop request can wait for the fault in progress to be undone:
+# a graceful stop under way, then the restore wait (a stopped run does not
+# wait for effects). Whoever stops a run (the scheduler) must grant more.
+LONGEST_UNDO_SECONDS = GRACEFUL_TIMEOUT + RESTORE_TIMEOUT
 
 
 @dataclasses.dataclass
@@ -131,9 +137,9 @@ class FaultRunner:
         self,
         stop: threading.Event | None = None,
         on_change: Callable[[str, str, bool], None] = lambda _k, _t, _a: None,
-        restore_timeout: float = 90.0,
+        restore_timeout: float = RESTORE_TIMEOUT,
         effect_timeout: float = 30.0,
-        graceful_timeout: float = 30.0,
+        graceful_timeout: float = GRACEFUL_TIMEOUT,
         clock: Callable[[], float] = time.monotonic,
         now: Callable[[], datetime] = utc_now,
     ) -> None:
@@ -190,7 +196,8 @@ class FaultRunner:
         # A probe that breaks must not hide the rollback's outcome; the fault
         # then simply has no observed effect, which fails the scenario.
         try:
-            return probe.finish(self.effect_timeout if record.rolled_back else 0.0)
+            waits = record.rolled_back and not self.stop.is_set()
+            return probe.finish(self.effect_timeout if waits else 0.0)
         except Exception as e:  # any probe failure means "not observed"
             record.problems.append(f"effect probe failed: {e}")
             return None

@@ -60,6 +60,9 @@ from stack.processes import ManagedProcess
 
 SHAPES = ("single", "3-broker")
 PARTITIONS = 3
+# How long a fault waits for every group to consume (after a broker restart a
+# consumer reconnects with backoff); past it the fault runs and is judged "not live".
+LIVE_TIMEOUT = 30.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -287,6 +290,7 @@ def _consumer_process(run: ScenarioRun, topic: str, group: str, out: Path) -> Ma
         pid_dir=chaos_pid_dir(run.settings),
         cwd=str(Path(__file__).resolve().parents[1]),
         env={"PYTHONPATH": str(Path(__file__).resolve().parents[1])},
+        die_with_parent=True,  # a killed runner leaves no consumer behind
     )
 
 
@@ -363,20 +367,22 @@ def _run_faults(
     local = local_targets(run.settings)
     client = run.settings.client_config()
     undone_at = time.monotonic()
+    since = meter.zero()
     for fault in scenario.faults:
-        faulted_group = None
+        # A fault counts only on live traffic: every group consumed since the last one.
+        meter.wait_consuming(since, LIVE_TIMEOUT, run.stop.is_set)
         probe: EffectWatch
         if fault.role == "broker":
             target, identity = _broker_target(run, topic, local, cluster)
             probe = BrokerEffect(client, topic, identity.node_id)
         else:
-            faulted_group = fault.role.split(":", 1)[1]
-            target, identity = ProcessTarget(consumers[faulted_group]), None
-            probe = GroupRebalance(client, _group_id(run, faulted_group))
+            group = fault.role.split(":", 1)[1]
+            target, identity = ProcessTarget(consumers[group]), None
+            probe = GroupRebalance(client, _group_id(run, group))
         require_running(target)
         seconds = fault_seconds(fault, run.timing)
         run.say(f"[{run.key}] fault {fault.kind} on {target.name} for {seconds:g} s")
-        before = meter.snapshot()
+        start = meter.snapshot()
         record = faults.run(fault.kind, target, seconds, probe)
         undone_at = time.monotonic()
         undone = meter.snapshot()
@@ -390,11 +396,12 @@ def _run_faults(
             + "; ".join(record.problems)
         )
         if not record.rolled_back:
-            record.traffic = TrafficMeter.window(before, undone, undone, faulted_group)
+            record.traffic = TrafficMeter.window(since, start, undone, undone)
             run.say(f"[{run.key}] LEFT BROKEN: {faults.left_broken[-1]}; no further faults")
             break
         stopped = run.stop.is_set() or run.stop.wait(run.timing.gap)
-        record.traffic = TrafficMeter.window(before, undone, meter.snapshot(), faulted_group)
+        record.traffic = TrafficMeter.window(since, start, undone, meter.snapshot())
+        since = undone
         if stopped:
             break
     return undone_at

@@ -201,6 +201,7 @@ def run_suite(
     began = time.monotonic()
     broken = False
     try:
+        record["healed_leftover_partitions"] = _heal_leftovers(settings, say)
         for shape in shapes:
             if stop.is_set():
                 break
@@ -252,6 +253,16 @@ def run_suite(
         )
         save_run_record(settings.results_dir, record)
     return record
+
+
+def _heal_leftovers(settings: Settings, say: Callable[[str], None]) -> list[str]:
+    """Heal container partitions a crashed earlier run left on; the names healed."""
+    from chaos.docker_backend import heal_leftover_partitions  # the engine only when needed
+
+    healed = heal_leftover_partitions(settings)
+    if healed:
+        say(f"healed network partitions left by a crashed run: {', '.join(healed)}")
+    return healed
 
 
 def _tested_cluster(clusters: dict[str, dict[str, str]]) -> dict[str, str | None]:

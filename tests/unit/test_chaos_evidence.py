@@ -84,7 +84,7 @@ def test_a_target_outside_the_cluster_under_test_is_refused(
 
 def _md(brokers: set[int], parts: dict[int, tuple[int, list[int]]], topic: str = "t") -> Any:
     return SimpleNamespace(
-        brokers={b: None for b in brokers},
+        brokers={b: SimpleNamespace(host="127.0.0.1", port=9090 + b) for b in brokers},
         topics={
             topic: SimpleNamespace(
                 partitions={
@@ -100,6 +100,11 @@ class FakeAdmin:
 
     def __init__(self, answers: list[Any]) -> None:
         self.answers = answers
+        self.asked: list[str] = []
+
+    def __call__(self, config: dict[str, Any]) -> FakeAdmin:
+        self.asked.append(config.get("bootstrap.servers", ""))
+        return self
 
     def _next(self) -> Any:
         answer = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
@@ -131,17 +136,20 @@ STEADY = _md({1, 2, 3}, {0: (2, [1, 2, 3]), 1: (1, [1, 2, 3])})
     ],
 )
 def test_a_broker_fault_is_seen_in_the_cluster_metadata(after: Any, seen: str) -> None:
-    probe = BrokerEffect({}, "t", 2, admin=FakeAdmin([STEADY, STEADY, after]), interval=0.01)
+    admin = FakeAdmin([STEADY, STEADY, after])
+    probe = BrokerEffect({"bootstrap.servers": "b"}, "t", 2, connect=admin, interval=0.01)
     probe.start()
     effect = probe.finish(5)
     assert effect is not None and seen in effect["what"]
+    # The baseline from the bootstrap servers, then only the brokers not faulted.
+    assert admin.asked[0] == "b" and set(admin.asked[1:]) == {"127.0.0.1:9091,127.0.0.1:9093"}
     assert effect["how"].startswith("metadata of the cluster under test") and effect["when"]
 
 
 def test_a_broker_fault_the_cluster_never_shows_has_no_effect() -> None:
     # Metadata errors on a 3-broker cluster are not evidence: another broker would answer.
     answers = [STEADY, KafkaException("timed out"), STEADY]
-    probe = BrokerEffect({}, "t", 2, admin=FakeAdmin(answers), interval=0.01)
+    probe = BrokerEffect({}, "t", 2, connect=FakeAdmin(answers), interval=0.01)
     probe.start()
     assert probe.finish(0.2) is None
 
@@ -149,7 +157,7 @@ def test_a_broker_fault_the_cluster_never_shows_has_no_effect() -> None:
 def test_silence_of_the_only_broker_is_its_effect() -> None:
     single = _md({1}, {0: (1, [1])})
     probe = BrokerEffect(
-        {}, "t", 1, admin=FakeAdmin([single, KafkaException("down")]), interval=0.01
+        {}, "t", 1, connect=FakeAdmin([single, KafkaException("down")]), interval=0.01
     )
     probe.start()
     effect = probe.finish(5)
@@ -157,7 +165,7 @@ def test_silence_of_the_only_broker_is_its_effect() -> None:
 
 
 def test_a_broker_missing_before_the_fault_is_no_baseline() -> None:
-    probe = BrokerEffect({}, "t", 5, admin=FakeAdmin([STEADY]), interval=0.01)
+    probe = BrokerEffect({}, "t", 5, connect=FakeAdmin([STEADY]), interval=0.01)
     with pytest.raises(ChaosError, match="not in the cluster's metadata before"):
         probe.start()
 
@@ -191,13 +199,14 @@ def test_a_group_not_stable_before_the_fault_is_no_baseline() -> None:
 
 
 def _fault(effect: Any = None, sent: int = 5, consumed: dict[str, int] | None = None) -> dict:
-    start = {"sent": 0, "acked": 0, "consumed": {g: 0 for g in (consumed or {"g1": 1})}}
-    end = {"sent": sent, "acked": sent, "consumed": consumed or {"g1": 1}}
+    since = {"sent": 0, "acked": 0, "consumed": {g: 0 for g in (consumed or {"g1": 1})}}
+    start = {"sent": 2, "acked": 2, "consumed": consumed or {"g1": 1}}
+    end = {**start, "sent": 2 + sent}
     return {
         "kind": "kill",
         "target": "broker-2",
         "observed_effect": effect,
-        "traffic": TrafficMeter.window(start, end, end),
+        "traffic": TrafficMeter.window(since, start, end, end),
     }
 
 
@@ -208,20 +217,36 @@ def test_a_fault_counts_only_with_an_effect_and_traffic() -> None:
     assert fault_failures([_fault(seen, sent=0)]) == [
         "fault kill on broker-2: the producer sent nothing while it was on"
     ]
-    (line,) = fault_failures([_fault(seen, consumed={"g1": 3, "g2": 0})])
-    assert "group g2 consumed nothing" in line
+    assert fault_failures([_fault(seen, consumed={"g1": 3, "g2": 0})]) == [
+        "fault kill on broker-2: group g2 consumed nothing before it (not live)"
+    ]
     assert fault_failures([{**_fault(seen), "traffic": None}]) == [
         "fault kill on broker-2: its traffic was not measured"
     ]
 
 
-def test_the_faulted_group_is_exempt_from_the_consumption_check() -> None:
-    start = {"sent": 0, "acked": 0, "consumed": {"g1": 4, "g2": 4}}
-    end = {"sent": 9, "acked": 9, "consumed": {"g1": 4, "g2": 8}}
-    window = TrafficMeter.window(start, end, end, faulted_group="g1")
-    assert window["consumed_through_gap"] == {"g1": 0, "g2": 4}
-    entry = {"kind": "kill", "target": "c", "observed_effect": {"what": 1}, "traffic": window}
-    assert fault_failures([entry]) == []
+def test_traffic_windows_before_during_and_after_a_fault() -> None:
+    since = {"sent": 10, "acked": 10, "consumed": {"g1": 4, "g2": 4}}
+    start = {"sent": 20, "acked": 18, "consumed": {"g1": 9, "g2": 6}}
+    undone = {"sent": 30, "acked": 18, "consumed": {"g1": 9, "g2": 6}}
+    gap_end = {"sent": 40, "acked": 39, "consumed": {"g1": 20, "g2": 30}}
+    assert TrafficMeter.window(since, start, undone, gap_end) == {
+        "consumed_before_fault": {"g1": 5, "g2": 2},
+        "sent_during_fault": 10,
+        "acked_during_fault": 0,
+        "acked_through_gap": 21,
+        "consumed_through_gap": {"g1": 11, "g2": 24},
+    }
+
+
+def test_waiting_for_live_consumers_is_bounded() -> None:
+    counts = {"g1": 0, "g2": 0}
+    meter = TrafficMeter(lambda: 0, lambda: 0, {g: (lambda g=g: counts[g]) for g in counts})
+    since = meter.zero()
+    assert not meter.wait_consuming(since, 0.2)
+    assert not meter.wait_consuming(since, 60, stopped=lambda: True)  # a stop ends the wait
+    counts.update(g1=3, g2=1)
+    assert meter.wait_consuming(since, 5)
 
 
 def test_traffic_meter_counts_deliveries_lines(tmp_path: Path) -> None:
