@@ -9,7 +9,8 @@ test showed its effect"):
    partition it led, or drops out of a partition's ISR (the partition is
    under-replicated); a killed or restarted consumer makes its group
    rebalance (a member leaves, a new member id joins, or the group leaves
-   Stable). An effect probe watches from just before the fault until the
+   Stable); a killed Connect worker stops answering its REST API or its
+   connector's task leaves RUNNING. An effect probe watches from just before the fault until the
    effect or a bound after the undo (`chaos.faults.FaultRunner`);
 2. traffic flowed around it: every group consumed between the previous
    fault's undo (or its start) and this fault's start, so each was live when
@@ -34,6 +35,7 @@ from confluent_kafka import ConsumerGroupState, KafkaException
 from confluent_kafka.admin import AdminClient
 
 from chaos.errors import ChaosError
+from kafkaval.errors import KafkavalError
 from kafkaval.records import iso, utc_now
 from stack.probes import quiet, wait_until
 
@@ -270,6 +272,53 @@ class GroupRebalance(EffectWatch):
             )
         if state != ConsumerGroupState.STABLE:
             return f"group {self.group} left Stable for {getattr(state, 'name', state)}"
+        return None
+
+
+class ConnectEffect(EffectWatch):
+    """A Connect worker fault's effect: the worker stops answering, or a task leaves RUNNING.
+
+    Args:
+        worker: the worker's name (for the message).
+        reachable: True while the worker answers its REST API.
+        task_states: the states of the connector's tasks (may raise KafkavalError).
+    """
+
+    def __init__(
+        self,
+        worker: str,
+        reachable: Callable[[], bool],
+        task_states: Callable[[], list[str]],
+        **kw: Any,
+    ) -> None:
+        super().__init__(**kw)
+        self.worker, self.reachable, self.task_states = worker, reachable, task_states
+        self.how = (
+            f"the Connect REST API of {worker} (GET / and the connector's status), polled "
+            f"every {self.interval:g} s"
+        )
+
+    def baseline(self) -> None:
+        try:
+            states = self.task_states() if self.reachable() else []
+        except KafkavalError as e:
+            raise ChaosError(f"cannot read the connector's status before the fault: {e}") from e
+        if not states or any(s != "RUNNING" for s in states):
+            raise ChaosError(
+                f"the connector on {self.worker} was not RUNNING before the fault "
+                f"(tasks {states or 'none'}): its effect could not be told apart"
+            )
+
+    def observe(self) -> str | None:
+        if not self.reachable():
+            return f"Connect worker {self.worker} stopped answering its REST API"
+        try:
+            states = self.task_states()
+        except KafkavalError:
+            return None  # answered / then not: the next poll says which
+        left = [f"task {i} {s}" for i, s in enumerate(states) if s != "RUNNING"]
+        if left or not states:
+            return f"the connector's tasks left RUNNING ({', '.join(left) or 'no task'})"
         return None
 
 

@@ -271,3 +271,33 @@ def test_identity_is_a_plain_record() -> None:
         "node_id": 1,
         "source": "s",
     }
+
+
+def test_a_killed_connect_worker_is_seen_to_stop_answering() -> None:
+    from chaos.evidence import ConnectEffect
+
+    answers = [True, True, False]
+    probe = ConnectEffect(
+        "connect", lambda: answers.pop(0) if len(answers) > 1 else answers[0],
+        lambda: ["RUNNING"], interval=0.01,
+    )  # fmt: skip
+    probe.start()
+    effect = probe.finish(5)
+    assert effect is not None and "connect stopped answering its REST API" in effect["what"]
+
+
+def test_a_task_leaving_running_is_an_effect_and_a_connector_not_running_no_baseline() -> None:
+    from chaos.evidence import ConnectEffect
+
+    states = [["RUNNING"], ["RUNNING"], ["UNASSIGNED"]]
+    probe = ConnectEffect(
+        "w", lambda: True, lambda: states.pop(0) if len(states) > 1 else states[0], interval=0.01
+    )
+    probe.start()
+    effect = probe.finish(5)
+    assert effect is not None and "task 0 UNASSIGNED" in effect["what"]
+    steady = ConnectEffect("w", lambda: True, lambda: ["RUNNING"], interval=0.01)
+    steady.start()
+    assert steady.finish(0.1) is None
+    with pytest.raises(ChaosError, match="was not RUNNING before the fault"):
+        ConnectEffect("w", lambda: True, lambda: ["FAILED"]).start()
