@@ -37,6 +37,7 @@ from cdc.events import end_offsets, read_events
 from cdc.live import LiveReader, ensure_topics
 from cdc.metrics import CdcMetrics, serving
 from chaos.docker_backend import docker_target
+from chaos.evidence import NO_EFFECT, ConnectEffect
 from chaos.targets import ProcessTarget, Target
 from kafkaval.config import Settings
 from kafkaval.environment import run_environment
@@ -118,20 +119,39 @@ def _log_hint(worker: Target) -> str:
     return f"read `docker logs {worker.name}`"
 
 
-def _kill_and_restart(worker: Target, cfg: CdcConfig) -> dict[str, float]:
-    """SIGKILL the worker (process group or container), start it again, wait until RUNNING."""
+def _kill_and_restart(worker: Target, cfg: CdcConfig) -> dict[str, Any]:
+    """SIGKILL the worker (process group or container), start it again, wait until RUNNING.
+
+    Its effect (the worker stopped answering, or a task left RUNNING) is
+    watched from just before the kill until RUNNING again: ``observed_effect``.
+    """
+    client = connect.ConnectClient(cfg.rest_url)
+    watch = ConnectEffect(
+        worker.name,
+        client.reachable,
+        lambda: [t.get("state", "") for t in client.status(cfg.connector_name).get("tasks", [])],
+        interval=0.2,
+    )
+    watch.start()
     t_kill = time.monotonic()
     try:
         worker.kill()
     finally:
         worker.start()  # at once, also when the kill failed or Ctrl-C came in between
-    client = connect.ConnectClient(cfg.rest_url)
-    if not probes.wait_until(client.reachable, pipeline.CONNECT_START_TIMEOUT, 0.5):
-        raise CdcError(
-            f"Connect worker {worker.name} did not come back after the kill; {_log_hint(worker)}"
-        )
-    connect.wait_running(client, cfg.connector_name, pipeline.CONNECTOR_START_TIMEOUT)
-    return {"fault_mono": t_kill, "recovery_seconds": time.monotonic() - t_kill}
+    try:
+        if not probes.wait_until(client.reachable, pipeline.CONNECT_START_TIMEOUT, 0.5):
+            raise CdcError(
+                f"Connect worker {worker.name} did not come back after the kill; "
+                f"{_log_hint(worker)}"
+            )
+        connect.wait_running(client, cfg.connector_name, pipeline.CONNECTOR_START_TIMEOUT)
+    finally:
+        effect = watch.finish(0.0)  # back to RUNNING: whatever it showed was seen by now
+    return {
+        "fault_mono": t_kill,
+        "recovery_seconds": time.monotonic() - t_kill,
+        "observed_effect": effect,
+    }
 
 
 def _graceful_restart(cfg: CdcConfig) -> dict[str, float]:
@@ -244,6 +264,8 @@ def _run(
                     "rolled_back": True,  # the worker and connector were RUNNING again
                 },
             }
+            if "observed_effect" in fault:
+                phases[phase]["fault"]["observed_effect"] = fault["observed_effect"]
     finally:
         driver.stop()
         live.stop()
@@ -265,6 +287,12 @@ def _run(
     result = check_changes(ledger.changes(), events, bounds)
     for phase, info in phases.items():
         info["duplicates"] = result.duplicates_by_phase.get(phase, 0)
+    # A kill the pipeline never showed proves nothing about its recovery.
+    no_effect = [
+        f"{p} of {v['fault']['target']}: {NO_EFFECT}"
+        for p, v in phases.items()
+        if "observed_effect" in v["fault"] and not v["fault"]["observed_effect"]
+    ]
     lags = sorted(e.ts_ms - e.source_ts_ms for e in events if e.op != "r")
     record = {
         **run_header(run_id, "cdc-delivery", started_at, run_environment(settings)),
@@ -296,8 +324,9 @@ def _run(
             "connector_lag_ms_max": lags[-1] if lags else None,
             "e2e_latency_seconds": live.latency(),
         },
-        "passed": result.passed,
+        "passed": result.passed and not no_effect,
     }
+    record["results"]["failures"] = list(record["results"].get("failures", [])) + no_effect
     save_run_record(settings.results_dir, record)
     merge_scenario(settings.results_dir, "connector-restart", delivery_entry(settings, record))
     return record

@@ -10,6 +10,7 @@ from chaos.metrics import DeliveryMetrics
 from chaos.scenarios import Timing
 from chaos.suite import (
     default_cluster,
+    own_shape,
     plan,
     run_suite,
     shapes_of,
@@ -91,15 +92,21 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     if args.target:
         # Refuse a target chaos may not touch before anything starts.
+        from chaos.binding import bind, cluster_identity
         from chaos.docker_backend import docker_target
-        from chaos.safety import local_targets, resolve_target
+        from chaos.safety import local_targets, require_running, resolve_target
 
-        resolve_target(
+        target = resolve_target(
             settings,
             args.target,
             local_targets(settings),
             container=lambda name: docker_target(settings, name),
         )
+        if shapes == [own_shape(settings)]:
+            # The configured Kafka is the cluster under test: the target must be
+            # one of its brokers. (Another shape's stack is checked when it is up.)
+            require_running(target)
+            bind(target, cluster_identity(settings.client_config()))
     tags = parse_tags(args.tag)
     metrics = DeliveryMetrics()
     stop = threading.Event()

@@ -4,8 +4,9 @@ Faults map to engine calls: kill (SIGKILL), stop/start (graceful, then forced),
 pause/unpause (cgroup freezer), and a network partition that disconnects the
 container from every network it is attached to (the compose network) and
 reconnects it with the same aliases, so service names resolve again after
-``heal``. The networks cut are also written to a state file, so a runner that
-crashed mid-partition can still heal on its next start.
+``heal``. The networks cut are written to a state file before the cut, so a
+runner that crashed mid-partition heals them on its next start
+(`heal_leftover_partitions`, called by the delivery suite before any fault).
 
 Safety: `docker_target` refuses any container that is not named, or labelled
 ``key=value``, in ``settings.chaos_targets``.
@@ -22,6 +23,7 @@ from typing import Any
 
 import docker
 
+from chaos.binding import BrokerIdentity, parse_meta_properties
 from chaos.errors import ChaosError, TargetNotAllowed
 from chaos.safety import allowed_by_config
 from chaos.targets import Target
@@ -31,6 +33,9 @@ from kafkaval.files import write_atomic
 
 # Network modes without a user-defined network to cut (nothing to disconnect).
 _UNPARTITIONABLE = ("host", "none")
+# Where broker images keep their data when KAFKA_LOG_DIRS is not set: this
+# project's image (docker/kafka), then the apache/kafka image.
+_KAFKA_LOG_DIRS = ["/var/lib/kafka/data", "/tmp/kraft-combined-logs"]
 
 
 class DockerTarget(Target):
@@ -153,6 +158,34 @@ class DockerTarget(Target):
             )
         self._record.unlink(missing_ok=True)
 
+    # -- identity -----------------------------------------------------------
+    def broker_identity(self) -> BrokerIdentity:
+        """The cluster and node of the Kafka broker in this container, from its meta.properties.
+
+        Read inside the container (``docker exec cat``) from the first of its
+        log dirs (``KAFKA_LOG_DIRS``; the images' defaults otherwise), so it is
+        what the broker itself was formatted with.
+
+        Raises:
+            ChaosError: no readable meta.properties (not a KRaft broker, or not running).
+        """
+        config = self._inspect().get("Config") or {}
+        env = dict(e.split("=", 1) for e in config.get("Env") or [] if "=" in e)
+        dirs = [d for d in env.get("KAFKA_LOG_DIRS", "").split(",") if d][:1] or _KAFKA_LOG_DIRS
+        for path in (f"{d.rstrip('/')}/meta.properties" for d in dirs):
+            try:
+                exec_id = self._client.api.exec_create(self.name, ["cat", path])["Id"]
+                out = self._client.api.exec_start(exec_id)
+                code = self._client.api.exec_inspect(exec_id).get("ExitCode")
+            except ENGINE_ERRORS as e:
+                raise ChaosError(f"cannot read {path} in container {self.name}: {e}") from e
+            if code == 0:
+                return parse_meta_properties(out.decode(errors="replace"), f"{self.name}:{path}")
+        raise ChaosError(
+            f"container {self.name} has no readable meta.properties in {', '.join(dirs)} "
+            "(set KAFKA_LOG_DIRS on it if its data is elsewhere)"
+        )
+
     # -- observed state ----------------------------------------------------
     def _load_record(self) -> dict[str, Any]:
         try:
@@ -239,6 +272,31 @@ def docker_target(
             "in chaos_targets"
         )
     return DockerTarget(name, client, settings.path("state_dir"), health)
+
+
+def heal_leftover_partitions(settings: Settings, client: Any = None) -> list[str]:
+    """Reconnect every container a crashed run left cut off; the names healed.
+
+    The partition records under ``<state_dir>/chaos-docker`` exist only while a
+    partition is on (``heal`` removes them), so any found before a run starts
+    was left by a runner that died mid-partition. No engine is contacted when
+    there is none.
+
+    Raises:
+        ChaosError: a record is corrupt or the engine cannot reconnect a network.
+    """
+    records = sorted((settings.path("state_dir") / "chaos-docker").glob("*.json"))
+    if not records:
+        return []
+    client = _engine_client() if client is None else client
+    healed = []
+    for path in records:
+        target = DockerTarget(path.stem, client, settings.path("state_dir"))
+        target.heal()
+        if target.is_partitioned():
+            raise ChaosError(f"container {target.name} is still cut off after healing it")
+        healed.append(target.name)
+    return healed
 
 
 def broker_container(settings: Settings, node_id: int, client: Any = None) -> DockerTarget:

@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 
+from chaos.binding import read_meta_properties
 from chaos.errors import ChaosError, TargetNotAllowed
 from chaos.targets import ProcessTarget, Target
 from kafkaval.config import Settings
@@ -43,10 +44,15 @@ def broker_listed(client_config: dict[str, str], node_id: int, timeout: float = 
 
 
 def local_targets(settings: Settings) -> dict[str, Target]:
-    """Every process target of the local stack described by ``settings``, by name."""
+    """Every process target of the local stack described by ``settings``, by name.
+
+    A broker's health is asked of the cluster under test (the configured
+    bootstrap servers), and its identity is its own meta.properties: a local
+    broker of another cluster is found here but refused by chaos.binding.
+    """
     found: dict[str, Target] = {}
     brokers = {b.name: b for b in kafka.brokers_of(settings)}
-    client = {**settings.kafka, "bootstrap.servers": kafka.bootstrap_of(settings)}
+    client = settings.client_config()
     for proc in load_managed(settings.path("state_dir") / "pids"):
         broker = brokers.get(proc.name)
         if broker is not None:
@@ -55,6 +61,7 @@ def local_targets(settings: Settings) -> dict[str, Target]:
                 proc,
                 ports=[broker.port, broker.controller_port],
                 health=functools.partial(broker_listed, client, node),
+                identity=functools.partial(read_meta_properties, broker.data_dir),
             )
         else:
             found[proc.name] = ProcessTarget(proc)

@@ -59,6 +59,11 @@ def default_cluster(settings: Settings) -> str:
     """``both`` where the local stack can start the other shape; else the Kafka's own."""
     if local.is_local_kafka(settings):
         return "both"
+    return own_shape(settings)
+
+
+def own_shape(settings: Settings) -> str:
+    """The shape of the configured Kafka itself."""
     return "3-broker" if settings.brokers >= 3 else "single"
 
 
@@ -196,9 +201,12 @@ def run_suite(
         "parameters": dataclasses.asdict(timing) | {"target": target, "shapes": shapes},
         "environment": _environment(settings, shapes),
         "scenarios": {},
+        "clusters": {},  # shape -> the cluster it tested: bootstrap servers, cluster id
     }
     began = time.monotonic()
+    broken = False
     try:
+        record["healed_leftover_partitions"] = _heal_leftovers(settings, say)
         for shape in shapes:
             if stop.is_set():
                 break
@@ -221,12 +229,24 @@ def run_suite(
                     )  # fmt: skip
                     entry = run_scenario(SCENARIOS[name], run)
                     record["scenarios"][key] = entry
+                    record["clusters"][shape] = {
+                        "bootstrap_servers": entry["bootstrap_servers"],
+                        "cluster_id": entry["cluster_id"],
+                    }
                     verdict = "PASS" if entry["passed"] else "FAIL: " + "; ".join(entry["failures"])
                     say(f"[{key}] {verdict}")
+                    if entry["left_broken"]:
+                        # Later scenarios would run on a cluster we broke: stop here.
+                        broken = True
+                        say(f"[{key}] a fault was not rolled back: the suite stops here")
+                        break
+            if broken:
+                break
     finally:
         record["ended_at"] = iso(utc_now())
         record["duration_seconds"] = round(time.monotonic() - began, 3)
         record["interrupted"] = stop.is_set()
+        record.update(_tested_cluster(record["clusters"]))
         try:
             record["leftover_partition_rules"] = leftover_rules()
         except ChaosError as e:
@@ -240,6 +260,33 @@ def run_suite(
         )
         save_run_record(settings.results_dir, record)
     return record
+
+
+def _heal_leftovers(settings: Settings, say: Callable[[str], None]) -> list[str]:
+    """Heal container partitions a crashed earlier run left on; the names healed."""
+    from chaos.docker_backend import heal_leftover_partitions  # the engine only when needed
+
+    healed = heal_leftover_partitions(settings)
+    if healed:
+        say(f"healed network partitions left by a crashed run: {', '.join(healed)}")
+    return healed
+
+
+def _tested_cluster(clusters: dict[str, dict[str, str]]) -> dict[str, str | None]:
+    """Top-level ``bootstrap_servers`` and ``cluster_id``: the cluster tested, one string.
+
+    With two shapes each value names its shape (``3-broker: ...; single: ...``);
+    None when no scenario ran, so nothing is claimed about a cluster not tested.
+    """
+    if not clusters:
+        return {"bootstrap_servers": None, "cluster_id": None}
+    if len(clusters) == 1:
+        (only,) = clusters.values()
+        return dict(only)
+    return {
+        field: "; ".join(f"{shape}: {c[field]}" for shape, c in clusters.items())
+        for field in ("bootstrap_servers", "cluster_id")
+    }
 
 
 def _environment(settings: Settings, shapes: list[str]) -> dict[str, Any]:

@@ -25,6 +25,9 @@ Contract every backend keeps (the docker backend is written against it):
   itself; a plain process is running and not paused).
 - ``verify_restored()``: the list of problems left (empty = restored); faults
   call it after rollback and before results are judged.
+- ``broker_identity()``: the cluster id and node id of a Kafka broker target,
+  read from the broker's own storage (None: not a broker); chaos.binding
+  compares it with the cluster under test before any fault.
 
 Every method raises `chaos.errors.ChaosError` (a KafkavalError) with one line
 when it cannot do what it says; none of them prints.
@@ -39,10 +42,14 @@ import signal
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from chaos.errors import ChaosError
 from stack.probes import port_open
 from stack.processes import ManagedProcess
+
+if TYPE_CHECKING:
+    from chaos.binding import BrokerIdentity
 
 
 class Target(abc.ABC):
@@ -126,6 +133,14 @@ class Target(abc.ABC):
                 return False
             sleep(0.3)
 
+    def broker_identity(self) -> BrokerIdentity | None:
+        """The Kafka cluster and node this target is (None: not a broker).
+
+        Raises:
+            ChaosError: it is a broker but its identity cannot be read.
+        """
+        return None
+
     def verify_restored(self) -> list[str]:
         """Problems left after a rollback, each one line; empty when fully restored."""
         problems = []
@@ -161,12 +176,15 @@ class ProcessTarget(Target):
         health: extra "serving" check beyond running and not paused; for a
             broker, a metadata probe that lists its node id.
         partitioner: how its network is cut; the default is chaos.netpartition.
+        identity: reads its broker identity (a broker's meta.properties); None
+            for a process that is not a broker.
     """
 
     process: ManagedProcess
     ports: list[int] = dataclasses.field(default_factory=list)
     health: Callable[[], bool] | None = None
     partitioner: object | None = None
+    identity: Callable[[], BrokerIdentity] | None = None
     kind: str = "process"
 
     def __post_init__(self) -> None:
@@ -239,6 +257,9 @@ class ProcessTarget(Target):
 
     def is_partitioned(self) -> bool:
         return bool(self.partitioner.active_rules())  # type: ignore[attr-defined]
+
+    def broker_identity(self) -> BrokerIdentity | None:
+        return self.identity() if self.identity is not None else None
 
     def is_healthy(self) -> bool:
         if not self.is_running() or self.is_paused():

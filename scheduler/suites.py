@@ -28,6 +28,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
+from chaos.faults import LONGEST_UNDO_SECONDS
 from kafkaval.config import Settings, secret_environment
 from kafkaval.redact import is_secret
 from scheduler.jobs import Job
@@ -39,8 +40,10 @@ SUITE_COMMANDS: dict[str, tuple[str, list[str], str]] = {
     "performance": ("loadgen.cli", ["perf", "run"], "performance"),
     "delivery": ("chaos.cli", ["delivery", "run"], "delivery"),
 }
-# Seconds a child gets between SIGTERM and SIGKILL to roll back its faults.
-TERM_GRACE = 60.0
+# Seconds a child gets between SIGTERM and SIGKILL to roll back its faults:
+# the longest undo of a fault in progress, then a minute to stop its consumers
+# and write its record.
+TERM_GRACE = LONGEST_UNDO_SECONDS + 60.0
 
 
 @dataclasses.dataclass

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 from kafkaval.config import Settings
-from kafkaval.errors import KafkavalError
+from kafkaval.errors import KafkavalError, UsageError
 from kafkaval.files import write_atomic
 from stack import kafka, probes, security
 from stack.jars import ensure_kafka_jars, require_java
@@ -24,6 +24,7 @@ from stack.processes import ManagedProcess, load_managed
 from stack.prometheus import prepare_prometheus
 
 BROKER_START_TIMEOUT = 90.0
+BROKER_RESTART_TIMEOUT = 180.0
 PROMETHEUS_START_TIMEOUT = 30.0
 EXPORTER_START_TIMEOUT = 30.0
 # The stack's process exporter serves on metrics_port + 17 (19417 by default,
@@ -157,12 +158,37 @@ def _cluster_id(settings: Settings) -> str:
     return cid
 
 
+def _refuse_other_shape(settings: Settings) -> None:
+    """Refuse to start on data of a stack with another broker count.
+
+    One broker started on the data of three would find its health topic
+    needing two in-sync replicas and never serve.
+
+    Raises:
+        UsageError: the state dir holds another shape's data.
+    """
+    shape_file = _shape_file(settings)
+    try:
+        was = json.loads(shape_file.read_text()).get("brokers")
+    except (OSError, json.JSONDecodeError):
+        return  # no (readable) shape: a fresh state dir
+    data = settings.path("state_dir") / "data"
+    if was != settings.brokers and any(data.glob("broker-*/meta.properties")):
+        raise UsageError(
+            f"{settings.path('state_dir')} holds the data of a {was}-broker stack, not "
+            f"{settings.brokers}: run `kafkaval stack down --wipe` first (deletes that data) "
+            "or use another state_dir"
+        )
+
+
 def up(settings: Settings) -> StackInfo:
     """Start brokers and Prometheus (if not running) and wait until they serve.
 
     Raises:
         KafkavalError: a tool is missing, a port is taken, a process exits or
-            does not become ready; nothing this call started is left running.
+            does not become ready (the error names the broker and why);
+            nothing this call started is left running.
+        UsageError: the state dir holds the data of another broker count.
     """
     state = settings.path("state_dir")
     alive = running(settings)
@@ -172,6 +198,8 @@ def up(settings: Settings) -> StackInfo:
             f"a stack with {shape.get('brokers', '?')} broker(s) is already running in "
             f"{state}: run `kafkaval stack down` first or use another state_dir"
         )
+    if not alive:
+        _refuse_other_shape(settings)
     made_with = shape.get("security", security.NONE)
     formatted = any((b.data_dir / "meta.properties").exists() for b in kafka.brokers_of(settings))
     if (alive or formatted) and made_with != settings.stack_security:
@@ -241,7 +269,8 @@ def up(settings: Settings) -> StackInfo:
         # Every process with a pid file, also one that already exited: a broker
         # that dies at once must be reported as such, not waited for.
         final = load_managed(_pid_dir(settings))
-        _wait_ready(local, final)
+        # Brokers restarted next to survivors wait out leader election and catch-up.
+        _wait_ready(local, final, BROKER_RESTART_TIMEOUT if names else BROKER_START_TIMEOUT)
     except BaseException:
         for proc in started:
             proc.stop(timeout=10)
@@ -256,7 +285,20 @@ def up(settings: Settings) -> StackInfo:
     )
 
 
-def _wait_ready(local: Settings, procs: list[ManagedProcess]) -> None:
+def _not_ready(local: Settings) -> str:
+    """Which brokers are not ready and why, for the one-line error."""
+    client = local.client_config()
+    reasons = []
+    for b in kafka.brokers_of(local):
+        why = probes.broker_not_ready(client, b.node_id, b.port)
+        if why:
+            reasons.append(f"{b.name} {why}")
+    return "; ".join(reasons) or "every broker is registered and in sync, yet acks=all failed"
+
+
+def _wait_ready(
+    local: Settings, procs: list[ManagedProcess], timeout: float = BROKER_START_TIMEOUT
+) -> None:
     def check_alive() -> None:
         for proc in procs:
             if not proc.is_running():
@@ -268,11 +310,11 @@ def _wait_ready(local: Settings, procs: list[ManagedProcess]) -> None:
     replication = 3 if local.brokers >= 3 else 1
     client = local.client_config()
     if not probes.wait_until(
-        lambda: probes.broker_serving(client, replication), BROKER_START_TIMEOUT, 0.5, check_alive
+        lambda: probes.broker_serving(client, replication), timeout, 0.5, check_alive
     ):
         raise KafkavalError(
-            f"Kafka at {local.bootstrap_servers} did not serve within "
-            f"{BROKER_START_TIMEOUT:.0f} s; read {local.path('state_dir') / 'logs'}/broker-*.log"
+            f"Kafka at {local.bootstrap_servers} did not serve within {timeout:.0f} s: "
+            f"{_not_ready(local)}; read {local.path('state_dir') / 'logs'}/broker-*.log"
         )
     if not probes.wait_until(
         lambda: probes.prometheus_ready(local.prometheus_url),

@@ -10,6 +10,7 @@ import logging
 import socket
 import time
 from collections.abc import Callable
+from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
 import requests
@@ -48,6 +49,10 @@ def acked_produce(client_config: dict[str, str], replication: int, timeout: floa
     )
     try:
         futures[HEALTH_TOPIC].result(timeout=timeout)
+    except FutureTimeout:
+        # A cluster still electing a controller or catching up answers late:
+        # not ready yet, never a traceback.
+        return False
     except KafkaException as e:
         if e.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
             return False
@@ -55,9 +60,34 @@ def acked_produce(client_config: dict[str, str], replication: int, timeout: floa
         {**quiet(client_config), "acks": "all", "message.timeout.ms": int(timeout * 1000)}
     )
     outcome: list[bool] = []
-    producer.produce(HEALTH_TOPIC, b"ping", on_delivery=lambda err, _m: outcome.append(err is None))
+    try:
+        producer.produce(
+            HEALTH_TOPIC, b"ping", on_delivery=lambda err, _m: outcome.append(err is None)
+        )
+    except (BufferError, KafkaException):
+        return False
     producer.flush(timeout)
     return outcome == [True]
+
+
+def broker_not_ready(client_config: dict[str, str], node_id: int, port: int) -> str | None:
+    """Why broker ``node_id`` (listening on 127.0.0.1:``port``) does not serve yet; None if
+    it looks ready: not listening, not registered with the cluster, or out of sync."""
+    if not port_open(port):
+        return f"not listening on 127.0.0.1:{port}"
+    try:
+        md = AdminClient(quiet(client_config)).list_topics(timeout=5)
+    except KafkaException as e:
+        return f"the cluster answers no metadata request ({e.args[0].str()})"
+    if node_id not in md.brokers:
+        return "not registered with the controller (fenced: still catching up on metadata)"
+    health = md.topics.get(HEALTH_TOPIC)
+    for p, pm in sorted((health.partitions if health is not None else {}).items()):
+        if node_id in pm.replicas and node_id not in pm.isrs:
+            return f"not in sync for {HEALTH_TOPIC}-{p} (ISR {sorted(pm.isrs)}): catching up"
+        if pm.leader < 0:
+            return f"{HEALTH_TOPIC}-{p} has no leader yet (leader election)"
+    return None
 
 
 def broker_serving(client_config: dict[str, str], replication: int = 1) -> bool:

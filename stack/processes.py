@@ -10,12 +10,14 @@ process) is stale and is cleaned up.
 
 from __future__ import annotations
 
+import ctypes
 import dataclasses
 import json
 import os
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from kafkaval.errors import KafkavalError
@@ -61,6 +63,10 @@ class ManagedProcess:
     cwd: str | None = None
     pid: int | None = None
     start_ticks: int | None = None
+    # A helper of one run (a chaos consumer), not a service: it gets SIGTERM
+    # when the process that started it dies, even by SIGKILL, so it never
+    # outlives its run. The stack's own services must survive `stack up`.
+    die_with_parent: bool = False
 
     @property
     def pid_file(self) -> Path:
@@ -95,6 +101,7 @@ class ManagedProcess:
                     env=env,
                     cwd=self.cwd,
                     start_new_session=True,
+                    preexec_fn=_parent_death_hook() if self.die_with_parent else None,
                 )
             except OSError as e:
                 raise KafkavalError(f"cannot start {self.name} ({self.argv[0]}): {e}") from e
@@ -111,6 +118,7 @@ class ManagedProcess:
             "log": str(self.log),
             "env": self.env,
             "cwd": self.cwd,
+            "die_with_parent": self.die_with_parent,
         }
         write_atomic(self.pid_file, json.dumps(record, indent=1))
 
@@ -149,6 +157,22 @@ class ManagedProcess:
             return ""
 
 
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def _parent_death_hook() -> Callable[[], None]:
+    """A preexec_fn asking the kernel for SIGTERM when the parent (thread) that
+    started the child exits. libc is loaded here, in the parent: the child may
+    not import or take locks between fork and exec. Linux only, like the rest
+    of the stack (/proc, cgroups)."""
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+
+    def hook() -> None:
+        prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
+
+    return hook
+
+
 def _reap(pid: int | None) -> None:
     # Our own children become zombies until waited for; reap without blocking.
     if pid is None:
@@ -178,6 +202,7 @@ def load_managed(pid_dir: Path) -> list[ManagedProcess]:
                 cwd=rec.get("cwd"),
                 pid=rec.get("pid"),
                 start_ticks=rec.get("start_ticks"),
+                die_with_parent=bool(rec.get("die_with_parent")),
             )
         )
     return found

@@ -25,12 +25,14 @@ def test_kill_and_graceful_restart_within_bounds(
         stack_settings, cdc_config, RestartParams(rate=25, phase_seconds=12)
     )
     r = record["results"]
-    assert record["passed"], r["failures"]
+    assert record["passed"], (r["failures"], r["phases"]["kill"]["fault"])
     assert r["committed"] > 400 and r["missing"] == 0 and r["resnapshotted"] == 0
     assert r["delivered"] == r["committed"]
     assert r["phases"]["graceful"]["duplicates"] == 0
     assert r["phases"]["kill"]["duplicates"] <= r["phases"]["kill"]["duplicate_bound"]
     assert r["phases"]["kill"]["recovery_seconds"] > 0
+    effect = r["phases"]["kill"]["fault"]["observed_effect"]  # the kill showed on the worker
+    assert effect and effect["what"] and effect["how"], r["phases"]["kill"]
     # End-to-end latency from a live consumer: one figure per committed change read live.
     e2e = r["e2e_latency_seconds"]
     assert e2e["count"] >= r["committed"] * 0.5 and "note" not in e2e

@@ -49,6 +49,13 @@ def test_scenario_passes_quick(
     for group in entry["groups"].values():
         assert group["missing"] == 0 and group["delivered"] >= entry["acked"]
     assert entry["faults"] and all(f["rolled_back"] for f in entry["faults"])
+    # Each fault showed its effect on the cluster under test, with traffic flowing.
+    for fault in entry["faults"]:
+        assert fault["observed_effect"] and fault["observed_effect"]["what"], fault
+        assert fault["traffic"]["sent_during_fault"] > 0, fault
+        assert all(n > 0 for n in fault["traffic"]["consumed_before_fault"].values()), fault
+    assert record["bootstrap_servers"] == settings.bootstrap_servers
+    assert record["cluster_id"] == entry["cluster_id"] and len(entry["cluster_id"]) == 22
     assert all(f["started_at"] < f["ended_at"] for f in entry["faults"])
     assert leftover_rules() == []
     assert _all_running(settings)

@@ -108,3 +108,33 @@ def test_each_fault_applied_and_rolled_back(kafka_container) -> None:
         assert serving(name)(), f"broker not serving after {kind}"
     assert runner.all_rolled_back()
     assert target.verify_restored() == []
+
+
+def test_container_broker_is_bound_by_its_cluster_id(kafka_container) -> None:
+    from chaos.binding import bind, cluster_identity
+
+    client, name, _net, state = kafka_container
+    target = docker_target(
+        settings_for(state, ["org.kafkaval.chaos=allowed"]), name, client, health=serving(name)
+    )
+    assert target.wait_healthy(90, stable=0.0), "broker not serving"
+    cluster = cluster_identity({"bootstrap.servers": f"127.0.0.1:{PORT}"})
+    own = target.broker_identity()
+    assert own.source.endswith("/meta.properties") and own.cluster_id == cluster.cluster_id
+    assert bind(target, cluster, node_id=own.node_id) == own
+    other = dataclasses.replace(cluster, cluster_id="AAAAAAAAAAAAAAAAAAAAAA")
+    with pytest.raises(TargetNotAllowed, match=f"{name} belongs to cluster {own.cluster_id}"):
+        bind(target, other)
+
+
+def test_a_partition_left_by_a_crashed_run_is_healed_on_the_next_start(kafka_container) -> None:
+    from chaos.docker_backend import DockerTarget, heal_leftover_partitions
+
+    client, name, net, state = kafka_container
+    settings = settings_for(state, ["org.kafkaval.chaos=allowed"])
+    docker_target(settings, name, client).partition()  # the runner "dies" here: no heal
+    assert net not in client.api.inspect_container(name)["NetworkSettings"]["Networks"]
+    assert heal_leftover_partitions(settings, client) == [name]
+    assert net in client.api.inspect_container(name)["NetworkSettings"]["Networks"]
+    assert not DockerTarget(name, client, state).is_partitioned()
+    assert heal_leftover_partitions(settings, client) == []  # nothing left to heal

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import signal
 import socket
 import time
 import uuid
@@ -16,7 +17,7 @@ from confluent_kafka.admin import AdminClient
 from prometheus_client import CollectorRegistry, Counter, start_http_server
 
 from kafkaval.config import Settings
-from kafkaval.errors import KafkavalError
+from kafkaval.errors import KafkavalError, UsageError
 from kafkaval.targets import scrape_target
 from loadgen.topics import create_topics
 from stack import local, probes
@@ -141,6 +142,35 @@ def test_cluster_survives_one_broker_down(cluster_settings: Settings) -> None:
         # `up` on a partly running stack starts only what is missing.
         local.up(cluster_settings)
     assert find_managed(pid_dir, "broker-2").is_running()
+
+
+def test_up_restarts_brokers_of_a_cluster_most_of_which_died_abruptly(
+    cluster_settings: Settings,
+) -> None:
+    """Two of three brokers killed -9 (no quorum left): `up` restarts them and waits out
+    the leader election and catch-up instead of failing with a traceback."""
+    pid_dir = cluster_settings.path("state_dir") / "pids"
+    survivor = find_managed(pid_dir, "broker-1")
+    for name in ("broker-2", "broker-3"):
+        victim = find_managed(pid_dir, name)
+        victim.signal(signal.SIGKILL)
+        assert victim.wait_exit(10)
+    info = local.up(cluster_settings)
+    assert not info.already_running
+    assert {p.name for p in info.processes} >= {"broker-1", "broker-2", "broker-3"}
+    assert find_managed(pid_dir, "broker-1").pid == survivor.pid  # the survivor kept
+    assert probes.broker_serving(cluster_settings.client_config(), 3)
+
+
+def test_up_with_another_broker_count_on_stopped_data_is_refused(tmp_path: Path) -> None:
+    settings = _isolated(tmp_path, 700)
+    try:
+        local.up(settings)
+    finally:
+        local.down(settings)
+    with pytest.raises(UsageError, match="data of a 1-broker stack, not 3.*--wipe"):
+        local.up(dataclasses.replace(settings, brokers=3))
+    assert local.running(settings) == []
 
 
 def _isolated(tmp_path: Path, offset: int, **changes: object) -> Settings:

@@ -50,8 +50,24 @@ class _Worker:
         self.calls.append("start")
 
 
+class _Watch:
+    """The effect watch at the boundary: no Connect to ask here."""
+
+    def __init__(self, *_a: Any, **_kw: Any) -> None:
+        pass
+
+    def start(self) -> None:
+        pass
+
+    def finish(self, timeout: float) -> None:
+        return None
+
+
 @pytest.mark.parametrize("error", [KeyboardInterrupt(), CdcError("survived SIGKILL")])
-def test_the_worker_is_started_again_when_the_kill_is_interrupted(error: BaseException) -> None:
+def test_the_worker_is_started_again_when_the_kill_is_interrupted(
+    error: BaseException, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(restart, "ConnectEffect", _Watch)
     worker = _Worker(kill_error=error)
     with pytest.raises(type(error)):
         restart._kill_and_restart(worker, load_cdc_config(environ={}))  # type: ignore[arg-type]

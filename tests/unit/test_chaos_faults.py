@@ -9,7 +9,7 @@ import pytest
 from chaos.errors import ChaosError
 from chaos.faults import FaultRunner
 from chaos.targets import Target
-from kafkaval.errors import UsageError
+from kafkaval.errors import KafkavalError, UsageError
 
 
 class FakeTarget(Target):
@@ -166,3 +166,72 @@ def test_wait_healthy_needs_stable_health() -> None:
     never = FlappingTarget([True, False] * 100)
     now[0] = 0.0
     assert not never.wait_healthy(20, clock=clock, stable=3.0, sleep=sleep)
+
+
+class StartFails(FakeTarget):
+    """A broker whose restart fails with a non-chaos error (e.g. the JVM cannot start)."""
+
+    def start(self) -> None:
+        self.calls.append("start")
+        raise KafkavalError("cannot start broker-2 (java): No such file or directory")
+
+
+def test_any_failed_undo_is_verified_recorded_and_stops_further_faults() -> None:
+    fr, changes = runner()
+    target = StartFails("broker-2")
+    record = fr.run("kill", target, 0.01)
+    assert not record.rolled_back
+    assert any("undo failed: cannot start broker-2" in p for p in record.problems)
+    assert "broker-2 is not running" in record.problems  # verified after the failed undo
+    assert fr.left_broken and "broker-2 is not running" in fr.left_broken[0]
+    other = FakeTarget("t2")
+    with pytest.raises(ChaosError, match="no further faults.*kill on broker-2"):
+        fr.run("pause", other, 0.01)
+    assert other.calls == [] and len(fr.records) == 1
+    assert changes[-1] == ("kill", "broker-2", False)
+
+
+def test_a_verification_that_raises_is_a_problem_not_a_crash() -> None:
+    class Unverifiable(FakeTarget):
+        def is_healthy(self) -> bool:
+            raise OSError("engine socket gone")
+
+    fr, _ = runner()
+    record = fr.run("pause", Unverifiable(), 0.01)
+    assert not record.rolled_back
+    assert any("verification failed: OSError: engine socket gone" in p for p in record.problems)
+
+
+class Probe:
+    def __init__(self, effect: dict | None = None, fails: bool = False) -> None:
+        self.effect, self.fails = effect, fails
+        self.calls: list[tuple[str, float]] = []
+
+    def start(self) -> None:
+        self.calls.append(("start", 0))
+
+    def finish(self, timeout: float) -> dict | None:
+        self.calls.append(("finish", timeout))
+        if self.fails:
+            raise ChaosError("metadata unreadable")
+        return self.effect
+
+
+def test_the_effect_probe_watches_around_the_fault_and_its_finding_is_recorded() -> None:
+    fr, _ = runner(effect_timeout=7.0)
+    target = FakeTarget()
+    seen = {"what": "broker 1 left", "when": "t", "how": "metadata"}
+    probe = Probe(seen)
+    record = fr.run("kill", target, 0.01, probe)
+    assert record.observed_effect == seen and record.to_dict()["observed_effect"] == seen
+    assert probe.calls == [("start", 0), ("finish", 7.0)]
+    assert target.calls == ["kill", "start"]
+    none = fr.run("kill", FakeTarget(), 0.01, Probe(None))
+    assert none.observed_effect is None and none.rolled_back
+
+
+def test_a_failing_probe_means_no_observed_effect() -> None:
+    fr, _ = runner()
+    record = fr.run("kill", FakeTarget(), 0.01, Probe(fails=True))
+    assert record.observed_effect is None
+    assert any("effect probe failed: metadata unreadable" in p for p in record.problems)

@@ -96,10 +96,11 @@ def test_partition_failure_removes_what_was_added(tmp_path) -> None:
 
 def test_bounds_fail_on_any_excess() -> None:
     sc = SCENARIOS["broker-restart"]
-    bounds = bounds_for(sc, "3-broker")
+    bounds = bounds_for(sc, {"g1": 0})
     ok = CheckResult(sent=100, acked=100)
     assert judge(ok, bounds, True) == []
     assert judge(dataclasses.replace(ok, lost=1), bounds, True) == ["lost 1 > 0"]
+    assert bounds["why"]["min_acked_fraction"]  # stated with its reason
     assert judge(ok, bounds, False) == ["a fault was not rolled back (results not trusted)"]
     assert judge(CheckResult(), bounds, True) == ["acked 0 of 0 sent"]
 

@@ -9,7 +9,7 @@ import pytest
 from chaos.checker import GROUP_ANOMALIES, LOG_ANOMALIES, CheckResult, GroupResult
 from chaos.scenarios import SCENARIOS, bounds_for, judge
 
-BOUNDS = bounds_for(SCENARIOS["consumer-restart"], "single")
+BOUNDS = bounds_for(SCENARIOS["consumer-restart"], {"g1": 400})
 OK = CheckResult(sent=100, acked=100, groups={"g1": GroupResult(delivered=100)})
 
 
