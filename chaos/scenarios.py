@@ -66,6 +66,7 @@ from chaos.targets import ProcessTarget, Target
 from chaos.verifiable_consumer import DEFAULT_BATCH, SECRET_PROPS_ENV
 from chaos.verifiable_producer import VerifiableProducer
 from kafkaval.config import Settings
+from kafkaval.records import iso, utc_now
 from kafkaval.redact import is_secret
 from stack.probes import quiet, wait_until
 from stack.processes import ManagedProcess
@@ -474,6 +475,7 @@ def run_scenario(scenario: Scenario, run: ScenarioRun) -> dict[str, Any]:
     work = run.work_dir or run.settings.path("state_dir") / "chaos" / run.run_id
     work.mkdir(parents=True, exist_ok=True)
     started_at = time.time()
+    started_wall = utc_now()  # the scenario's own report window starts here
     cluster = cluster_identity(run.settings.client_config())
     if run.target_name:  # an explicit target is refused before anything starts
         _broker_target(run, topic, local_targets(run.settings), cluster)
@@ -562,6 +564,8 @@ def run_scenario(scenario: Scenario, run: ScenarioRun) -> dict[str, Any]:
         "bootstrap_servers": cluster.bootstrap_servers,
         "cluster_id": cluster.cluster_id,
         "topic": topic,
+        "started_at": iso(started_wall),
+        "ended_at": iso(utc_now()),
         "duration_seconds": round(time.time() - started_at, 3),
         **{k: v for k, v in result.to_dict().items() if k != "groups"},
         "groups": {g: dataclasses.asdict(r) for g, r in result.groups.items()},
