@@ -10,7 +10,10 @@ event matches a change when (table, id, op, version) are equal. Then:
   connector forgot its position and read the tables again;
 - unexpected: change events matching no ledger entry (someone else's writes,
   or changes from before the window); reported, not a failure;
-- txid mismatches: an event whose transaction id differs from the ledger's.
+- txid mismatches: an event whose transaction id differs from the ledger's;
+- reordered: per row, after dropping second copies, an event whose version is
+  lower than one already seen for that row (its change stream went backwards;
+  a consumer applying it would end on an older row). Always a failure.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ class CheckResult:
     resnapshotted: int
     unexpected: int
     txid_mismatches: int
+    reordered: int
     missing_sample: list[list[Any]]
     failures: list[str]
 
@@ -66,7 +70,10 @@ def check_changes(
     bounds = dict(bounds or {})
     changes = {c.key: c for c in ledger}
     seen: Counter[tuple[str, int, str, int]] = Counter()
-    resnapshotted = unexpected = txid_mismatches = 0
+    resnapshotted = unexpected = txid_mismatches = reordered = 0
+    # Highest version seen per row: events of one row share a key, so one
+    # partition, so their read order is the order the connector wrote them.
+    latest: dict[tuple[str, int], int] = {}
     for ev in events:
         if ev.op == "r":
             resnapshotted += 1
@@ -77,6 +84,11 @@ def check_changes(
             unexpected += 1
             continue
         seen[key] += 1
+        if seen[key] == 1 and ev.version is not None:  # second copies are duplicates
+            row = (ev.table, ev.pk)
+            if ev.version < latest.get(row, ev.version):
+                reordered += 1
+            latest[row] = max(ev.version, latest.get(row, ev.version))
         # PostgreSQL logs 32-bit xids in the WAL; the ledger has the 64-bit form.
         if ev.txid is not None and ev.txid % 2**32 != change.txid % 2**32:
             txid_mismatches += 1
@@ -96,6 +108,11 @@ def check_changes(
         failures.append(f"{resnapshotted} row(s) re-snapshotted: the connector lost its offsets")
     if txid_mismatches:
         failures.append(f"{txid_mismatches} event(s) carry another transaction id than committed")
+    if reordered:
+        failures.append(
+            f"{reordered} change(s) arrived after a later version of the same row "
+            "(per-row order of the change stream broken)"
+        )
     return CheckResult(
         committed=len(changes),
         delivered=len(seen),
@@ -106,6 +123,7 @@ def check_changes(
         resnapshotted=resnapshotted,
         unexpected=unexpected,
         txid_mismatches=txid_mismatches,
+        reordered=reordered,
         missing_sample=[[c.table, c.pk, c.op, c.version] for c in missing[:SAMPLE]],
         failures=failures,
     )

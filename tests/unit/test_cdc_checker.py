@@ -123,3 +123,32 @@ def test_rows_per_table_sums_exactly() -> None:
     for n in (3, 5000, 895_000, 12_345):
         split = rows_per_table(n)
         assert sum(split.values()) == n
+
+
+def test_a_row_whose_version_goes_backwards_is_reordered() -> None:
+    ledger = [change(1), change(1, "u", 2), change(1, "u", 3), change(2)]
+    v1, v2, v3, other = ledger
+    result = check_changes(ledger, [event(v1), event(v3, 1), event(v2, 2), event(other, 3)])
+    assert result.reordered == 1 and not result.passed
+    assert "1 change(s) arrived after a later version of the same row" in result.failures[0]
+
+
+def test_replayed_copies_after_a_restart_are_duplicates_not_reordering() -> None:
+    ledger = [change(1), change(1, "u", 2), change(1, "u", 3), change(1, "d", 3)]
+    v1, v2, v3, gone = ledger
+    # A restart replays from the last flushed offset: v2 and v3 come again, then the delete.
+    events = [event(v1), event(v2, 1), event(v3, 2), event(v2, 3), event(v3, 4), event(gone, 5)]
+    result = check_changes(ledger, events, {"kill": 2})
+    assert result.reordered == 0 and result.duplicates == 2 and result.passed
+
+
+def test_a_fault_counts_as_rolled_back_only_when_everything_runs_again() -> None:
+    from cdc.restart import running_again
+
+    running = {"connector": {"state": "RUNNING"}, "tasks": [{"state": "RUNNING"}]}
+    assert running_again(True, running)
+    assert not running_again(False, running)  # the worker process is not back
+    assert not running_again(True, {**running, "tasks": [{"state": "FAILED"}]})
+    assert not running_again(True, {**running, "tasks": []})  # no task: nothing captures
+    assert not running_again(True, {"connector": {"state": "PAUSED"}, "tasks": running["tasks"]})
+    assert not running_again(True, {})  # the status could not be read

@@ -126,6 +126,7 @@ def test_cdc_scenario_joins_the_delivery_report(tmp_path: Path) -> None:
             "duplicates": 5,
             "indeterminate": 0,
             "resnapshotted": 0,
+            "reordered": 1,
             "failures": ["2 committed changes missing"],
             "phases": {
                 "kill": {"duplicate_bound": 40, "fault": {"kind": "kill", "target": "connect",
@@ -145,7 +146,10 @@ def test_cdc_scenario_joins_the_delivery_report(tmp_path: Path) -> None:
     assert merged["ended_at"] == "2026-12-01T12:30:00Z"
     entry = merged["scenarios"]["connector-restart"]
     assert (entry["acked"], entry["lost"], entry["log_duplicates"]) == (900, 2, 5)
-    assert entry["bounds"] == {"lost": 0, "log_duplicates": 40}
+    assert entry["bounds"] == {"lost": 0, "reordered": 0, "log_duplicates": 40}
+    assert entry["reordered"] == 1
+    # Not measured by a CDC run: None, never a 0 that would read as "none happened".
+    assert entry["failed"] is entry["redeliveries"] is entry["failed_visible"] is None
     totals = {**fixture_totals(), ("connector-restart", "changes_committed"): 900}
     collector = Collector(FakeProm(totals), scrape_interval=2.0)
     text = build_delivery(merged, collector, FROZEN, charts=False).text
@@ -154,6 +158,7 @@ def test_cdc_scenario_joins_the_delivery_report(tmp_path: Path) -> None:
     assert "| connector-restart | acked | 900 | 900 | yes |" in text
     assert not any("connector-restart | lost" in line for line in text.splitlines())
     assert "kill on connect; rolled back: yes" in text
+    assert "| connector-restart | single | 900 | 2 | — | 5 | — | 1 | — | — | — | ❌ FAIL |" in text
 
 
 def test_merge_without_a_delivery_run_starts_one(tmp_path: Path) -> None:
