@@ -429,7 +429,7 @@ def guarantee_statement(entry: dict[str, Any]) -> str:
     acked = entry.get("acked") or 0
     lost = entry.get("lost")
     groups = entry.get("groups") or {}
-    redeliveries = entry.get("redeliveries") or 0
+    redeliveries = entry.get("redeliveries")  # None: not measured (a CDC run has no groups)
     dups = entry.get("log_duplicates") or 0
     faults = sorted({f.get("kind", "fault") for f in entry.get("faults") or []})
     after = f" after the {', '.join(faults)}" if faults else ""
@@ -446,7 +446,10 @@ def guarantee_statement(entry: dict[str, Any]) -> str:
     text = f"at-least-once {held}: {lost:,} of {acked:,} acked messages lost"
     for group, n in sorted(missed.items()):
         text += f"; group {group} never got {n:,} acked messages"
-    text += f"; {redeliveries:,} redeliveries{after}"
+    if redeliveries is None:
+        text += "; redeliveries not measured"
+    else:
+        text += f"; {redeliveries:,} redeliveries{after}"
     text += f"; {dups:,} log duplicates" if dups else "; no log duplicates"
     offsets = offset_anomalies(entry)
     if offsets:
