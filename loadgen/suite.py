@@ -33,6 +33,7 @@ from loadgen.endpoint import JOB, instance_name, metrics_endpoint
 from loadgen.metrics import BUCKET_ERROR_BOUND, LoadgenCollector
 from loadgen.payloads import PAYLOAD_KINDS
 from loadgen.producer import PacedProducer
+from loadgen.recorder import UNSET
 from loadgen.startup import measure_startup
 from loadgen.startup_container import measure_container_startup
 from loadgen.thresholds import LATENCY_STATS, AbortWatch, Threshold
@@ -370,6 +371,8 @@ def run_load(
             drain_s,
             sampler.rss,
         )
+        if consumer is not None:
+            out.update(consumer.id_mismatch({0: acked != UNSET}))
         if producer.errors:
             out["client_errors"] = dict(producer.errors)
         return out

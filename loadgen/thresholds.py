@@ -33,6 +33,8 @@ RATES = ("achieved", "target")
 BOTH_FIGURES = ("sent", "acked", "failed", "consumed", "broker_memory")
 LOAD_FIGURES = (
     "duplicates_consumed",
+    "acked_not_consumed",
+    "consumed_not_acked",
     "messages_planned",
     "produce_seconds",
     "drain_seconds",

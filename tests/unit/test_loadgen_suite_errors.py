@@ -1,4 +1,5 @@
-"""A profile that raises still leaves a run record, failed with its reason.
+"""The performance suite fails closed: a profile that raises still leaves a run record,
+failed with its reason; the consumed-equals-acked check compares ids, not only counts.
 
 Fakes stand in at the boundary: the broker preflight, the metrics endpoint, the
 load itself (``run_load``) and the startup measurement; the suite, its checks
@@ -15,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from kafkaval.config import Settings
@@ -93,3 +95,36 @@ def test_a_usage_error_is_still_raised(
     opts = suite.SuiteOptions(quick=True, profiles=["throughput"], need_prometheus=False)
     with pytest.raises(suite.UsageError):
         suite.run_suite(settings, opts, io.StringIO())
+
+
+class _FakeClient:
+    def assign(self, _parts: Any) -> None:
+        pass
+
+
+def test_consumed_equals_acked_compares_ids_not_counts() -> None:
+    from loadgen.consumer import RunConsumer
+
+    c = RunConsumer("t", ("t",), 1, {1: 4, 2: 3}, {}, consumer_factory=lambda _c: _FakeClient())
+    # Worker 1: seq 0, 1 acked and consumed; seq 2 acked but never consumed; seq 3
+    # failed (not acked) yet consumed: the counts match (3 and 3), the ids do not.
+    c._seen[1][:] = bytes([1, 1, 0, 1])
+    c._seen[2][:] = bytes([1, 1, 1])
+    acked = {1: np.array([True, True, True, False]), 2: np.array([True, True, True])}
+    assert c.id_mismatch(acked) == {"acked_not_consumed": 1, "consumed_not_acked": 1}
+    acked[1][3], c._seen[1][2] = True, 1
+    assert c.id_mismatch(acked) == {"acked_not_consumed": 0, "consumed_not_acked": 0}
+    # A worker whose acks never arrived: what it sent and was consumed is unaccounted for.
+    assert c.id_mismatch({1: acked[1]}) == {"acked_not_consumed": 0, "consumed_not_acked": 3}
+
+
+def test_the_id_check_fails_when_ids_differ_and_when_not_measured() -> None:
+    from loadgen import results
+    from loadgen.profiles import PROFILES
+
+    t = {"consumed_ids_equal_acked": PROFILES["throughput"].thresholds["consumed_ids_equal_acked"]}
+    ok = results.check({"acked_not_consumed": 0, "consumed_not_acked": 0}, t)
+    assert ok["consumed_ids_equal_acked"]["passed"] is True
+    bad = results.check({"acked_not_consumed": 1, "consumed_not_acked": 0}, t)
+    assert bad["consumed_ids_equal_acked"]["passed"] is False
+    assert results.check({}, t)["consumed_ids_equal_acked"]["passed"] is False
