@@ -16,11 +16,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import numpy as np
 import pytest
 
 from kafkaval.config import Settings
 from kafkaval.errors import KafkavalError
+from kafkaval.records import record_schema
 from loadgen import suite
 
 
@@ -69,6 +71,7 @@ def test_a_raising_profile_is_recorded_failed_and_the_others_still_run(
     # A broken profile stops its own repetitions, not the other profiles.
     assert fake_boundary == ["throughput", "burst", "startup", "startup"]
     saved = json.loads((tmp_path / f"performance-{record['run_id']}.json").read_text())
+    jsonschema.validate(saved, record_schema())
     assert saved["passed"] is False
     assert saved["interrupted"] is False
     thr = saved["profiles"]["throughput"]
