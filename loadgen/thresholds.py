@@ -285,8 +285,8 @@ class Threshold:
     """A parsed threshold: ``left OP right``; ``right`` usually a constant limit.
 
     ``skip_unmeasured``: when a figure is missing the check is left out (not
-    judged, not passed) instead of failing; for the broker memory limit, which
-    only a stack with the exporter can measure.
+    judged, not passed) instead of failing; only where a workload file asks for it
+    (the seed profiles' broker memory limit fails closed when not measured).
     """
 
     name: str

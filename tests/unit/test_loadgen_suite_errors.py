@@ -40,7 +40,7 @@ def fake_boundary(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
     def measure_startup(_settings: Settings) -> dict[str, Any]:
         tried.append("startup")
-        return {"startup_seconds": 1.5, "metadata_seconds": 1.0}
+        return {"startup_seconds": 1.5, "metadata_seconds": 1.0, "broker_rss_bytes": 2**29}
 
     @contextlib.contextmanager
     def endpoint(*_a: Any, **_k: Any) -> Iterator[str]:

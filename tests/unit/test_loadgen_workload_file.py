@@ -30,7 +30,7 @@ _ALWAYS = {
 
 def _checks(exprs: dict[str, str]) -> dict:
     out = {n: parse(e, n) for n, e in exprs.items()}
-    out["max_broker_memory_bytes"] = parse("broker_memory < 2GiB", "max_broker_memory_bytes", True)
+    out["max_broker_memory_bytes"] = parse("broker_memory < 2GiB", "max_broker_memory_bytes")
     return out
 
 
