@@ -401,7 +401,7 @@ def parse(text: str, name: str | None = None, skip_unmeasured: bool = False) -> 
     return Threshold(name or text.strip(), text.strip(), tok[1], left, right, skip_unmeasured)
 
 
-_OVERRIDE = re.compile(r"^\s*([a-z_]+)\s*=\s*([^=].*)$")
+_OVERRIDE = re.compile(r"^\s*([a-z_][a-z0-9_]*)\s*=\s*([^=].*)$")
 
 
 def parse_cli(items: list[str]) -> tuple[dict[str, float], list[Threshold]]:

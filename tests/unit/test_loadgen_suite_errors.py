@@ -131,3 +131,12 @@ def test_the_id_check_fails_when_ids_differ_and_when_not_measured() -> None:
     bad = results.check({"acked_not_consumed": 1, "consumed_not_acked": 0}, t)
     assert bad["consumed_ids_equal_acked"]["passed"] is False
     assert results.check({}, t)["consumed_ids_equal_acked"]["passed"] is False
+
+
+def test_a_limit_override_may_name_a_threshold_with_digits() -> None:
+    from loadgen.thresholds import parse_cli
+
+    limits, exprs = parse_cli(["max_p95_service_seconds=60", "p99(e2e) < 5ms"])
+    assert limits == {"max_p95_service_seconds": 60.0} and [t.expr for t in exprs] == [
+        "p99(e2e) < 5ms"
+    ]
