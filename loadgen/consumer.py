@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, TopicPartition
 
 from kafkaval.errors import KafkavalError
@@ -143,6 +144,25 @@ class RunConsumer:
         if self.error is not None:
             raise KafkavalError(f"the run's consumer failed: {self.error}") from self.error
         return self.recorder.consumed_count >= target
+
+    def id_mismatch(self, acked: dict[int, np.ndarray]) -> dict[str, int]:
+        """Which ids differ between the acks and what was consumed, counted.
+
+        ``acked``: per worker index, a bool per sequence number (True: acked).
+        Equal counts can hide a lost acked message behind a consumed failed one;
+        the seen-flags per sequence number tell them apart cheaply.
+        """
+        missing = extra = 0
+        for w in set(self._seen) | set(acked):
+            seen = np.frombuffer(bytes(self._seen.get(w, b"")), dtype=np.uint8).astype(bool)
+            ok_w = acked.get(w, np.zeros(0, dtype=bool))
+            ok = np.zeros(max(len(seen), len(ok_w)), dtype=bool)
+            ok[: len(ok_w)] = ok_w
+            got = np.zeros(len(ok), dtype=bool)
+            got[: len(seen)] = seen
+            missing += int((ok & ~got).sum())
+            extra += int((got & ~ok).sum())
+        return {"acked_not_consumed": missing, "consumed_not_acked": extra}
 
     def close(self) -> None:
         self._stop.set()

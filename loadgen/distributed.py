@@ -32,7 +32,7 @@ from loadgen import profiles as prof
 from loadgen import topics
 from loadgen.control import ControlChannel, control_topic
 from loadgen.endpoint import JOB, instance_name
-from loadgen.mergeable_hist import ERROR_BOUND, MergeableHistogram
+from loadgen.mergeable_hist import ERROR_BOUND, MergeableHistogram, unpack
 from loadgen.pacing import Phase
 from loadgen.recorder import summarize_us
 from loadgen.workers import split_phases, sum_errors
@@ -397,6 +397,11 @@ def merge_summaries(
         "loadgen_max_rss_bytes": max(s["max_rss_bytes"] for s in summaries),
         "worker_results": [_worker_row(s) for s in summaries],
     }
+    if consumer is not None and all("acked_ids" in s for s in summaries):
+        # A summary without them leaves the figures unmeasured: their checks fail.
+        out.update(
+            consumer.id_mismatch({s["worker"]: unpack(s["acked_ids"]) == 1 for s in summaries})
+        )
     if spec.name == "burst" and len(phases) == 3:
         rec = [s["own"].get("recovery_seconds") for s in summaries]
         out["recovery_seconds"] = None if any(r is None for r in rec) else max(rec)

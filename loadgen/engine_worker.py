@@ -297,6 +297,9 @@ def worker_summary(
             for lo, hi in results.phase_bounds(phases)
         ],  # fmt: skip
         "histograms": {k: MergeableHistogram.of(v).to_json() for k, v in hists.items()},
+        # Which sequence numbers were acked (0/1; compresses to almost nothing), so
+        # the driver's consumer compares ids, not only counts.
+        "acked_ids": pack(ok_a.astype(np.int64)),
         "cpu_seconds": usage.ru_utime + usage.ru_stime,
         "max_rss_bytes": usage.ru_maxrss * 1024,  # Linux: KiB
         "own": {

@@ -157,7 +157,7 @@ def check(result: dict[str, Any], thresholds: Mapping[str, Threshold]) -> dict[s
     """Judge each threshold: ``{name: {expr, limit, value, passed[, reason]}}``.
 
     A figure the run did not measure fails its threshold, except where the
-    threshold says to skip it (the broker memory without an exporter).
+    threshold says to skip it (a workload file's skip_unmeasured).
     """
     return judge_all(thresholds, result)
 

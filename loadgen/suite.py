@@ -33,6 +33,7 @@ from loadgen.endpoint import JOB, instance_name, metrics_endpoint
 from loadgen.metrics import BUCKET_ERROR_BOUND, LoadgenCollector
 from loadgen.payloads import PAYLOAD_KINDS
 from loadgen.producer import PacedProducer
+from loadgen.recorder import UNSET
 from loadgen.startup import measure_startup
 from loadgen.startup_container import measure_container_startup
 from loadgen.thresholds import LATENCY_STATS, AbortWatch, Threshold
@@ -370,6 +371,8 @@ def run_load(
             drain_s,
             sampler.rss,
         )
+        if consumer is not None:
+            out.update(consumer.id_mismatch({0: acked != UNSET}))
         if producer.errors:
             out["client_errors"] = dict(producer.errors)
         return out
@@ -445,36 +448,23 @@ def run_suite(
                 label = spec.name + (f" {r + 1}/{opts.repeat}" if opts.repeat > 1 else "")
                 print(f"== {label}: {spec.description}", file=out)
                 rep_started = utc_now()
-                if spec.kind == "startup":
-                    res: dict[str, Any] = {
-                        "target_rate": None,
-                        "achieved_rate": None,
-                        "sent": 0,
-                        "acked": 0,
-                        "failed": 0,
-                        "consumed": 0,
-                        **{f: results.summarize_us([]) for f in results.LATENCY_FIELDS},
-                        **(
-                            measure_container_startup(settings)
-                            if settings.startup_image
-                            else measure_startup(settings)
-                        ),
-                    }
-                else:
-                    res = run_load(
-                        settings,
-                        spec,
-                        workloads[spec.name],
-                        collector,
-                        opts,
-                        running,
-                        progress,
-                        label,
-                        watch,
+                try:
+                    res = _run_repetition(
+                        settings, spec, workloads, collector, opts, running, progress, label, watch
                     )
+                except UsageError:
+                    raise
+                except Exception as e:  # noqa: BLE001 - the record must say why, whatever broke
+                    res = broken_result(e)
+                    print(f"   FAIL {spec.name}: {res['error']}", file=out)
                 rep_ended = utc_now()
                 # Wall-clock window of this repetition: the report queries Prometheus over it.
                 res["started_at"], res["ended_at"] = iso(rep_started), iso(rep_ended)
+                if "error" in res:
+                    # No figures to check. The remaining profiles still run: each has its own
+                    # topics (deleted after it), so one broken profile hides none of the others.
+                    reps.append(res)
+                    break
                 if spec.kind == "load" and opts.need_prometheus:
                     res.update(
                         broker_peaks(
@@ -503,6 +493,9 @@ def run_suite(
                 profiles_out[spec.name]["started_at"] = reps[0]["started_at"]
                 profiles_out[spec.name]["ended_at"] = reps[-1]["ended_at"]
                 profiles_out[spec.name]["parameters"] = _parameters(spec, workloads, opts)
+                broke = [r["error"] for r in reps if "error" in r]
+                if broke:
+                    profiles_out[spec.name]["error"] = broke[0]
         ended = utc_now()
     interrupted = not running.is_set()
     record = {
@@ -536,6 +529,55 @@ def run_suite(
     return record
 
 
+def _run_repetition(
+    settings: Settings,
+    spec: prof.ProfileSpec,
+    workloads: dict[str, Workload],
+    collector: LoadgenCollector,
+    opts: SuiteOptions,
+    running: threading.Event,
+    progress: Progress,
+    label: str,
+    watch: AbortWatch | None,
+) -> dict[str, Any]:
+    """One repetition of any profile kind; returns its result (without checks)."""
+    if spec.kind == "startup":
+        return {
+            "target_rate": None,
+            "achieved_rate": None,
+            "sent": 0,
+            "acked": 0,
+            "failed": 0,
+            "consumed": 0,
+            **{f: results.summarize_us([]) for f in results.LATENCY_FIELDS},
+            **(
+                measure_container_startup(settings)
+                if settings.startup_image
+                else measure_startup(settings)
+            ),
+        }
+    return run_load(
+        settings, spec, workloads[spec.name], collector, opts, running, progress, label, watch
+    )
+
+
+def broken_result(error: BaseException) -> dict[str, Any]:
+    """The result of a repetition that raised: failed, with its reason; no figure measured."""
+    reason = str(error) if isinstance(error, KafkavalError) else f"{type(error).__name__}: {error}"
+    return {
+        "target_rate": None,
+        "achieved_rate": None,
+        "sent": None,
+        "acked": None,
+        "failed": None,
+        "consumed": None,
+        **{f: results.summarize_us([]) for f in results.LATENCY_FIELDS},
+        "error": reason or type(error).__name__,
+        "thresholds": {},
+        "passed": False,
+    }
+
+
 def _parameters(
     spec: prof.ProfileSpec, workloads: dict[str, Workload], opts: SuiteOptions
 ) -> dict[str, Any]:
@@ -563,6 +605,10 @@ def _parameters(
 
 def _ms(v: float | None) -> str:
     return "-" if v is None else f"{v * 1e3:.1f}"
+
+
+def _count(v: int | None) -> str:
+    return "-" if v is None else str(v)
 
 
 def _one_line(name: str, r: dict[str, Any]) -> str:
@@ -602,7 +648,9 @@ def summary_table(record: dict[str, Any]) -> str:
     rows = [head]
     for name, r in record["profiles"].items():
         other = ""
-        if r.get("startup_seconds") is not None:
+        if r.get("error"):
+            other = f"error: {r['error']}"
+        elif r.get("startup_seconds") is not None:
             other = f"startup {r['startup_seconds']:.2f} s"
         elif r.get("recovery_seconds", 0) is None:
             other = "no recovery"
@@ -623,10 +671,10 @@ def summary_table(record: dict[str, Any]) -> str:
                 if "startup_seconds" in r
                 else ("max" if not r.get("target_rate") else f"{r['target_rate']:g}"),
                 "-" if r.get("achieved_rate") is None else f"{r['achieved_rate']:,.0f}",
-                str(r["sent"]),
-                str(r["acked"]),
-                str(r["failed"]),
-                str(r["consumed"]),
+                _count(r["sent"]),
+                _count(r["acked"]),
+                _count(r["failed"]),
+                _count(r["consumed"]),
                 _ms(r["service_latency_seconds"]["p50"]),
                 _ms(r["service_latency_seconds"]["p95"]),
                 _ms(r["service_latency_seconds"]["p99"]),

@@ -28,6 +28,7 @@ import numpy as np
 from kafkaval.config import Settings
 from kafkaval.errors import KafkavalError
 from loadgen.pacing import Phase
+from loadgen.recorder import UNSET
 from loadgen.workload import Workload, producer_config
 from stack.processes import rss_bytes
 
@@ -329,6 +330,15 @@ def run_workers(
         drain_s,
         rss,
     )
+    if consumer is not None:
+        res.update(
+            consumer.id_mismatch(
+                {
+                    r["index"]: np.frombuffer(array("q", r["acked"]), dtype=np.int64) != UNSET
+                    for r in out
+                }
+            )
+        )
     errors = sum_errors(r["errors"] for r in out)
     if errors:
         res["client_errors"] = errors
@@ -348,7 +358,7 @@ def sum_errors(per_worker: Iterable[dict[str, int]]) -> dict[str, int]:
 def run_compare_workers(settings: Settings, wl: Workload, workers: int) -> dict:
     """bench-compare's loadgen side (``loadgen.compare.compare_workload``) in several processes."""
     from loadgen.compare import LOADGEN_PROPS
-    from loadgen.recorder import UNSET, summarize_us
+    from loadgen.recorder import summarize_us
 
     pool = WorkerPool(
         settings, wl, workers, producer_config(settings, LOADGEN_PROPS), serve_metrics=False

@@ -81,5 +81,7 @@ def test_broker_memory_threshold_judges_the_measured_peak() -> None:
         "value": 2.5 * 2**30,
         "passed": False,
     }
-    # Not measured: no check at all rather than a pass.
-    assert "max_broker_memory_bytes" not in check(_result(broker_memory_peak_bytes=None), t)
+    # Not measured (no broker series): reported as such, and it fails closed.
+    unmeasured = check(_result(broker_memory_peak_bytes=None), t)["max_broker_memory_bytes"]
+    assert unmeasured["passed"] is False
+    assert unmeasured["reason"].startswith("not measured")
