@@ -38,7 +38,7 @@ from kafkaval.errors import KafkavalError, UsageError
 from kafkaval.files import write_atomic
 from kafkaval.records import list_run_records, load_run_record
 from scheduler.jobs import load_schedule
-from scheduler.metrics_extract import extract
+from scheduler.metrics_extract import extract, same_kind_as_newest
 from scheduler.verdict import HIGHER_IS_BETTER, LOWER_IS_BETTER, VerdictPolicy, judge, judge_all
 
 # The metrics the benchmark injects slowdowns into: throughput, medians and p99s.
@@ -171,12 +171,7 @@ def run_bench(
     """
     paths = list_run_records(results_dir, "performance")
     records = [load_run_record(p) for p in paths]
-    # QUICK and full runs have different figures (a 20,000- vs an 895,000-message
-    # snapshot): pooled, their difference would pass for noise. Take the kind
-    # of the newest run.
-    if records:
-        quick = bool(records[-1].get("quick"))
-        records = [r for r in records if bool(r.get("quick")) == quick]
+    records = same_kind_as_newest(records)
     noises = recorded_noise(records)
     if not noises:
         raise UsageError(

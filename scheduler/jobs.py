@@ -25,6 +25,11 @@ The file is TOML::
     # perf_args = ["--rate", "2000"]      # more `kafkaval perf run` arguments
     # delivery_args = ["--cluster", "single"]  # more `kafkaval delivery run` arguments
 
+    [[job]]
+    name = "history"
+    kind = "history"              # runs no suite: judges the performance history
+    cron = "30 2 * * *"           # with change points (scheduler/changepoints.py)
+
 Without a schedule file (the default path missing) the two jobs of
 ``DEFAULT_JOBS`` apply: a nightly full performance suite and an hourly QUICK
 delivery suite.
@@ -47,6 +52,10 @@ from kafkaval.errors import UsageError
 from scheduler.verdict import VerdictPolicy
 
 SUITES = ("performance", "delivery")
+# What a job does: run suites and compare with the baseline, or judge the
+# history of performance runs already on disk for change points.
+SUITES_KIND, HISTORY_KIND = "suites", "history"
+JOB_KINDS = (SUITES_KIND, HISTORY_KIND)
 # The verdict needs repetitions: a rank test on fewer than 3 samples a side
 # can never be significant at 5%.
 MIN_REPEAT = 3
@@ -69,6 +78,7 @@ class Job:
     reports: bool = True
     perf_args: tuple[str, ...] = ()
     delivery_args: tuple[str, ...] = ()
+    kind: str = SUITES_KIND
 
     def trigger(self, timezone: str = "UTC") -> BaseTrigger:
         """The apscheduler trigger of this job.
@@ -86,6 +96,8 @@ class Job:
 
     def describe(self) -> str:
         when = f"cron '{self.cron}'" if self.cron else f"every {self.every_seconds:g} s"
+        if self.kind == HISTORY_KIND:
+            return f"{self.name}: change points of the performance history, {when}"
         quick = " QUICK" if self.quick else ""
         return f"{self.name}: {'+'.join(self.suites)}{quick} x{self.repeat}, {when}"
 
@@ -208,6 +220,7 @@ _JOB_KEYS = {
     "reports",
     "perf_args",
     "delivery_args",
+    "kind",
 }
 
 
@@ -232,6 +245,14 @@ def parse_job(raw: Any, source: str = "schedule") -> Job:
     every_s = None if every is None else _number(every, "every_seconds", where)
     if every_s is not None and every_s <= 0:
         raise UsageError(f"{where}: every_seconds must be > 0, not {every_s:g}")
+    kind = raw.get("kind", SUITES_KIND)
+    if kind not in JOB_KINDS:
+        raise UsageError(f"{where}: unknown kind {kind!r}; known: {', '.join(JOB_KINDS)}")
+    if kind == HISTORY_KIND:
+        stray = sorted(set(raw) & (_JOB_KEYS - {"name", "cron", "every_seconds", "kind"}))
+        if stray:
+            raise UsageError(f"{where}: a history job runs no suite: drop {', '.join(stray)}")
+        return Job(name=name, suites=(), cron=cron, every_seconds=every_s, kind=kind, repeat=1)
     suites = _str_list(raw.get("suites", ["performance"]), "suites", where)
     unknown = [s for s in suites if s not in SUITES]
     if not suites or unknown:

@@ -23,8 +23,9 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Iterable, Iterator, Mapping
-from typing import Any
+import statistics
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any, TypeVar
 
 from scheduler.verdict import HIGHER_IS_BETTER, LOWER_IS_BETTER, MUST_BE_ZERO
 
@@ -40,6 +41,9 @@ RESOURCE_KEYS = {
         "broker_rss_bytes",
     ),
 }
+
+
+_Record = TypeVar("_Record", bound=Mapping[str, Any])
 
 
 @dataclasses.dataclass
@@ -138,3 +142,37 @@ def _number(value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     return float(value) if math.isfinite(value) else None
+
+
+def run_medians(record: Mapping[str, Any]) -> dict[str, float]:
+    """One run's median per compared metric (over its repetitions)."""
+    return {name: statistics.median(s.values) for name, s in extract([record]).items() if s.values}
+
+
+def run_series(
+    records: Sequence[Mapping[str, Any]],
+) -> list[tuple[str, str, list[float | None], list[str]]]:
+    """Each compared metric's history: (metric, direction, per-run medians, run ids).
+
+    Oldest first as given; None where a run lacks the metric. The input of
+    the change-point verdict (``scheduler/changepoints.py``).
+    """
+    medians = [run_medians(r) for r in records]
+    directions = {name: s.direction for name, s in extract(records).items()}
+    run_ids = [str(r.get("run_id", "?")) for r in records]
+    return [
+        (name, directions[name], [m.get(name) for m in medians], run_ids)
+        for name in sorted(directions)
+    ]
+
+
+def same_kind_as_newest(records: Sequence[_Record]) -> list[_Record]:
+    """The records of the newest one's kind (QUICK or full): their figures differ.
+
+    A QUICK run snapshots 20,000 messages, a full one 895,000: pooled or in
+    one series, their difference would pass for noise or for a step.
+    """
+    if not records:
+        return []
+    quick = bool(records[-1].get("quick"))
+    return [r for r in records if bool(r.get("quick")) == quick]
