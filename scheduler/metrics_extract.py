@@ -10,6 +10,11 @@ Compared (names are ``<suite>.<profile or scenario>.<metric>``):
 * ``performance.startup.startup_seconds``;
 * ``performance.<profile>.broker_cpu_peak`` / ``broker_memory_peak_bytes`` when
   the record carries them (the exporter's numbers);
+* the cost of the work (``loadgen/cost.py``), which a busy neighbour moves
+  far less than wall-clock figures: ``broker_cpu_seconds_per_1k_messages``,
+  ``broker_cpu_seconds_per_mib``, ``loadgen_cpu_seconds_per_message``,
+  ``broker_disk_bytes_per_message``, ``broker_gc_seconds``, and the robust
+  tail ``service_p99_windowed_seconds`` (median of the 10-s windows' p99s);
 * ``delivery.<scenario>.lost`` and any performance ``lost``: must be 0, a
   regression without statistics.
 
@@ -32,6 +37,15 @@ from scheduler.verdict import HIGHER_IS_BETTER, LOWER_IS_BETTER, MUST_BE_ZERO
 LATENCIES = ("service", "response", "e2e")
 PERCENTILES = ("p50", "p95", "p99")
 MAX_RATE_PROFILES = ("snapshot",)
+# Lower is better for each; (name in the record, unit).
+COST_KEYS = (
+    ("broker_cpu_seconds_per_1k_messages", "s"),
+    ("broker_cpu_seconds_per_mib", "s"),
+    ("loadgen_cpu_seconds_per_message", "s"),
+    ("broker_disk_bytes_per_message", "bytes"),
+    ("broker_gc_seconds", "s"),
+    ("service_p99_windowed_seconds", "s"),
+)
 # Resource peaks a record may carry per profile, under "resources" or flat.
 RESOURCE_KEYS = {
     "broker_cpu_peak": ("broker_cpu_peak", "broker_cpu_peak_cores", "broker_cpu_peak_ratio"),
@@ -128,6 +142,10 @@ def _profile_metrics(
             if value is not None:
                 yield name, LOWER_IS_BETTER, "bytes" if "bytes" in name else "cores", value
                 break
+    for name, unit in COST_KEYS:
+        value = _number(sample.get(name))
+        if value is not None:
+            yield name, LOWER_IS_BETTER, unit, value
     lost = _number(sample.get("lost"))
     if lost is not None:
         yield "lost", MUST_BE_ZERO, "messages", lost
