@@ -6,6 +6,7 @@ import argparse
 
 from kafkaval.config import Settings, parse_props
 from kafkaval.errors import UsageError
+from loadgen import ab
 from loadgen.profiles import PROFILES, parse_threshold_overrides
 
 
@@ -139,6 +140,8 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
         "--rounds", type=_positive_int, default=10, help="runs of each loop (verdict: median)"
     )
     ovh.set_defaults(func=cmd_overhead)
+
+    ab.register(verbs, parent)
 
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:

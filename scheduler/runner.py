@@ -43,10 +43,10 @@ from kafkaval.errors import KafkavalError
 from kafkaval.records import iso, new_run_id, save_run_record, utc_now
 from scheduler import baseline, comparison, history
 from scheduler.changepoints import HISTORY_RUNS, judge_history
-from scheduler.jobs import HISTORY_KIND, Job, Schedule
+from scheduler.jobs import AB_KIND, HISTORY_KIND, Job, Schedule
 from scheduler.metrics import SchedulerState
 from scheduler.metrics_extract import run_series, same_kind_as_newest
-from scheduler.suites import ReportFunc, SuiteFunc, run_reports, run_suites
+from scheduler.suites import ReportFunc, SuiteFunc, SuiteOutcome, run_reports, run_suites
 
 log = logging.getLogger(__name__)
 
@@ -182,6 +182,9 @@ class JobRunner:
         if outcome.aborted or self.stop.aborting.is_set():
             record["status"] = "aborted"
             return
+        if job.kind == AB_KIND:
+            self._ab_verdicts(record, outcome)
+            return
         if outcome.records and job.reports and self.reports is not None:
             error = self.reports(self.settings, self.stop.aborting.is_set)
             if error:
@@ -220,6 +223,22 @@ class JobRunner:
         if record["regressions"] and broke:
             # Loss found by a suite that also failed is still a regression to alert on.
             record["status"] = "regression"
+
+    def _ab_verdicts(self, record: dict[str, Any], outcome: SuiteOutcome) -> None:
+        """The verdicts of the A/B record the job's ``perf ab`` wrote (B vs the pinned A)."""
+        if outcome.errors or len(outcome.records) != 1:
+            record["status"] = "failed"
+            return
+        ab = baseline.load_run_record(outcome.records[0])
+        record["verdicts"] = ab.get("verdicts") or []
+        record["regressions"] = list(ab.get("regressions") or [])
+        if record["regressions"]:
+            record["status"] = "regression"
+        elif not ab.get("complete"):
+            record["errors"].append("the A/B run did not complete all its rounds")
+            record["status"] = "failed"
+        else:
+            record["status"] = "ok"
 
     def _judge_history(self, record: dict[str, Any]) -> None:
         """Change points of every metric over the recent performance runs on disk."""

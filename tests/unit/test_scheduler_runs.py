@@ -317,3 +317,47 @@ def test_history_job_flags_a_step_and_exposes_it_as_a_gauge(settings: Settings) 
         )
     with pytest.raises(UsageError, match="unknown kind"):
         parse_schedule({"job": [{"name": "h", "kind": "nope", "cron": "0 2 * * *"}]})
+
+
+def test_ab_job_runs_perf_ab_against_the_pinned_side_and_exposes_its_verdicts(
+    settings: Settings,
+) -> None:
+    from scheduler.suites import suite_args
+
+    schedule = parse_schedule(
+        {
+            "job": [
+                {"name": "ab", "kind": "ab", "cron": "0 4 * * *", "baseline": "pinned.toml",
+                 "rounds": 6, "quick": True, "profiles": ["throughput"]},
+            ]
+        }
+    )  # fmt: skip
+    job = schedule.job("ab")
+    assert suite_args(job, "ab") == [
+        "perf", "ab", "--quick", "--a", "pinned.toml", "--rounds", "6", "--profile", "throughput",
+    ]  # fmt: skip
+    verdict = {"metric": "performance.snapshot.service_p99_windowed_seconds",
+               "direction": "lower", "decision": "regression", "effect": 0.12}  # fmt: skip
+
+    def fake_ab(job, settings, should_abort) -> SuiteOutcome:  # noqa: ANN001
+        rec = {"run_id": new_run_id(), "kind": "ab", "complete": True,
+               "verdicts": [verdict], "regressions": [verdict["metric"]]}  # fmt: skip
+        path = save_run_record(settings.path("results_dir"), rec)
+        return SuiteOutcome(run_ids=[rec["run_id"]], records=[path], exit_codes={"ab": 1})
+
+    runner = JobRunner(settings, schedule, suites=fake_ab, reports=None)
+    out = runner.run(job)
+    assert out["status"] == "regression" and out["verdicts"] == [verdict]
+    assert (
+        'kafkaval_scheduler_regression{job="ab",'
+        'metric="performance.snapshot.service_p99_windowed_seconds"} 1.0' in _scrape(runner.state)
+    )
+    for bad, message in (
+        ({"rounds": 3}, "needs baseline"),
+        ({"baseline": "a.toml", "rounds": 2}, "rounds must be"),
+        ({"baseline": "a.toml", "repeat": 3}, "takes no repeat"),
+    ):
+        with pytest.raises(UsageError, match=message):
+            parse_schedule({"job": [{"name": "x", "kind": "ab", "cron": "0 4 * * *", **bad}]})
+    with pytest.raises(UsageError, match="belong to kind"):
+        parse_schedule({"job": [{"name": "x", "cron": "0 4 * * *", "rounds": 5}]})
