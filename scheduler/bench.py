@@ -27,6 +27,7 @@ point method on a drifting history will do worse than here.
 Writes ``results/bench-regression.json``::
 
     {"methods": {"repeated": [...], "ab": [...], "changepoint": [...]},
+     "real_ab": [...recorded A/B runs with a real difference and their verdicts...],
      "sources": {...provenance...}, "settings": {...}, "notes": [...]}
 
 each entry ``{"metric", "effect", "repetitions", "power", "false_alarm_rate",
@@ -248,7 +249,8 @@ def run_bench(
     for sub in sorted(p for p in results.glob("ab-*") if p.is_dir()):
         perf_paths += list_run_records(sub, "performance")
     perf = same_kind_as_newest(sorted(_load(perf_paths), key=lambda r: str(r.get("run_id"))))
-    aa = [r for r in _load(list_run_records(results, "ab")) if is_a_vs_a(r)]
+    ab_records = _load(list_run_records(results, "ab"))
+    aa = [r for r in ab_records if is_a_vs_a(r)]
     rep_noise, pair_noise = repeated_noise(perf), ab_noise(aa)
     if not rep_noise and not pair_noise:
         raise UsageError(
@@ -264,6 +266,20 @@ def run_bench(
                 changepoint_method(history), rep_noise, history, policy, cp_trials, seed
             ),
         },
+        # Real regressions, not injected ones: every recorded A/B with two
+        # different sides, and what its own verdict said.
+        "real_ab": [
+            {
+                "run_id": r.get("run_id"),
+                "a": r.get("a"),
+                "b": r.get("b"),
+                "rounds": len(r.get("rounds") or []),
+                "complete": r.get("complete"),
+                "regressions": r.get("regressions"),
+            }
+            for r in ab_records
+            if not is_a_vs_a(r)
+        ],
         "sources": {
             "performance_runs": [r.get("run_id") for r in perf],
             "quick": bool(perf[-1].get("quick")) if perf else None,

@@ -50,6 +50,7 @@ def test_bench_measures_each_method_on_recorded_noise_with_provenance(tmp_path: 
     assert saved["methods"] == out["methods"]
     assert set(out["methods"]) == {"repeated", "ab", "changepoint"}
     assert out["sources"]["a_vs_a_records"] == ["20261201T120000Z-aa0001"]  # not the real A/B
+    assert [r["run_id"] for r in out["real_ab"]] == ["20261201T130000Z-ab0002"]
     assert "20261201T090000Z-full01" not in out["sources"]["performance_runs"]  # other kind
     for entries in out["methods"].values():
         for e in entries:
