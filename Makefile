@@ -77,6 +77,14 @@ bench-compare: deps
 bench-overhead: venv
 	$(KAFKAVAL) perf overhead
 
+# 100-byte max rate with 1, 2, 3 workers on ENGINE (swarm: a swarm manager with
+# kafkaval/kafkaval:local, `make images`; local: processes) -> results/bench-scale.json.
+.PHONY: bench-scale
+ENGINE ?= swarm
+bench-scale: deps
+	$(KAFKAVAL) stack up --unless-external
+	$(KAFKAVAL) perf scale --engine $(ENGINE) $(if $(QUICK),--quick)
+
 # The four Kafka scenarios, then Debezium offset recovery (connector-restart) on
 # the real CDC pipeline (CDC=0 skips it, e.g. for an attached Debezium whose
 # Connect container is not named in KAFKAVAL_CDC_CONNECT_CONTAINER), which

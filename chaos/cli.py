@@ -19,6 +19,8 @@ from chaos.suite import (
 )
 from kafkaval.config import Settings
 from kafkaval.errors import UsageError
+from kafkaval.junit import run_with_junit
+from kafkaval.tags import add_gating_arguments, parse_tags, tagged
 from kafkaval.targets import serve_metrics
 
 # The delivery runner's /metrics: metrics_port + this (loadgen workers use the low ones).
@@ -55,6 +57,7 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
     run = verbs.add_parser("run", parents=[parent], help="run the delivery scenarios")
     _options(run)
     run.add_argument("--dry-run", action="store_true", help="print the plan, touch nothing")
+    add_gating_arguments(run, "a testcase per scenario and per bound")
     run.set_defaults(func=cmd_run)
     pl = verbs.add_parser("plan", parents=[parent], help="print the plan, touch nothing")
     _options(pl)
@@ -97,18 +100,21 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
             local_targets(settings),
             container=lambda name: docker_target(settings, name),
         )
+    tags = parse_tags(args.tag)
     metrics = DeliveryMetrics()
     stop = threading.Event()
     port = settings.metrics_port + METRICS_PORT_OFFSET
     with (
         stop_on_signals(stop),
-        serve_metrics(settings, metrics, port, "kafkaval-delivery", "runner", "metrics"),
+        serve_metrics(
+            settings, tagged(metrics, tags), port, "kafkaval-delivery", "runner", "metrics"
+        ),
     ):
-        record = run_suite(
+        record = run_with_junit(args.junit, "delivery", lambda: run_suite(
             settings, names, shapes, args.quick, target=args.target, metrics=metrics,
-            stop=stop, timing=timing,
+            stop=stop, timing=timing, tags=tags,
             say=lambda line: print(line, flush=True),
-        )  # fmt: skip
+        ))  # fmt: skip
     print()
     print(table(record))
     print(f"\nrun record: {settings.path('results_dir')}/delivery-{record['run_id']}.json")

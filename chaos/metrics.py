@@ -33,12 +33,20 @@ SCENARIO_COUNTERS = {
     "log_duplicates": "extra copies of a message id in the log",
     "reordered": "records out of sequence order per partition and producer",
     "failed_visible": "sends reported failed whose message is in the log",
+    "inconsistent_offsets": "acked messages the log holds elsewhere than at their acked offset",
+    "foreign": "records in the log that no producer of the run wrote",
+    "removed": "acked messages below a log start offset above the run's first offset",
 }
 # Per scenario, cluster shape and consumer group.
 GROUP_COUNTERS = {
     "delivered": "records delivered to the group",
     "redeliveries": "records delivered again to the group (same partition and offset)",
     "missing": "acked messages never delivered to the group",
+    "unseen": "failed or indeterminate sends in the log never delivered to the group",
+    "inconsistent_offsets": "deliveries whose partition and offset hold another record in the log",
+    "nonmonotonic_poll": "deliveries at or below the previous offset within one assignment",
+    "poll_skip": "records of the log jumped over between two deliveries of one assignment",
+    "unreadable_lines": "lines of the group's delivery ledger that are not records",
 }
 
 

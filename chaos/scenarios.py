@@ -15,8 +15,11 @@ Every scenario runs the same skeleton on one cluster shape:
 
 The bounds (`bounds_for`) are the written expectation: 0 acked lost, 0
 failed-but-visible, 0 log duplicates and 0 reorders (idempotent producer),
-0 missing per group, and redeliveries per group at most one consumer batch
-(the records since the last commit) per fault that can trigger a rebalance.
+0 inconsistent offsets, foreign or removed records; per group 0 missing,
+unseen, inconsistent offsets, non-monotonic polls, poll skips and unreadable
+ledger lines (chaos.checker defines each class), and redeliveries at most one
+consumer batch (the records since the last commit) per fault that can
+trigger a rebalance.
 """
 
 from __future__ import annotations
@@ -32,7 +35,14 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from chaos.checker import CheckResult, check
+from chaos.checker import (
+    GROUP_ANOMALIES,
+    LOG_ANOMALIES,
+    CheckResult,
+    check,
+    group_bound,
+    samples,
+)
 from chaos.client_log import known_cause
 from chaos.errors import ChaosError
 from chaos.faults import FaultRunner
@@ -120,6 +130,8 @@ class Unsafe:
     """Deliberately unsafe setups, for the checker's live self-test only."""
 
     consumer_skip_every: int = 0  # consumers commit records they never recorded
+    consumer_seek_past: int = 0  # consumers seek this many records ahead now and then
+    producer_fail_every: int = 0  # the producer records every N-th ack as a failure
     producer: dict[str, str] = dataclasses.field(default_factory=dict)  # e.g. acks=0
 
 
@@ -137,7 +149,10 @@ def bounds_for(scenario: Scenario, shape: str, unsafe: Unsafe | None = None) -> 
         "failed_visible": 0,
         "log_duplicates": 0,  # enable.idempotence=true on both shapes
         "reordered": 0,  # idempotence keeps order per partition across retries
-        "missing_per_group": 0,
+        "inconsistent_offsets": 0,
+        "foreign": 0,  # the scenario's topic is its own: anything else is a stray writer
+        "removed": 0,  # a record the final read cannot see proves nothing either way
+        **{f"{name}_per_group": 0 for name in GROUP_ANOMALIES},
         "redeliveries_per_group": per_group,
         "faults_rolled_back": True,
         "min_acked_fraction": 0.5,  # a run that acked almost nothing proves nothing
@@ -147,17 +162,23 @@ def bounds_for(scenario: Scenario, shape: str, unsafe: Unsafe | None = None) -> 
 def judge(result: CheckResult, bounds: dict[str, Any], faults_ok: bool) -> list[str]:
     """Every bound ``result`` exceeds, one line each; empty means passed."""
     failures = []
-    for name in ("lost", "failed_visible", "log_duplicates", "reordered"):
-        value = getattr(result, name)
-        if value > bounds[name]:
-            failures.append(f"{name} {value} > {bounds[name]}")
+
+    def over(prefix: str, r: Any, name: str, bound: int) -> None:
+        # A bound that is not stated is 0: an unstated anomaly class never passes.
+        value = getattr(r, name)
+        if value > bound:
+            example = ", ".join(samples(r, name))
+            line = f"{prefix}{name} {value} > {bound}"
+            failures.append(f"{line} ({example})" if example else line)
+
+    for name in LOG_ANOMALIES:
+        over("", result, name, bounds.get(name, 0))
+    if result.log_start_offsets:  # whatever was there, the final read could not check it
+        starts = ", ".join(f"partition {p}: {o}" for p, o in result.log_start_offsets.items())
+        failures.append(f"records removed before the final read (log start offsets {starts})")
     for group, g in result.groups.items():
-        if g.missing > bounds["missing_per_group"]:
-            failures.append(f"group {group} missing {g.missing} > {bounds['missing_per_group']}")
-        if g.redeliveries > bounds["redeliveries_per_group"]:
-            failures.append(
-                f"group {group} redeliveries {g.redeliveries} > {bounds['redeliveries_per_group']}"
-            )
+        for name in (*GROUP_ANOMALIES, "redeliveries"):
+            over(f"group {group} ", g, name, group_bound(bounds, name, group) or 0)
     if result.sent == 0 or result.acked < bounds["min_acked_fraction"] * result.sent:
         failures.append(f"acked {result.acked} of {result.sent} sent")
     if not faults_ok:
@@ -266,6 +287,8 @@ def _consumer_process(run: ScenarioRun, topic: str, group: str, out: Path) -> Ma
     ]  # fmt: skip
     if run.unsafe.consumer_skip_every:
         argv += ["--skip-every", str(run.unsafe.consumer_skip_every)]
+    if run.unsafe.consumer_seek_past:
+        argv += ["--seek-past", str(run.unsafe.consumer_seek_past)]
     for key, value in {**run.settings.kafka, **run.settings.consumer}.items():
         argv += ["--prop", f"{key}={value}"]
     logs = run.settings.path("state_dir") / "logs"
@@ -328,6 +351,7 @@ def run_scenario(scenario: Scenario, run: ScenarioRun) -> dict[str, Any]:
         producer_config(run.settings, run.shape, run.unsafe),
         on_outcome=lambda outcome: run.metrics.inc(run.key, run.shape, outcome),
         on_ack_latency=lambda seconds: run.metrics.ack_latency(run.key, run.shape, seconds),
+        fail_every=run.unsafe.producer_fail_every,
     )
     progress_stop = threading.Event()
     try:
@@ -471,13 +495,12 @@ def _stall(what: str, why: str) -> str:
 
 
 def _publish(run: ScenarioRun, r: CheckResult, passed: bool) -> None:
-    for name in ("lost", "log_duplicates", "reordered", "failed_visible"):
+    for name in LOG_ANOMALIES:
         run.metrics.inc(run.key, run.shape, name, getattr(r, name))
     run.metrics.inc(run.key, run.shape, "sent", r.sent)
     for group, g in r.groups.items():
-        run.metrics.inc_group(run.key, run.shape, group, "delivered", g.delivered)
-        run.metrics.inc_group(run.key, run.shape, group, "redeliveries", g.redeliveries)
-        run.metrics.inc_group(run.key, run.shape, group, "missing", g.missing)
+        for name in ("delivered", "redeliveries", *GROUP_ANOMALIES):
+            run.metrics.inc_group(run.key, run.shape, group, name, getattr(g, name))
     run.metrics.passed(run.key, run.shape, passed)
 
 

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from typing import Any
 
+from chaos.checker import offset_anomalies
 from chaos.errors import ChaosError
 from chaos.metrics import DeliveryMetrics
 from chaos.netpartition import leftover_rules
@@ -166,6 +167,7 @@ def run_suite(
     say: Callable[[str], None] = print,
     stop: threading.Event | None = None,
     timing: Timing | None = None,
+    tags: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """Run the scenarios on the shapes; save and return the run record.
 
@@ -173,6 +175,7 @@ def run_suite(
         shape_overrides: Settings to use per shape (tests pass their fixtures).
         unsafe: deliberately unsafe setup (live self-test of the checker).
         stop: set to interrupt (the CLI's signal handlers set it).
+        tags: the run's tags (kafkaval.tags), kept in the record.
 
     Raises:
         ChaosError: a scenario could not run at all.
@@ -187,6 +190,7 @@ def run_suite(
         "started_at": iso(utc_now()),
         "ended_at": "",
         "quick": quick,
+        "tags": dict(tags or {}),
         "passed": False,
         "parameters": dataclasses.asdict(timing) | {"target": target, "shapes": shapes},
         "environment": _environment(settings, shapes),
@@ -246,14 +250,16 @@ def _environment(settings: Settings, shapes: list[str]) -> dict[str, Any]:
 def table(record: dict[str, Any]) -> str:
     """The final table: one row per scenario result."""
     cols = ("scenario", "cluster", "sent", "acked", "failed", "indet", "lost", "dups", "redeliv",
-            "reord", "failvis", "missing", "faults ok", "result")  # fmt: skip
+            "reord", "failvis", "missing", "offsets", "faults ok", "result")  # fmt: skip
     rows = [cols]
     for key, e in record["scenarios"].items():
         missing = sum(g["missing"] for g in e["groups"].values())
+        offsets = offset_anomalies(e)
+        faults_ok = all(f["rolled_back"] for f in e["faults"])
         rows.append((
             key, e["cluster"], e["sent"], e["acked"], e["failed"], e["indeterminate"], e["lost"],
             e["log_duplicates"], e["redeliveries"], e["reordered"], e["failed_visible"], missing,
-            "yes" if all(f["rolled_back"] for f in e["faults"]) else "NO",
+            "-" if offsets is None else str(offsets), "yes" if faults_ok else "NO",
             "PASS" if e["passed"] else "FAIL",
         ))  # fmt: skip
     widths = [max(len(str(r[i])) for r in rows) for i in range(len(cols))]

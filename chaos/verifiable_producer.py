@@ -51,6 +51,9 @@ class VerifiableProducer:
         on_outcome: called with "acked"/"failed"/"indeterminate" per report (metrics).
         on_ack_latency: called with the seconds from send to an ack (metrics).
         producer_factory: builds the client (tests inject).
+        fail_every: the deliberately unsafe mode of the checker's live self-test:
+            every N-th ack is recorded as a failure, as a client that reports
+            failed for a message the broker appended (0: off).
     """
 
     def __init__(
@@ -61,7 +64,9 @@ class VerifiableProducer:
         on_outcome: Callable[[str], None] = lambda _outcome: None,
         producer_factory: Callable[[dict[str, Any]], Any] = Producer,
         on_ack_latency: Callable[[float], None] = lambda _seconds: None,
+        fail_every: int = 0,
     ) -> None:
+        self._fail_every = fail_every
         self.ledger = ProducerLedger(producer_id)
         self.topic = topic
         self._on_outcome = on_outcome
@@ -77,6 +82,10 @@ class VerifiableProducer:
             self._producer = producer_factory({**config, "logger": logger})
         except KafkaException as e:
             raise ChaosError(f"cannot create producer {producer_id}: {e}") from e
+        # With acks=0 the broker never answers: an ack's offset is the client's
+        # guess, not where the log put the message, so it is recorded as unknown.
+        acks = str(config.get("acks", config.get("request.required.acks", "all")))
+        self._offsets_known = acks != "0"
         self.running = threading.Event()
         self.running.set()
         self.error: BaseException | None = None
@@ -85,17 +94,20 @@ class VerifiableProducer:
         sent = time.monotonic()
 
         def on_delivery(err: KafkaError | None, msg: Any) -> None:
-            if err is None:
+            if err is None and self._fail_every and seq % self._fail_every == 0:
+                self.ledger.failed(seq)  # the unsafe mode: a success reported as a failure
+                self._on_outcome("failed")
+            elif err is None:
                 self.last_ack_at = time.monotonic()
                 # Ack latency (send -> delivery report): the delivery chart shows
                 # how a fault stretches it while nothing is lost.
                 self._on_ack_latency(self.last_ack_at - sent)
-                # With acks=0 the client learns no offset: msg.offset() is None.
-                # The checker finds messages by id, so -1 ("unknown") is enough.
+                # The checker finds messages by id and compares offsets only
+                # where they are known (-1: unknown).
                 partition, offset = msg.partition(), msg.offset()
-                self.ledger.acked(
-                    seq, -1 if partition is None else partition, -1 if offset is None else offset
-                )
+                if offset is None or not self._offsets_known:
+                    offset = -1
+                self.ledger.acked(seq, -1 if partition is None else partition, offset)
                 self._on_outcome("acked")
             elif err.code() in INDETERMINATE_ERRORS:
                 self.ledger.indeterminate(seq)

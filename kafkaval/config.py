@@ -61,6 +61,11 @@ class Settings:
     # The startup benchmark starts a cold broker: a JVM from the jars above
     # (empty), or a container from this Kafka image (docker-compose sets it).
     startup_image: str = ""
+    # perf run --engine swarm: the image of the workers (on every node that
+    # may run one) and the network of their tasks ("host": the node's own,
+    # so they reach a broker and serve /metrics as a local process does).
+    worker_image: str = "kafkaval/kafkaval:local"
+    worker_network: str = "host"
     # Seconds between Prometheus scrapes: short, so dashboards and short
     # QUICK runs have enough points.
     scrape_interval: float = 2.0

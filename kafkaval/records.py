@@ -1,9 +1,11 @@
 """Run records: one JSON file per run, the exact in-process results.
 
-A record holds at least ``run_id``, ``kind`` ("performance", "delivery", ...),
-``started_at`` / ``ended_at`` (wall-clock ISO 8601 UTC, the window the report
-queries Prometheus over) and ``passed``. Each run is saved as
-``<results_dir>/<kind>-<run_id>.json`` and copied to ``latest-<kind>.json``.
+A record holds at least ``schema_version``, ``run_id``, ``kind``
+("performance", "delivery", ...), ``started_at`` / ``ended_at`` (wall-clock
+ISO 8601 UTC, the window the report queries Prometheus over) and ``passed``.
+Each run is saved as ``<results_dir>/<kind>-<run_id>.json`` and copied to
+``latest-<kind>.json``. ``kafkaval/schemas/run-record.schema.json`` (JSON
+Schema) describes them; ``SCHEMA_VERSION`` is its version.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import json
 import secrets
 from collections.abc import Callable
 from datetime import UTC, datetime
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +24,11 @@ from kafkaval.files import write_atomic
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+# Bumped with kafkaval/schemas/run-record.schema.json when a field changes
+# meaning or goes away (new optional fields keep it); save_run_record sets it.
+SCHEMA_VERSION = 1
 
 
 def iso(ts: datetime) -> str:
@@ -56,6 +64,7 @@ def save_run_record(results_dir: str | Path, record: dict[str, Any]) -> Path:
     Raises:
         KafkavalError: the results directory cannot be written.
     """
+    record.setdefault("schema_version", SCHEMA_VERSION)
     results = Path(results_dir)
     text = json.dumps(record, indent=2, sort_keys=False) + "\n"
     try:
@@ -67,6 +76,12 @@ def save_run_record(results_dir: str | Path, record: dict[str, Any]) -> Path:
             "fix permissions or set results_dir"
         ) from e
     return path
+
+
+def record_schema() -> dict[str, Any]:
+    """The JSON Schema of run records (kafkaval/schemas/run-record.schema.json)."""
+    text = resources.files("kafkaval").joinpath("schemas/run-record.schema.json").read_text()
+    return json.loads(text)
 
 
 def load_run_record(path: str | Path) -> dict[str, Any]:
@@ -106,6 +121,7 @@ def merge_scenario(results_dir: str | Path, key: str, entry: dict[str, Any]) -> 
         record = load_run_record(latest)
     else:
         record = {
+            "schema_version": SCHEMA_VERSION,
             "run_id": new_run_id(),
             "kind": "delivery",
             "started_at": entry["started_at"],

@@ -6,7 +6,9 @@ from the kafka-tools jar in the cache) and the loadgen producer send the same
 number of records to a fresh topic with the same configuration (acks=all,
 idempotence, linger.ms, batch.size), one after the other. Latency on both
 sides is send -> acknowledgement (ProducerPerformance's callback latency,
-the loadgen's service time). Results: a table and ``results/bench-compare.json``.
+the loadgen's service time), with the same client-side queue bound on both
+sides (``BUFFER_BYTES``; the run records it). Results: a table (each tool's
+p99 next to the rate ratio and the p99 ratio) and ``results/bench-compare.json``.
 """
 
 from __future__ import annotations
@@ -35,6 +37,20 @@ SHARED = {
     "linger.ms": "5",
     "batch.size": "131072",
     "compression.type": "none",
+}
+# The client-side queue bound, equal on both sides: at max rate a producer's
+# send -> ack latency is mostly the time a record waits in its own queue, so
+# with their defaults the two tools measure queues of very different sizes:
+# Java's buffer.memory is 32 MiB, librdkafka's queue.buffering.max.kbytes
+# 1 GiB (capped by queue.buffering.max.messages, 100,000). Both get 32 MiB;
+# librdkafka's message cap stays (it binds first below about 336-byte records).
+BUFFER_BYTES = 32 * 2**20
+PERF_TEST_PROPS = {**SHARED, "buffer.memory": str(BUFFER_BYTES)}
+LOADGEN_PROPS = {**SHARED, "queue.buffering.max.kbytes": str(BUFFER_BYTES // 1024)}
+DEFAULT_QUEUE_LIMITS = {
+    "perf_test": "buffer.memory 32 MiB (Java producer default)",
+    "loadgen": "queue.buffering.max.kbytes 1 GiB, queue.buffering.max.messages 100000 "
+    "(librdkafka defaults)",
 }
 _SUMMARY = re.compile(
     r"(\d+) records sent, ([\d.]+) records/sec .*?([\d.]+) ms avg latency, ([\d.]+) ms max "
@@ -66,7 +82,7 @@ def parse_perf_test(output: str) -> dict[str, float]:
 def run_perf_test(settings: Settings, topic: str, n: int, size: int, rate: float | None) -> dict:
     require_java()
     classpath = ensure_kafka_jars(settings)
-    props = {"bootstrap.servers": settings.bootstrap_servers, **SHARED}
+    props = {"bootstrap.servers": settings.bootstrap_servers, **PERF_TEST_PROPS}
     argv = [
         "java",
         "-Xmx512m",
@@ -113,7 +129,7 @@ def run_loadgen(
         from loadgen.workers import run_compare_workers
 
         return run_compare_workers(settings, wl, workers)
-    producer = PacedProducer(wl, producer_config(settings, SHARED))
+    producer = PacedProducer(wl, producer_config(settings, LOADGEN_PROPS))
     producer.run()
     _, sent, acked = producer.recorder.arrays()
     ok = acked != UNSET
@@ -164,10 +180,20 @@ def run_compare(
                 ratio=ours["msgs_per_s"] / perf["msgs_per_s"] if perf["msgs_per_s"] else None,
                 perf_test_p99_ms=perf["p99_ms"],
                 loadgen_p99_ms=ours["p99_ms"],
+                p99_ratio=ours["p99_ms"] / perf["p99_ms"] if perf["p99_ms"] else None,
             )
             cases.append(row)
             print(_row(row), flush=True)
-    result = {"workers": workers, "settings": SHARED, "cases": cases}
+    result = {
+        "workers": workers,
+        "settings": SHARED,
+        "queue_bounds": {
+            "perf_test": {"buffer.memory": PERF_TEST_PROPS["buffer.memory"]},
+            "loadgen": {"queue.buffering.max.kbytes": LOADGEN_PROPS["queue.buffering.max.kbytes"]},
+            "defaults_replaced": DEFAULT_QUEUE_LIMITS,
+        },
+        "cases": cases,
+    }
     path = settings.path("results_dir") / "bench-compare.json"
     write_atomic(path, json.dumps(result, indent=2) + "\n")
     print(f"written: {path}")
@@ -179,5 +205,5 @@ def _row(r: dict[str, Any]) -> str:
         f"{r['record_size']:>7} B {r['mode']:<5} perf-test {r['perf_test_msgs_per_s']:>10,.0f}"
         f" msg/s p99 {r['perf_test_p99_ms']:>7.1f} ms | loadgen "
         f"{r['loadgen_msgs_per_s']:>10,.0f} msg/s p99 {r['loadgen_p99_ms']:>7.1f} ms | "
-        f"ratio {r['ratio'] or 0:.2f}"
+        f"ratio {r['ratio'] or 0:.2f}, p99 ratio {r['p99_ratio'] or 0:.2f}"
     )

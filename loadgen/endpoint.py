@@ -9,15 +9,16 @@ scrape intervals), so the final counts reach Prometheus.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 
 from prometheus_client import CollectorRegistry
+from prometheus_client.registry import Collector
 
 from kafkaval.config import Settings
 from kafkaval.errors import KafkavalError
+from kafkaval.tags import tagged
 from kafkaval.targets import MetricsServer, announced
-from loadgen.metrics import LoadgenCollector
 
 JOB = "kafkaval-loadgen"
 
@@ -28,16 +29,23 @@ def instance_name(index: int) -> str:
 
 @contextlib.contextmanager
 def metrics_endpoint(
-    settings: Settings, collector: LoadgenCollector, index: int = 0, linger: bool = True
+    settings: Settings,
+    collector: Collector,
+    index: int = 0,
+    linger: bool = True,
+    tags: Mapping[str, str] | None = None,
+    port: int | None = None,
 ) -> Iterator[str]:
-    """Serve ``collector`` on metrics_port + ``index`` for the block; yields host:port.
+    """Serve ``collector`` on ``port`` (default metrics_port + ``index``); yields host:port.
+
+    ``tags`` (the run's) are added as labels to every sample.
 
     Raises:
         KafkavalError: the port is taken.
     """
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(collector)
-    port = settings.metrics_port + index
+    registry.register(tagged(collector, tags))
+    port = settings.metrics_port + index if port is None else port
     try:
         server = MetricsServer(registry, settings.metrics_host, port)
     except OSError as e:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from kafkaval.errors import UsageError
@@ -145,11 +146,15 @@ def build_pool(
     entries: int = 1024,
     key_space: int = 100_000,
     seed: int = 1,
+    sizes: Sequence[tuple[int, float]] = (),
+    key_first: int = 1,
 ) -> list[PoolEntry]:
     """``entries`` pre-built (key, tail) pairs for ``table``, each value ``size`` bytes.
 
-    Keys are the rows' primary keys drawn uniformly from ``1..key_space``; ops
-    are 60% create, 30% update, 10% delete, as in a busy table.
+    Keys are the rows' primary keys drawn uniformly from ``key_first ..
+    key_first + key_space - 1`` (a worker's slice; all of ``1..key_space`` by
+    default); ops are 60% create, 30% update, 10% delete, as in a busy table.
+    With ``sizes`` ((size, weight) pairs) each entry's size is drawn from them instead.
 
     Raises:
         UsageError: ``size`` is too small for the payload kind, or kind unknown.
@@ -157,15 +162,20 @@ def build_pool(
     if kind not in PAYLOAD_KINDS:
         raise UsageError(f"unknown payload kind {kind!r}; choose one of {', '.join(PAYLOAD_KINDS)}")
     minimum = min_record_size(kind)
-    if size < minimum:
+    smallest = min([s for s, _ in sizes] or [size])
+    if smallest < minimum:
         raise UsageError(
-            f"record size {size} B is too small for {kind} payloads (minimum {minimum} B)"
+            f"record size {smallest} B is too small for {kind} payloads (minimum {minimum} B)"
             + ("; use --payload raw for tiny records" if kind == "cdc" else "")
         )
     rng = random.Random(f"{seed}-{table}")
+    # A generator of its own, so one fixed size keeps the keys and ops of before.
+    size_rng = random.Random(f"{seed}-{table}-sizes")
     pool = []
     for n in range(entries):
-        pk = rng.randrange(1, key_space + 1)
+        if sizes:
+            size = size_rng.choices([s for s, _ in sizes], weights=[w for _, w in sizes])[0]
+        pk = rng.randrange(key_first, key_first + key_space)
         if kind == "raw":
             pad = size - HEADER_LEN - len(b'"pad":""}')
             tail = b'"pad":"' + b"x" * pad + b'"}'

@@ -84,6 +84,8 @@ class PacedProducer:
                 POOL_ENTRIES,
                 workload.key_space,
                 seed=worker,
+                sizes=workload.record_sizes,
+                key_first=workload.key_first,
             )
             for i in range(len(workload.topics))
         ]

@@ -1,98 +1,22 @@
 """The five benchmarks of the reference plan, their QUICK sizes and thresholds.
 
+Each is a workload file in ``loadgen/workloads/`` (see workload_file.py).
 Full sizes are the plan's; QUICK keeps the same phases and code path with
 durations and counts scaled down so the whole suite (with stack start) ends in
-about three minutes on a 2-core machine. Thresholds default to the plan's
-and can be overridden per run (``--threshold NAME=VALUE``).
+about three minutes on a 2-core machine. Thresholds default to the plan's;
+their limits can be overridden per run (``--threshold NAME=VALUE``) and more
+added (``--threshold 'p99(e2e) < 50ms'``).
 """
 
 from __future__ import annotations
 
-import dataclasses
-
 from kafkaval.errors import UsageError
 from loadgen.pacing import Phase
+from loadgen.workload_file import KIB, ProfileSpec, seed_workloads
 
-KIB = 1024
+__all__ = ["KIB", "MAX_RATE", "PROFILES", "ProfileSpec", "resolve", "scaled_phases"]
 
-
-@dataclasses.dataclass(frozen=True)
-class Thresholds:
-    """Pass/fail limits; None disables a check for the profile."""
-
-    min_rate_ratio: float | None = 0.99  # achieved / target rate
-    max_p95_service_seconds: float | None = 0.100
-    max_failed: int | None = 0
-    consumed_equals_acked: bool = True
-    max_startup_seconds: float | None = None
-    # The plan's "under 2 GB memory"; judged where the broker's memory is measured.
-    max_broker_memory_bytes: int | None = 2 * 1024**3
-
-
-@dataclasses.dataclass(frozen=True)
-class ProfileSpec:
-    """One benchmark.
-
-    ``measured`` is the index of the phase whose rate is the target (burst has
-    a slow phase before and after the burst to measure recovery).
-    """
-
-    name: str
-    description: str
-    phases: tuple[Phase, ...]
-    quick_phases: tuple[Phase, ...]
-    record_size: int = 5 * KIB
-    measured: int = 0
-    thresholds: Thresholds = Thresholds()
-    kind: str = "load"  # "load" or "startup"
-
-
-PROFILES: dict[str, ProfileSpec] = {
-    p.name: p
-    for p in (
-        ProfileSpec(
-            "throughput",
-            "1000 msg/s for 60 s, 5 KiB records, acks=all",
-            (Phase(60_000, 1000.0),),
-            (Phase(8_000, 1000.0),),
-        ),
-        ProfileSpec(
-            "burst",
-            "5000 msg/s for 30 s between 10 s at 500 msg/s; reports recovery time",
-            (Phase(5_000, 500.0), Phase(150_000, 5000.0), Phase(5_000, 500.0)),
-            (Phase(1_500, 500.0), Phase(20_000, 5000.0), Phase(2_500, 500.0)),
-            measured=1,
-        ),
-        ProfileSpec(
-            "sustained",
-            "500 msg/s for 5 min; reports drift of p99 and of process memory",
-            (Phase(150_000, 500.0),),
-            (Phase(7_500, 500.0),),
-        ),
-        ProfileSpec(
-            "snapshot",
-            "895,000 messages as fast as the broker takes them (Debezium initial snapshot)",
-            (Phase(895_000, None),),
-            (Phase(20_000, None),),
-            # Max rate fills the client queue on purpose: service time then is
-            # queueing time, so the latency and rate limits do not apply.
-            thresholds=Thresholds(min_rate_ratio=None, max_p95_service_seconds=None),
-        ),
-        ProfileSpec(
-            "startup",
-            "cold broker process start until it answers metadata and acks a produce",
-            (),
-            (),
-            thresholds=Thresholds(
-                min_rate_ratio=None,
-                max_p95_service_seconds=None,
-                max_startup_seconds=10.0,
-                max_broker_memory_bytes=2 * 1024**3,
-            ),
-            kind="startup",
-        ),
-    )
-}
+PROFILES: dict[str, ProfileSpec] = {p.name: p for p in seed_workloads()}
 
 
 def resolve(names: list[str] | None) -> list[ProfileSpec]:
@@ -153,22 +77,3 @@ def scaled_phases(
             )
         phases[spec.measured] = Phase(max(1, round(measured.rate * duration)), measured.rate)
     return tuple(phases)
-
-
-def parse_threshold_overrides(items: list[str]) -> dict[str, float]:
-    """``NAME=VALUE`` pairs for Thresholds fields.
-
-    Raises:
-        UsageError: unknown name or a value that is not a number.
-    """
-    fields = {f.name for f in dataclasses.fields(Thresholds)} - {"consumed_equals_acked"}
-    out = {}
-    for item in items:
-        name, _, value = item.partition("=")
-        if name not in fields:
-            raise UsageError(f"unknown threshold {name!r}; known: {', '.join(sorted(fields))}")
-        try:
-            out[name] = float(value)
-        except ValueError:
-            raise UsageError(f"threshold {name} needs a number, not {value!r}") from None
-    return out

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import dataclasses
 import statistics
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
 from loadgen.cost import windowed_p99
 from loadgen.pacing import Phase
-from loadgen.profiles import ProfileSpec, Thresholds
+from loadgen.profiles import ProfileSpec
 from loadgen.recorder import UNSET, summarize_us
+from loadgen.thresholds import Threshold, judge_all
 
 LATENCY_FIELDS = (
     "service_latency_seconds",
@@ -154,69 +155,27 @@ def drift(
     return out
 
 
-def check(result: dict[str, Any], t: Thresholds) -> dict[str, dict[str, Any]]:
-    """Evaluate each enabled threshold: ``{name: {limit, value, passed}}``."""
-    checks: dict[str, dict[str, Any]] = {}
+def check(result: dict[str, Any], thresholds: Mapping[str, Threshold]) -> dict[str, dict[str, Any]]:
+    """Judge each threshold: ``{name: {expr, limit, value, passed[, reason]}}``.
 
-    def add(name: str, limit: Any, value: Any, passed: bool) -> None:
-        checks[name] = {"limit": limit, "value": value, "passed": bool(passed)}
-
-    if t.min_rate_ratio is not None and result.get("target_rate"):
-        ratio = (result["achieved_rate"] or 0.0) / result["target_rate"]
-        add("min_rate_ratio", t.min_rate_ratio, ratio, ratio >= t.min_rate_ratio)
-    if t.max_p95_service_seconds is not None:
-        p95 = result["service_latency_seconds"]["p95"]
-        add(
-            "max_p95_service_seconds",
-            t.max_p95_service_seconds,
-            p95,
-            p95 is not None and p95 < t.max_p95_service_seconds,
-        )
-    if t.max_failed is not None:
-        add("max_failed", t.max_failed, result["failed"], result["failed"] <= t.max_failed)
-    if t.consumed_equals_acked:
-        add(
-            "consumed_equals_acked",
-            result["acked"],
-            result["consumed"],
-            result["consumed"] == result["acked"]
-            and result["sent"] == result["acked"] + result["failed"],
-        )
-    if t.max_startup_seconds is not None:
-        v = result.get("startup_seconds")
-        add(
-            "max_startup_seconds",
-            t.max_startup_seconds,
-            v,
-            v is not None and v < t.max_startup_seconds,
-        )
-    if t.max_broker_memory_bytes is not None:
-        # Load profiles: the brokers' peak from the exporter's series in
-        # Prometheus; startup: the RSS of the broker it started. Not measured
-        # (no exporter) means no check, never a pass.
-        v = result.get("broker_memory_peak_bytes")
-        if v is None:
-            v = result.get("broker_rss_bytes")
-        if v is not None:
-            add(
-                "max_broker_memory_bytes",
-                t.max_broker_memory_bytes,
-                v,
-                v < t.max_broker_memory_bytes,
-            )
-    return checks
+    A figure the run did not measure fails its threshold, except where the
+    threshold says to skip it (the broker memory without an exporter).
+    """
+    return judge_all(thresholds, result)
 
 
-def thresholds_with(t: Thresholds, overrides: dict[str, float]) -> Thresholds:
-    """``t`` with overridden limits; a check the profile does not make stays off."""
-    fields = {f.name: f for f in dataclasses.fields(Thresholds)}
-    # Mixed int / float values by field, so Any for dataclasses.replace(**typed).
-    typed: dict[str, Any] = {
-        k: (int(v) if fields[k].type == "int | None" else v)
-        for k, v in overrides.items()
-        if k in fields and getattr(t, k) is not None
+def thresholds_with(
+    thresholds: Mapping[str, Threshold], overrides: Mapping[str, float]
+) -> dict[str, Threshold]:
+    """``thresholds`` with overridden limits; a check the profile does not make stays off.
+
+    Raises:
+        UsageError: an override for a threshold that compares two figures.
+    """
+    return {
+        name: t.with_limit(overrides[name]) if name in overrides else t
+        for name, t in thresholds.items()
     }
-    return dataclasses.replace(t, **typed)
 
 
 def combine(reps: list[dict[str, Any]]) -> dict[str, Any]:

@@ -22,19 +22,23 @@ import numpy as np
 from kafkaval.config import Settings
 from kafkaval.environment import run_environment
 from kafkaval.errors import KafkavalError, UsageError
-from kafkaval.records import iso, new_run_id, save_run_record, utc_now
+from kafkaval.records import SCHEMA_VERSION, iso, new_run_id, save_run_record, utc_now
+from kafkaval.tags import describe
 from loadgen import cost, results, topics
 from loadgen import profiles as prof
 from loadgen.broker_resources import broker_peaks
 from loadgen.consumer import RunConsumer
+from loadgen.distributed import ENGINES
 from loadgen.endpoint import JOB, instance_name, metrics_endpoint
 from loadgen.metrics import BUCKET_ERROR_BOUND, LoadgenCollector
-from loadgen.payloads import PAYLOAD_KINDS, min_record_size
+from loadgen.payloads import PAYLOAD_KINDS
 from loadgen.producer import PacedProducer
 from loadgen.startup import measure_startup
 from loadgen.startup_container import measure_container_startup
+from loadgen.thresholds import LATENCY_STATS, AbortWatch, Threshold
 from loadgen.workers import split_phases
 from loadgen.workload import Workload, consumer_config, default_topics, producer_config
+from loadgen.workload_file import load_workload
 from stack.processes import rss_bytes
 
 MAX_WORKERS = 16
@@ -51,18 +55,31 @@ class SuiteOptions:
     record_size: int | None = None
     messages: int | None = None
     duration: float | None = None  # seconds of the measured phase (count = rate x duration)
-    key_space: int = 100_000  # primary keys drawn uniformly from 1..key_space
+    # None for key space, payload, partitions: the profile's, else 100000, "cdc", 3.
+    key_space: int | None = None  # primary keys drawn uniformly from 1..key_space
     workers: int = 1
     keep_topics: bool = False
-    payload: str = "cdc"
-    partitions: int = 3
+    payload: str | None = None
+    partitions: int | None = None
     replication_factor: int | None = None
     topic_prefix: str | None = None
-    thresholds: dict[str, float] = dataclasses.field(default_factory=dict)
+    thresholds: dict[str, float] = dataclasses.field(default_factory=dict)  # NAME=VALUE limits
+    # Threshold expressions added to every profile whose kind records their figures.
+    threshold_exprs: list[Threshold] = dataclasses.field(default_factory=list)
+    workload_files: list[str] = dataclasses.field(default_factory=list)
+    # Stop the run once a threshold is lost for good (k6's abortOnFail).
+    abort_on_fail: bool = False
+    # --tag key=value (kafkaval.tags): in the record and on every metric of the run.
+    tags: dict[str, str] = dataclasses.field(default_factory=dict)
     producer_props: dict[str, str] = dataclasses.field(default_factory=dict)
     progress: bool | None = None  # None: live line on a TTY, a line per second otherwise
     need_prometheus: bool = True
     linger: bool = True
+    consume: bool = True  # False: no run consumer (a producer-only benchmark)
+    engine: str = "local"  # where the workers run: local processes, or loadgen.distributed
+    engine_prefix: str = "kafkaval-worker"  # engine-side names (Swarm service) start with it
+    # --engine external: starts the workers given (run id, N, args, env); None prints how.
+    engine_start: Callable[[str, int, list[str], dict[str, str]], None] | None = None
 
     def validate(self) -> None:
         """Raises UsageError for options that cannot run."""
@@ -76,7 +93,7 @@ class SuiteOptions:
             raise UsageError("give --messages or --duration, not both")
         if self.duration is not None and not self.duration > 0:
             raise UsageError(f"--duration must be > 0 seconds, not {self.duration:g}")
-        if self.key_space < 1:
+        if self.key_space is not None and self.key_space < 1:
             raise UsageError(f"--key-space must be >= 1, not {self.key_space}")
         if self.record_size is not None and self.record_size <= 0:
             raise UsageError(f"--record-size must be > 0 bytes, not {self.record_size}")
@@ -86,31 +103,94 @@ class SuiteOptions:
         # exporter (+17), the delivery runner (+90) and the scheduler (+95).
         if not 1 <= self.workers <= MAX_WORKERS:
             raise UsageError(f"--workers must be 1..{MAX_WORKERS}, not {self.workers}")
-        if self.payload not in PAYLOAD_KINDS:
+        if self.engine not in ENGINES:
+            raise UsageError(f"--engine must be one of {', '.join(ENGINES)}, not {self.engine!r}")
+        if self.payload is not None and self.payload not in PAYLOAD_KINDS:
             raise UsageError(f"--payload must be one of {', '.join(PAYLOAD_KINDS)}")
-        size = self.record_size or prof.KIB * 5
-        if size < min_record_size(self.payload):
-            raise UsageError(
-                f"record size {size} B is too small for {self.payload} payloads "
-                f"(minimum {min_record_size(self.payload)} B)"
-                + ("; use --payload raw" if self.payload == "cdc" else "")
-            )
+        if self.partitions is not None and self.partitions < 1:
+            raise UsageError(f"--partitions must be >= 1, not {self.partitions}")
 
 
 def build_workload(spec: prof.ProfileSpec, opts: SuiteOptions, settings: Settings) -> Workload:
+    """The Workload of a load profile: the run's options over the profile's file.
+
+    Raises:
+        UsageError: the combination cannot run (e.g. records too small for the payload).
+    """
     prefix = settings.topic_prefix if opts.topic_prefix is None else opts.topic_prefix
     wl = Workload(
         name=spec.name,
-        topics=tuple(default_topics(prefix)),
+        topics=spec.topics or tuple(default_topics(prefix)),
         phases=prof.scaled_phases(spec, opts.quick, opts.rate, opts.messages, opts.duration),
-        key_space=opts.key_space,
+        key_space=opts.key_space or spec.key_space or 100_000,
         record_size=opts.record_size or spec.record_size,
-        payload=opts.payload,
-        partitions=opts.partitions,
-        replication_factor=opts.replication_factor or (3 if settings.brokers >= 3 else 1),
+        # --record-size gives every record that size.
+        record_sizes=() if opts.record_size else spec.record_sizes,
+        payload=opts.payload or spec.payload or "cdc",
+        partitions=opts.partitions or spec.partitions or 3,
+        replication_factor=opts.replication_factor
+        or spec.replication_factor
+        or (3 if settings.brokers >= 3 else 1),
+        producer_props=spec.producer,
+        consumer_props=spec.consumer,
+        consume=opts.consume,
     )
     wl.validate()
     return wl
+
+
+def resolve_profiles(opts: SuiteOptions) -> list[prof.ProfileSpec]:
+    """The seed profiles asked for (all without --profile and --workload), then the files.
+
+    Raises:
+        UsageError: an unknown profile, a bad workload file, or two profiles of one name.
+    """
+    specs = prof.resolve(opts.profiles) if opts.profiles or not opts.workload_files else []
+    for path in opts.workload_files:
+        spec = load_workload(path)
+        if any(s.name == spec.name for s in specs):
+            raise UsageError(
+                f"workload {path}: a profile named {spec.name!r} is already in this run; "
+                "rename it (name = ...)"
+            )
+        specs.append(spec)
+    return specs
+
+
+# Figures that mean nothing at max rate: no target, and service time is queueing time.
+_PACED_FIGURES = {"target_rate", *(f"service_latency_seconds.{q}" for q in LATENCY_STATS)}
+
+
+def profile_thresholds(spec: prof.ProfileSpec, opts: SuiteOptions) -> dict[str, Threshold]:
+    """The profile's thresholds with the run's limits and expressions."""
+    base = dict(spec.thresholds)
+    if opts.rate == prof.MAX_RATE:
+        # Unpaced, the client queue fills on purpose (as for snapshot).
+        base = {n: t for n, t in base.items() if not t.figures & _PACED_FIGURES}
+    out = results.thresholds_with(base, opts.thresholds)
+    for t in opts.threshold_exprs:
+        if t.applies_to(spec.kind):
+            out[t.name] = t
+    return out
+
+
+def check_thresholds(specs: list[prof.ProfileSpec], opts: SuiteOptions) -> None:
+    """Raises UsageError for a NAME=VALUE limit no profile has, or an expression
+    on figures no profile of this run records."""
+    for t in opts.threshold_exprs:
+        if specs and not any(t.applies_to(s.kind) for s in specs):
+            kinds = ", ".join(sorted({s.kind for s in specs}))
+            raise UsageError(
+                f"threshold {t.expr!r} uses a figure no profile of this run records "
+                f"(their kinds: {kinds}); drop it or add a profile that has it"
+            )
+    known = {n for s in [*prof.PROFILES.values(), *specs] for n in s.thresholds}
+    for name in opts.thresholds:
+        if name not in known:
+            raise UsageError(
+                f"unknown threshold {name!r}; known: {', '.join(sorted(known))} "
+                "(or give an expression such as 'p99(e2e) < 50ms')"
+            )
 
 
 class _Sampler(threading.Thread):
@@ -157,7 +237,7 @@ class Progress:
 
 
 @contextmanager
-def _stop_on_signals(running: threading.Event) -> Iterator[None]:
+def stop_on_signals(running: threading.Event) -> Iterator[None]:
     """SIGINT/SIGTERM only clear ``running``; the loop then ends and cleans up."""
     if threading.current_thread() is not threading.main_thread():
         yield
@@ -183,12 +263,16 @@ def run_load(
     running: threading.Event,
     progress: Progress,
     label: str,
+    watch: AbortWatch | None = None,
 ) -> dict[str, Any]:
-    """One repetition of a load profile; returns its result (without checks)."""
+    """One repetition of a load profile; returns its result (without checks).
+
+    ``watch`` sees the live counts about once a second and may stop the run.
+    """
     topics.create_topics(settings, wl.topics, wl.partitions, wl.replication_factor)
     consumer = None
     try:
-        if opts.workers > 1:
+        if opts.workers > 1 or opts.engine != "local":
             shares = split_phases(wl.phases, opts.workers)
             expected = {i + 1: sum(p.count for p in sh) for i, sh in enumerate(shares)}
         else:
@@ -199,19 +283,27 @@ def run_load(
                 wl.topics,
                 wl.partitions,
                 expected,
-                consumer_config(settings, f"kafkaval-perf-{spec.name}-{new_run_id()}"),
+                consumer_config(
+                    settings, f"kafkaval-perf-{spec.name}-{new_run_id()}", wl.consumer_props
+                ),
             )
             collector.attach_consumer(consumer)
             consumer.start()
+        if opts.engine != "local":
+            from loadgen.distributed import run_engine_workers
+
+            return run_engine_workers(
+                settings, spec, wl, collector, opts, running, progress, label, consumer
+            )
         if opts.workers > 1:
             from loadgen.workers import run_workers
 
             return run_workers(
-                settings, spec, wl, collector, opts, running, progress, label, consumer
+                settings, spec, wl, collector, opts, running, progress, label, consumer, watch
             )
         producer = PacedProducer(
             wl,
-            producer_config(settings, opts.producer_props),
+            producer_config(settings, opts.producer_props, wl.producer_props),
             running=running,
             on_phase=lambda p: collector.set_target_rate(spec.name, p.rate or -1.0),
         )
@@ -227,6 +319,21 @@ def run_load(
             rate = rec.acked_count / elapsed if elapsed > 0 else 0
             eta = f"/{planned:.0f}s" if planned else ""
             consumed = consumer.consumed if consumer else 0
+            if watch is not None:
+                live = {
+                    "service": rec.service_done,
+                    "response": rec.response_done,
+                    "send_delay": rec.send_delay_done,
+                    "e2e": consumer.recorder.e2e_done if consumer else None,
+                }
+                watch.check(
+                    {
+                        "failed": rec.failed_count,
+                        "duplicates_consumed": consumer.recorder.duplicates if consumer else 0,
+                    },
+                    lambda name: seconds_so_far(live[name]),
+                    total,
+                )
             progress.line(
                 f"{label}: {elapsed:5.1f}s{eta} sent {rec.sent_count}/{total} "
                 f"acked {rec.acked_count} failed {rec.failed_count} consumed {consumed} "
@@ -277,6 +384,13 @@ def run_load(
                 print(f"warning: {e}", file=sys.stderr)
 
 
+def seconds_so_far(values_us: Any) -> np.ndarray:
+    """A copy (the recorder keeps appending) of µs latencies so far, in seconds."""
+    if values_us is None:
+        return np.zeros(0)
+    return np.frombuffer(values_us[:], dtype=np.int64) / 1e6
+
+
 def _needs(workloads: list[Workload]) -> tuple[int, int]:
     """(disk bytes, memory bytes) the largest profile needs (topics are deleted between)."""
     if not workloads:
@@ -299,8 +413,8 @@ def run_suite(
         UsageError: bad options; KafkavalError: preflight refused or a run broke.
     """
     opts.validate()
-    specs = prof.resolve(opts.profiles)
-    overrides = opts.thresholds
+    specs = resolve_profiles(opts)
+    check_thresholds(specs, opts)
     workloads = {s.name: build_workload(s, opts, settings) for s in specs if s.kind == "load"}
     disk, memory = _needs(list(workloads.values()))
     notes = topics.preflight(settings, disk, memory, opts.need_prometheus)
@@ -313,19 +427,18 @@ def run_suite(
     run_id = new_run_id()
     started = utc_now()
     profiles_out: dict[str, Any] = {}
+    aborted: dict[str, Any] | None = None  # the threshold --abort-on-fail stopped the run on
     with (
-        _stop_on_signals(running),
-        metrics_endpoint(settings, collector, 0, linger=opts.linger) as address,
+        stop_on_signals(running),
+        metrics_endpoint(settings, collector, 0, linger=opts.linger, tags=opts.tags) as address,
     ):
         print(f"metrics: http://{address}/metrics (job {JOB})", file=out)
+        if opts.tags:
+            print(f"tags: {describe(opts.tags)}", file=out)
         for spec in specs:
             reps = []
-            base = spec.thresholds
-            if opts.rate == prof.MAX_RATE:
-                # Unpaced, the client queue fills on purpose: service time is
-                # queueing time and there is no target rate (as for snapshot).
-                base = dataclasses.replace(base, min_rate_ratio=None, max_p95_service_seconds=None)
-            thresholds = results.thresholds_with(base, overrides)
+            thresholds = profile_thresholds(spec, opts)
+            watch = AbortWatch(thresholds, running.clear) if opts.abort_on_fail else None
             for r in range(opts.repeat):
                 if not running.is_set():
                     break
@@ -358,6 +471,7 @@ def run_suite(
                         running,
                         progress,
                         label,
+                        watch,
                     )
                 rep_ended = utc_now()
                 if spec.kind == "load":
@@ -379,6 +493,15 @@ def run_suite(
                 res["passed"] = all(c["passed"] for c in res["thresholds"].values())
                 reps.append(res)
                 print(_one_line(spec.name, res), file=out)
+                if watch is not None and watch.lost is not None:
+                    lost = watch.lost
+                    aborted = {"profile": spec.name, "threshold": lost.name, **lost.as_record()}
+                    print(
+                        f"aborted: threshold {lost.name} ({lost.expr}) lost with "
+                        f"{lost.value:g} against {lost.limit:g}",
+                        file=out,
+                    )
+                    break
             if reps:
                 profiles_out[spec.name] = results.combine(reps)
                 # The profile's window spans all its repetitions.
@@ -388,15 +511,18 @@ def run_suite(
         ended = utc_now()
     interrupted = not running.is_set()
     record = {
+        "schema_version": SCHEMA_VERSION,
         "run_id": run_id,
         "kind": "performance",
         "started_at": iso(started),
         "ended_at": iso(ended),
         "quick": opts.quick,
+        "tags": dict(opts.tags),
         "passed": bool(profiles_out)
         and not interrupted
         and all(p["passed"] for p in profiles_out.values()),
         "interrupted": interrupted,
+        "aborted": aborted,
         "repeat": opts.repeat,
         "bootstrap_servers": settings.bootstrap_servers,
         "prometheus_url": settings.prometheus_url,
@@ -430,10 +556,12 @@ def _parameters(
             partitions=wl.partitions,
             replication_factor=wl.replication_factor,
             record_size=wl.record_size,
+            record_sizes=[{"size": s, "weight": w} for s, w in wl.record_sizes],
             payload=wl.payload,
             key_space=wl.key_space,
             phases=[{"count": p.count, "rate": p.rate} for p in wl.phases],
-            producer_props=opts.producer_props,
+            producer_props={**wl.producer_props, **opts.producer_props},
+            consumer_props=dict(wl.consumer_props),
         )
     return params
 

@@ -4,8 +4,9 @@ Python's GIL caps one process at what one core can send; each worker is a
 separate process (``spawn``, so no threads or sockets are inherited) with its
 own PacedProducer, its own LoadgenCollector and its own /metrics endpoint on
 ``metrics_port + i`` (instance ``loadgen-<i>``); Prometheus sums the
-instances. The same split works across containers or hosts. Every phase's
-rate and count are divided evenly; worker ``i`` stamps its index into each
+instances. The same split works across containers or hosts
+(loadgen.engine_worker). Every phase's rate and count are divided evenly,
+the key space into disjoint slices; worker ``i`` stamps its index into each
 message so the one consumer in the parent tells the workers' sequences apart.
 All workers start their schedules together after their warm-up, and send
 their recorded arrays back to the parent for exact percentiles.
@@ -13,12 +14,13 @@ their recorded arrays back to the parent for exact percentiles.
 
 from __future__ import annotations
 
+import dataclasses
 import multiprocessing as mp
 import queue
 import threading
 import time
 from array import array
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
@@ -45,6 +47,30 @@ def split_phases(phases: tuple[Phase, ...], workers: int) -> list[tuple[Phase, .
     return shares
 
 
+def split_keys(key_space: int, workers: int) -> list[tuple[int, int]]:
+    """Each worker's slice of the keys 1..key_space: ``(first key, how many)``.
+
+    Disjoint slices: no two workers write the same row, as N writers of one
+    table's distinct rows would. A key space smaller than N gives some
+    workers the same one key (a slice is never empty).
+    """
+    out = []
+    for w in range(workers):
+        size = key_space // workers + (1 if w < key_space % workers else 0)
+        first = 1 + w * (key_space // workers) + min(w, key_space % workers)
+        out.append((first, size) if size else (1 + w % key_space, 1))
+    return out
+
+
+def worker_share(wl: Workload, index: int, workers: int) -> tuple[Workload, tuple[Phase, ...]]:
+    """Worker ``index`` (1..workers): its workload (its slice of the keys) and its phases."""
+    first, size = split_keys(wl.key_space, workers)[index - 1]
+    return (
+        dataclasses.replace(wl, key_first=first, key_space=size),
+        split_phases(wl.phases, workers)[index - 1],
+    )
+
+
 def _worker_main(
     settings: Settings,
     wl: Workload,
@@ -56,6 +82,7 @@ def _worker_main(
     results: Any,
     serve_metrics: bool,
     stop: Any = None,
+    tags: dict[str, str] | None = None,
 ) -> None:
     # Imports here: the spawned interpreter starts from scratch.
     import contextlib
@@ -67,7 +94,7 @@ def _worker_main(
     try:
         collector = LoadgenCollector()
         endpoint = (
-            metrics_endpoint(settings, collector, index)
+            metrics_endpoint(settings, collector, index, tags=tags)
             if serve_metrics
             else contextlib.nullcontext()
         )
@@ -126,6 +153,7 @@ class WorkerPool:
         workers: int,
         props: dict[str, str],
         serve_metrics: bool = True,
+        tags: dict[str, str] | None = None,
     ) -> None:
         ctx = mp.get_context("spawn")
         self.shares = split_phases(wl.phases, workers)
@@ -136,7 +164,7 @@ class WorkerPool:
                 target=_worker_main,
                 args=(
                     settings,
-                    wl,
+                    worker_share(wl, i + 1, workers)[0],
                     i + 1,
                     self.shares[i],
                     props,
@@ -145,6 +173,7 @@ class WorkerPool:
                     self.results,
                     serve_metrics,
                     self.stop,
+                    tags,
                 ),
                 name=f"loadgen-worker-{i + 1}",
                 daemon=True,
@@ -234,11 +263,18 @@ def run_workers(
     progress: Any,
     label: str,
     consumer: Any,
+    watch: Any = None,
 ) -> dict:
     """One repetition of a load profile with ``opts.workers`` producer processes."""
     from loadgen import results
 
-    pool = WorkerPool(settings, wl, opts.workers, producer_config(settings, opts.producer_props))
+    pool = WorkerPool(
+        settings,
+        wl,
+        opts.workers,
+        producer_config(settings, opts.producer_props, wl.producer_props),
+        tags=opts.tags,
+    )
     planned = sum(p.duration or 0 for p in wl.phases)
     rss: list[tuple[float, int]] = []
     eta = f"/{planned:.0f}s" if planned else ""
@@ -249,6 +285,16 @@ def run_workers(
         # here the consumer (in this process) shows the progress.
         rss.append((elapsed, sum(rss_bytes(pid) or 0 for pid in [None, *pool.pids()])))
         consumed = consumer.consumed if consumer is not None else 0
+        if watch is not None and consumer is not None:
+            from loadgen.suite import seconds_so_far
+
+            # The producers' figures are in the worker processes until they end.
+            rec = consumer.recorder
+            watch.check(
+                {"duplicates_consumed": rec.duplicates},
+                lambda name: seconds_so_far(rec.e2e_done if name == "e2e" else None),
+                wl.count,
+            )
         progress.line(
             f"{label}: {elapsed:5.1f}s{eta} {opts.workers} workers, "
             f"consumed {consumed}/{wl.count} ~{consumed / elapsed if elapsed else 0:,.0f} msg/s"
@@ -283,22 +329,30 @@ def run_workers(
         drain_s,
         rss,
     )
-    errors: dict[str, int] = {}
-    for r in out:
-        for k, v in r["errors"].items():
-            errors[k] = errors.get(k, 0) + v
+    errors = sum_errors(r["errors"] for r in out)
     if errors:
         res["client_errors"] = errors
     res["workers"] = opts.workers
     return res
 
 
+def sum_errors(per_worker: Iterable[dict[str, int]]) -> dict[str, int]:
+    """The workers' client error counts, summed per error name."""
+    total: dict[str, int] = {}
+    for errors in per_worker:
+        for name, n in errors.items():
+            total[name] = total.get(name, 0) + n
+    return total
+
+
 def run_compare_workers(settings: Settings, wl: Workload, workers: int) -> dict:
     """bench-compare's loadgen side (``loadgen.compare.compare_workload``) in several processes."""
-    from loadgen.compare import SHARED
+    from loadgen.compare import LOADGEN_PROPS
     from loadgen.recorder import UNSET, summarize_us
 
-    pool = WorkerPool(settings, wl, workers, producer_config(settings, SHARED), serve_metrics=False)
+    pool = WorkerPool(
+        settings, wl, workers, producer_config(settings, LOADGEN_PROPS), serve_metrics=False
+    )
     out = pool.run(timeout=600)
     _, sent, acked = merge(out, pool.shares, wl.phases)
     ok = acked != UNSET

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from kafkaval.config import Settings
 from kafkaval.errors import UsageError
 from loadgen.pacing import Phase
-from loadgen.payloads import TABLES
+from loadgen.payloads import TABLES, min_record_size
 
 CDC_TOPIC = "dbserver.public.{table}"
 _LEGAL_TOPIC = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
@@ -73,7 +73,13 @@ class Workload:
     partitions: int = 3
     replication_factor: int = 1
     key_space: int = 100_000
+    key_first: int = 1  # keys are key_first .. key_first + key_space - 1 (a worker's share)
     consume: bool = True
+    # (size, weight) pairs when record sizes vary; record_size is then their mean.
+    record_sizes: tuple[tuple[int, float], ...] = ()
+    # Client properties the workload itself needs (its file's [producer] / [consumer]).
+    producer_props: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    consumer_props: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
     @property
     def count(self) -> int:
@@ -83,6 +89,13 @@ class Workload:
         """Raises UsageError for a workload that cannot run."""
         if self.record_size <= 0:
             raise UsageError(f"record size must be > 0 bytes, not {self.record_size}")
+        smallest = min([s for s, _ in self.record_sizes] or [self.record_size])
+        if smallest < min_record_size(self.payload):
+            raise UsageError(
+                f"record size {smallest} B is too small for {self.payload} payloads "
+                f"(minimum {min_record_size(self.payload)} B)"
+                + ("; use --payload raw" if self.payload == "cdc" else "")
+            )
         for p in self.phases:
             if p.rate is not None and not p.rate > 0:
                 raise UsageError(f"rate must be > 0 msg/s, not {p.rate}")
@@ -96,10 +109,27 @@ class Workload:
             raise UsageError("partitions and replication factor must be > 0")
 
 
-def producer_config(settings: Settings, extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """Defaults, then the configured client properties, then ``extra``."""
-    return {**PRODUCER_DEFAULTS, **settings.client_config("producer"), **(extra or {})}
+def producer_config(
+    settings: Settings,
+    extra: Mapping[str, str] | None = None,
+    workload: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """Defaults, the workload's properties, the configured ones, then ``extra`` (the run's)."""
+    return {
+        **PRODUCER_DEFAULTS,
+        **(workload or {}),
+        **settings.client_config("producer"),
+        **(extra or {}),
+    }
 
 
-def consumer_config(settings: Settings, group: str) -> dict[str, str]:
-    return {**CONSUMER_DEFAULTS, "group.id": group, **settings.client_config("consumer")}
+def consumer_config(
+    settings: Settings, group: str, workload: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """Defaults, the group, the workload's properties, then the configured ones."""
+    return {
+        **CONSUMER_DEFAULTS,
+        "group.id": group,
+        **(workload or {}),
+        **settings.client_config("consumer"),
+    }

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from chaos.checker import group_bound, offset_anomalies
 from kafkaval.environment import machine
 from kafkaval.records import parse_iso
 from report import promql
@@ -40,6 +41,19 @@ DELIVERY_COUNTS = (
     "reordered",
     "failed",
     "failed_visible",
+    "inconsistent_offsets",
+    "foreign",
+    "removed",
+)
+# Counted per consumer group, each against its ``<name>_per_group`` bound
+# (chaos.checker defines them).
+GROUP_COUNTS = (
+    "missing",
+    "unseen",
+    "inconsistent_offsets",
+    "nonmonotonic_poll",
+    "poll_skip",
+    "redeliveries",
 )
 
 
@@ -292,14 +306,17 @@ def threshold_rows(thresholds: dict[str, Any]) -> list[dict[str, Any]]:
     """Rows of the threshold table from a record's ``thresholds``.
 
     A threshold is either a plain limit (``"p95_service_ms": 100``) or a dict
-    with ``limit``, ``value``/``actual`` and ``passed``; both are shown as given.
+    with ``limit``, ``value``/``actual`` and ``passed`` (and the ``expr`` it
+    judged, shown after a name that is not the expression itself); both are
+    shown as given.
     """
     rows = []
     for key, spec in thresholds.items():
         if isinstance(spec, dict):
+            expr = spec.get("expr")
             rows.append(
                 {
-                    "name": key,
+                    "name": key if not expr or expr == key else f"{key}: `{expr}`",
                     "limit": spec.get("limit", spec.get("max", spec.get("min"))),
                     "value": spec.get("value", spec.get("actual")),
                     "passed": spec.get("passed"),
@@ -331,10 +348,14 @@ def collect_delivery(
         bounds = entry.get("bounds") or {}
         counts = []
         for field in DELIVERY_COUNTS:
-            value = entry.get(field)
-            bound = bounds.get(field)
-            ok = None if bound is None or value is None else value <= bound
-            counts.append({"name": field, "value": value, "bound": bound, "ok": ok})
+            counts.append(_count(field, entry.get(field), bounds.get(field)))
+        groups = entry.get("groups") or {}
+        for group, g in groups.items():
+            for field in GROUP_COUNTS:
+                bound = group_bound(bounds, field, group)
+                if bound is None and field != "redeliveries":
+                    bound = 0  # an anomaly class without a stated bound allows none (as judged)
+                counts.append(_count(f"{field} ({group})", g.get(field), bound))
         # Which totals Prometheus has for this entry, and under which query: the
         # chaos counters, or what another source published (the CDC run's).
         totals = entry.get("prometheus_totals", DELIVERY_TOTALS)
@@ -351,6 +372,8 @@ def collect_delivery(
             "record": entry,
             "window": {"start": w.start, "end": w.end, "seconds": w.seconds},
             "counts": counts,
+            "missing": _missing(groups),
+            "offset_anomalies": offset_anomalies(entry),
             # Numbers only: id lists (missing_ids ...) belong in the record, not a table.
             "groups": {
                 g: {k: v for k, v in counts.items() if isinstance(v, int | float)}
@@ -375,6 +398,19 @@ def collect_delivery(
     }
 
 
+def _count(name: str, value: Any, bound: Any) -> dict[str, Any]:
+    ok = None if bound is None or value is None else value <= bound
+    return {"name": name, "value": value, "bound": bound, "ok": ok}
+
+
+def _missing(groups: dict[str, dict[str, Any]]) -> int | None:
+    """Acked messages the groups never got, summed; None (not measured) without every count."""
+    values = [g.get("missing") for g in groups.values()]
+    if not values or any(v is None for v in values):
+        return None
+    return sum(v for v in values if v is not None)
+
+
 def _fault_row(fault: dict[str, Any], w: Window) -> dict[str, Any]:
     def offset(key: str) -> float | None:
         text = fault.get(key)
@@ -384,19 +420,36 @@ def _fault_row(fault: dict[str, Any], w: Window) -> dict[str, Any]:
 
 
 def guarantee_statement(entry: dict[str, Any]) -> str:
-    """The guarantee observed, in one plain sentence with its numbers."""
+    """The guarantee observed, in one plain sentence with its numbers.
+
+    At-least-once holds only when nothing acked is lost from the log and every
+    consumer group got every acked message (none ``missing``).
+    """
     acked = entry.get("acked") or 0
     lost = entry.get("lost")
+    groups = entry.get("groups") or {}
     redeliveries = entry.get("redeliveries") or 0
     dups = entry.get("log_duplicates") or 0
     faults = sorted({f.get("kind", "fault") for f in entry.get("faults") or []})
     after = f" after the {', '.join(faults)}" if faults else ""
     if lost is None:
         return "no loss count in the run record: the guarantee cannot be stated"
-    held = "held" if lost == 0 else "VIOLATED"
+    unmeasured = sorted(g for g, counts in groups.items() if counts.get("missing") is None)
+    if unmeasured:
+        return (
+            f"no missing count for group {', '.join(unmeasured)} in the run record: "
+            "the guarantee cannot be stated"
+        )
+    missed = {g: counts["missing"] for g, counts in groups.items() if counts["missing"]}
+    held = "held" if lost == 0 and not missed else "VIOLATED"
     text = f"at-least-once {held}: {lost:,} of {acked:,} acked messages lost"
+    for group, n in sorted(missed.items()):
+        text += f"; group {group} never got {n:,} acked messages"
     text += f"; {redeliveries:,} redeliveries{after}"
     text += f"; {dups:,} log duplicates" if dups else "; no log duplicates"
+    offsets = offset_anomalies(entry)
+    if offsets:
+        text += f"; {offsets:,} offset anomalies"
     return text
 
 
@@ -408,6 +461,7 @@ def _run_summary(record: dict[str, Any], w: Window) -> dict[str, Any]:
         "quick": bool(record.get("quick")),
         "passed": record.get("passed"),
         "window_seconds": w.seconds,
+        "tags": record.get("tags") or {},
     }
 
 

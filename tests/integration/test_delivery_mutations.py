@@ -39,3 +39,41 @@ def test_acks_0_with_broker_kill_reports_loss(stack_settings: Settings) -> None:
     assert not entry["passed"]
     assert entry["lost"] > 0 and entry["lost_ids"]
     assert any(f.startswith("lost ") for f in entry["failures"])
+
+
+def test_consumer_that_seeks_past_records_is_reported_as_poll_skip(
+    stack_settings: Settings,
+) -> None:
+    record = run_suite(
+        stack_settings, ["consumer-restart"], ["single"], quick=True,
+        shape_overrides={"single": stack_settings}, unsafe=Unsafe(consumer_seek_past=5),
+    )  # fmt: skip
+    entry = record["scenarios"]["consumer-restart"]
+    assert not entry["passed"] and not record["passed"]
+    g1 = entry["groups"]["g1"]
+    # Each seek jumped 5 records the log held, within one assignment.
+    assert g1["poll_skip"] >= 5 and g1["poll_skip_ids"], entry["failures"]
+    assert any(f.startswith("group g1 poll_skip ") for f in entry["failures"])
+    # What the group read still sits where the log has it, in order: only skips.
+    assert g1["inconsistent_offsets"] == 0 and g1["nonmonotonic_poll"] == 0
+    # Skipped and committed records are missing, unless a kill made them come again.
+    assert g1["missing"] <= g1["poll_skip"]
+    assert entry["lost"] == 0 and entry["inconsistent_offsets"] == 0  # the log is intact
+
+
+def test_producer_that_calls_acked_sends_failed_is_reported_as_failed_visible(
+    stack_settings: Settings,
+) -> None:
+    record = run_suite(
+        stack_settings, ["consumer-restart"], ["single"], quick=True,
+        shape_overrides={"single": stack_settings}, unsafe=Unsafe(producer_fail_every=100),
+    )  # fmt: skip
+    entry = record["scenarios"]["consumer-restart"]
+    assert not entry["passed"] and not record["passed"]
+    # Every "failure" was a message the broker appended: all of them are in the log.
+    assert entry["failed"] >= 10 and entry["failed_visible"] == entry["failed"], entry["failures"]
+    assert entry["failed_visible_ids"] and any(
+        f.startswith("failed_visible ") for f in entry["failures"]
+    )
+    # The groups read those records too: failed, yet not unseen.
+    assert all(g["unseen"] == 0 and g["missing"] == 0 for g in entry["groups"].values())

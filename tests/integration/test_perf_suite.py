@@ -13,10 +13,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 import requests
 
 from kafkaval.config import Settings
+from kafkaval.records import SCHEMA_VERSION, record_schema
 from loadgen.metrics import BUCKET_ERROR_BOUND, BUCKETS_SECONDS
 from loadgen.suite import SuiteOptions, run_suite
 
@@ -108,6 +110,14 @@ def test_record_has_every_field(
     assert saved["profiles"]["burst"]["target_rate"] == 5000
     assert "recovery_seconds" in saved["profiles"]["burst"]
     assert saved["profiles"]["snapshot"]["drain_seconds"] is not None
+
+
+def test_record_matches_the_json_schema(
+    quick_run: tuple[dict[str, Any], str], perf_settings: Settings
+) -> None:
+    saved = json.loads((Path(perf_settings.results_dir) / "latest-performance.json").read_text())
+    assert saved["schema_version"] == SCHEMA_VERSION
+    jsonschema.validate(saved, record_schema())
 
 
 def test_counts_are_exact(quick_run: tuple[dict[str, Any], str]) -> None:
@@ -228,7 +238,7 @@ def test_workers_share_the_rate_with_exact_counts(perf_settings: Settings) -> No
     total = _query(
         settings,
         'sum(last_over_time(kafkaval_loadgen_messages_acked_total{profile="throughput",'
-        'role="producer",instance=~"loadgen-[12]"}[15m]))',
+        'role="producer",instance=~"loadgen-[12]",run_id=""}[15m]))',  # not a swarm run's
     )
     assert float(total[0]["value"][1]) == 8000  # Prometheus sums the workers
 

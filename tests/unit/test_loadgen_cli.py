@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from kafkaval.cli import main
@@ -24,6 +26,11 @@ from kafkaval.cli import main
         (["--messages", "10", "--duration", "5"], "not both"),
         (["--profile", "snapshot", "--duration", "5"], "--duration needs a fixed rate"),
         (["--key-space", "0"], "must be > 0"),
+        (["--threshold", "p99(lag) < 5ms"], "unknown figure p99(lag) (known: "),
+        (["--threshold", "p99(e2e) <"], "it ends too early"),
+        (["--profile", "startup", "--threshold", "p99(e2e) < 1s"], "no profile of this run"),
+        (["--tag", "job=x"], "tag name 'job' is a label"),
+        (["--tag", "env=a b"], "bad value for tag env"),
     ],
 )
 def test_bad_input_is_one_line_exit_2(
@@ -65,3 +72,25 @@ def test_rate_max_and_duration_shape_the_measured_phase() -> None:
     # burst: only the measured (middle) phase goes unpaced; the others keep their rate
     phases = scaled_phases(burst, False, "max")
     assert phases[1].rate is None and phases[0].rate == 500.0 and phases[2].rate == 500.0
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('name = "w"\nrate = 5\n', "w.toml: rate: unknown key; allowed: name, description,"),
+        ('name = "w"\n[[phases]]\ncount = 10\nrate = -1\n', "impossible rate -1 msg/s"),
+        ('name = "w"\n[[phases]]\ncount = "ten"\n', "phases[0].count: must be an integer"),
+        ("name = \n", "not valid TOML"),
+    ],
+)
+def test_a_bad_workload_file_is_one_line_exit_2(
+    text: str, message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "w.toml"
+    path.write_text(text)
+    junit = tmp_path / "junit.xml"
+    argv = ["perf", "run", "--bootstrap-servers", "127.0.0.1:1", "--workload", str(path)]
+    assert main([*argv, "--junit", str(junit)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0], err
+    assert not junit.exists()  # a usage error: nothing ran, nothing to report

@@ -52,3 +52,16 @@ def test_too_small_record_size_is_a_usage_error() -> None:
         build_pool("videos", 100)
     with pytest.raises(UsageError, match="unknown payload kind"):
         build_pool("videos", 5120, kind="avro")
+
+
+@pytest.mark.parametrize("kind", ["cdc", "raw"])
+def test_a_size_distribution_gives_each_size_by_its_weight(kind: str) -> None:
+    pool = build_pool("videos", 0, kind, entries=1000, sizes=((1024, 3.0), (4096, 1.0)))
+    sizes = [len(make_value(1, n, 0, e.tail)) for n, e in enumerate(pool)]
+    assert set(sizes) == {1024, 4096}
+    assert 0.2 < sizes.count(4096) / len(sizes) < 0.3
+    # One fixed size keeps the keys of before (its own random generator draws the sizes).
+    fixed = build_pool("videos", 1024, kind, entries=50)
+    assert [e.key for e in fixed] == [e.key for e in pool[:50]]
+    with pytest.raises(UsageError, match="too small"):
+        build_pool("videos", 0, kind, entries=1, sizes=((10, 1.0), (4096, 1.0)))

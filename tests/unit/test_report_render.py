@@ -59,6 +59,23 @@ def test_performance_report_shows_numbers_and_mismatch() -> None:
     assert "**outbuf-latency** (throughput)" not in text
 
 
+def test_performance_report_shows_the_workers_of_a_distributed_run() -> None:
+    record = _record("performance")
+    entry = record["profiles"]["throughput"]
+    rows = [
+        {"worker": i, "host": f"node-{i}", "sent": 100, "acked": 100, "failed": 0,
+         "achieved_rate": 333.3, "service_p99_seconds": 0.0123, "cpu_seconds": 2.5,
+         "max_rss_bytes": 200 * 2**20}
+        for i in (1, 2, 3)
+    ]  # fmt: skip
+    entry.update(worker_results=rows, engine={"name": "swarm", "histogram_error_bound": 2**-10})
+    collector = Collector(FakeProm(fixture_totals()), scrape_interval=2.0)
+    text = build_performance(record, collector, FROZEN, charts=False).text
+    assert "One run by 3 workers on swarm: counts are their exact sums" in text
+    assert "merged histograms (within 0.10 % below" in text
+    assert "| 2 | node-2 | 100 | 100 | 0 | 333.3 | 12.3 | 2.5 |" in text
+
+
 def test_delivery_report_states_guarantee_and_missing_series() -> None:
     collector = Collector(FakeProm(fixture_totals()), scrape_interval=2.0)
     text = build_delivery(_record("delivery"), collector, FROZEN, charts=False).text

@@ -1,0 +1,116 @@
+"""deploy/ and the discovery examples, checked offline.
+
+No Kubernetes cluster is reachable here, and ``kubectl create --dry-run=client``
+still asks a server for its API list, so the manifests are checked for the
+structure the workers need: an Indexed Job whose size, worker count and ports
+agree, whose arguments the real CLI accepts and whose environment meets the
+worker contract; the same for the Swarm stack file. The Prometheus examples
+go through promtool where it can check them (Debian's has no kubernetes_sd).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from kafkaval.cli import build_parser
+from loadgen.engine_worker import contract_from
+
+REPO = Path(__file__).resolve().parents[2]
+K8S = REPO / "deploy" / "kubernetes"
+
+
+def _docs(path: Path) -> list[dict[str, Any]]:
+    return [d for d in yaml.safe_load_all(path.read_text()) if d]
+
+
+def _manifests() -> dict[str, dict[str, Any]]:
+    out = {}
+    for path in sorted(K8S.glob("*.yaml")):
+        for doc in _docs(path):
+            assert {"apiVersion", "kind", "metadata"} <= doc.keys(), path
+            assert doc["metadata"].get("name"), path
+            out[doc["kind"]] = doc
+    return out
+
+
+def _worker_args_parse(args: list[str]) -> None:
+    ns = build_parser().parse_args([str(a) for a in args])
+    assert ns.perf_verb == "worker" and ns.profiles, args
+
+
+def test_kubernetes_indexed_job_meets_the_worker_contract() -> None:
+    m = _manifests()
+    assert {"Job", "ConfigMap", "Service", "PodMonitor"} <= m.keys()
+    job, cm = m["Job"]["spec"], m["ConfigMap"]["data"]
+    assert job["completionMode"] == "Indexed"
+    assert job["backoffLimit"] == 0 and job["template"]["spec"]["restartPolicy"] == "Never"
+    (container,) = job["template"]["spec"]["containers"]
+    env = {e["name"]: e["value"] for e in container["env"]}
+    assert job["completions"] == job["parallelism"] == int(env["KAFKAVAL_WORKERS"])
+    refs = [r["configMapRef"]["name"] for r in container["envFrom"]]
+    assert refs == [m["ConfigMap"]["metadata"]["name"]]
+    _worker_args_parse(container["args"])
+    # Pod i of the Job: JOB_COMPLETION_INDEX=i, the ConfigMap and the env make its contract.
+    for i in range(job["completions"]):
+        c = contract_from({**cm, **env, "JOB_COMPLETION_INDEX": str(i)})
+        assert (c.index, c.workers, c.metrics_port) == (i + 1, job["completions"], 9400)
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    assert ports["metrics"] == int(cm["KAFKAVAL_WORKER_METRICS_PORT"])
+    pod_labels = job["template"]["metadata"]["labels"]
+    for kind, selector in (
+        ("Service", m["Service"]["spec"]["selector"]),
+        ("PodMonitor", m["PodMonitor"]["spec"]["selector"]["matchLabels"]),
+    ):
+        assert selector.items() <= pod_labels.items(), kind
+    assert m["Service"]["spec"]["ports"][0]["targetPort"] == "metrics"
+    assert m["PodMonitor"]["spec"]["podMetricsEndpoints"][0]["port"] == "metrics"
+    # The plain-Prometheus example (Debian's promtool is built without
+    # kubernetes_sd, so its structure is checked here): it keeps these pods' metrics port.
+    prom = yaml.safe_load((K8S / "prometheus-scrape.yml").read_text())["scrape_configs"][0]
+    assert prom["kubernetes_sd_configs"] == [{"role": "pod"}]
+    keep = {r["source_labels"][0]: r["regex"] for r in prom["relabel_configs"]}
+    assert (
+        keep["__meta_kubernetes_pod_label_app_kubernetes_io_name"]
+        == pod_labels["app.kubernetes.io/name"]
+    )
+    assert keep["__meta_kubernetes_pod_container_port_name"] == "metrics"
+
+
+def test_swarm_stack_meets_the_worker_contract() -> None:
+    (stack,) = _docs(REPO / "deploy" / "swarm" / "workers.yml")
+    worker = stack["services"]["worker"]
+    env = worker["environment"]
+    assert env["KAFKAVAL_WORKER_INDEX"] == "{{.Task.Slot}}"
+    assert worker["deploy"]["replicas"] == int(env["KAFKAVAL_WORKERS"])
+    assert worker["deploy"]["restart_policy"]["condition"] == "none"
+    _worker_args_parse(worker["command"])
+    c = contract_from({**env, "KAFKAVAL_RUN_ID": "r", "KAFKAVAL_WORKER_INDEX": "3"})
+    assert c.metrics_port == 9400
+    # prometheus/swarm-workers.yml keeps the tasks by this service label and network.
+    prom = yaml.safe_load((REPO / "prometheus" / "swarm-workers.yml").read_text())
+    keep = {
+        tuple(r["source_labels"]): r["regex"]
+        for r in prom["scrape_configs"][0]["relabel_configs"]
+        if r.get("action") == "keep"
+    }
+    assert (
+        keep[("__meta_dockerswarm_service_label_org_kafkaval_role",)]
+        == (worker["deploy"]["labels"]["org.kafkaval.role"])
+    )
+    assert list(stack["networks"]) == worker["networks"] == ["kafkaval"]
+    assert prom["scrape_configs"][0]["dockerswarm_sd_configs"][0]["port"] == 9400
+
+
+def test_swarm_discovery_example_passes_promtool() -> None:
+    config = REPO / "prometheus" / "swarm-workers.yml"
+    exe = shutil.which("promtool")
+    assert exe, "promtool not found: apt-get install prometheus"
+    result = subprocess.run(
+        [exe, "check", "config", str(config)], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
