@@ -1,9 +1,10 @@
 """``make bench-regression``: how good is each verdict method on this machine's real noise?
 
 The noise is recorded, not modelled: every performance run record in the
-results folder (``performance-*.json`` and the side runs of ``perf ab`` in
-``ab-*/``), of the newest run's kind (QUICK or full), and every A vs A
-``perf ab`` record (both sides the same configuration). Per metric:
+results folder (``performance-*.json`` and the side runs of the A vs A
+``perf ab`` records in ``ab-*/``), of the newest run's kind (QUICK or full),
+and every A vs A ``perf ab`` record (both sides the same configuration). Per
+metric:
 
 * ``repeated`` (repeated runs vs a pinned baseline): the samples divided by
   their median; each trial draws a baseline of ``2 x repeat`` and a
@@ -245,12 +246,15 @@ def run_bench(
         KafkavalError: the result cannot be written.
     """
     results = Path(results_dir)
-    perf_paths = list_run_records(results, "performance")
-    for sub in sorted(p for p in results.glob("ab-*") if p.is_dir()):
-        perf_paths += list_run_records(sub, "performance")
-    perf = same_kind_as_newest(sorted(_load(perf_paths), key=lambda r: str(r.get("run_id"))))
     ab_records = _load(list_run_records(results, "ab"))
     aa = [r for r in ab_records if is_a_vs_a(r)]
+    perf_paths = list_run_records(results, "performance")
+    # the side runs of A vs A only: a real A/B's B runs carry its difference
+    for rec in aa:
+        sub = results / f"ab-{rec.get('run_id')}"
+        if sub.is_dir():
+            perf_paths += list_run_records(sub, "performance")
+    perf = same_kind_as_newest(sorted(_load(perf_paths), key=lambda r: str(r.get("run_id"))))
     rep_noise, pair_noise = repeated_noise(perf), ab_noise(aa)
     if not rep_noise and not pair_noise:
         raise UsageError(

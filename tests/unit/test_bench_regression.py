@@ -44,6 +44,12 @@ def test_bench_measures_each_method_on_recorded_noise_with_provenance(tmp_path: 
     (tmp_path / "ab-20261201T120000Z-aa0001.json").write_text(json.dumps(aa))
     ab_b = {**aa, "run_id": "20261201T130000Z-ab0002", "b": {"producer": {"linger.ms": "50"}}}
     (tmp_path / "ab-20261201T130000Z-ab0002.json").write_text(json.dumps(ab_b))
+    # a real A/B's side runs carry its difference: not noise
+    (tmp_path / "ab-20261201T130000Z-ab0002").mkdir()
+    slow = _perf("20261201T130500Z-slowb1", True, [1.0, 1.0, 1.0], [15.0, 15.0, 15.0])
+    (
+        tmp_path / "ab-20261201T130000Z-ab0002" / "performance-20261201T130500Z-slowb1.json"
+    ).write_text(json.dumps(slow))
 
     out = bench.run_bench(tmp_path, VerdictPolicy(), trials=30, repeat=5, rounds=10, history=12)
     saved = json.loads((tmp_path / "bench-regression.json").read_text())
@@ -52,6 +58,7 @@ def test_bench_measures_each_method_on_recorded_noise_with_provenance(tmp_path: 
     assert out["sources"]["a_vs_a_records"] == ["20261201T120000Z-aa0001"]  # not the real A/B
     assert [r["run_id"] for r in out["real_ab"]] == ["20261201T130000Z-ab0002"]
     assert "20261201T090000Z-full01" not in out["sources"]["performance_runs"]  # other kind
+    assert "20261201T130500Z-slowb1" not in out["sources"]["performance_runs"]
     for entries in out["methods"].values():
         for e in entries:
             assert set(e) == {"metric", "effect", "repetitions", "power", "false_alarm_rate",
