@@ -491,9 +491,8 @@ def signed_rank_p_value(diffs: Sequence[float], alternative: str) -> float:
 
     ``alternative`` is "greater" or "less". Zero differences carry no sign
     and are dropped (Wilcoxon's own rule); exact up to ``_EXACT_LIMIT`` sign
-    flips, or with ties among the absolute differences every flip enumerated
-    (scipy's permutation method) up to ``_TIES_EXACT_LIMIT``; else the normal
-    approximation.
+    flips (with ties among the absolute differences every flip enumerated by
+    scipy's permutation method); else the normal approximation.
     """
     nonzero = [d for d in diffs if d != 0]
     if not nonzero:
@@ -501,7 +500,9 @@ def signed_rank_p_value(diffs: Sequence[float], alternative: str) -> float:
     flips = 2 ** len(nonzero)
     method: object = "asymptotic"
     if len({abs(d) for d in nonzero}) < len(nonzero):
-        if flips <= _TIES_EXACT_LIMIT:
+        # Sign flips are cheap to enumerate (unlike rank-sum splits), and at
+        # 10 rounds the normal approximation cannot reach p = 2^-10.
+        if flips <= _EXACT_LIMIT:
             method = stats.PermutationMethod(n_resamples=flips)
     elif flips <= _EXACT_LIMIT:
         method = "exact"
