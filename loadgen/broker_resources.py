@@ -1,4 +1,4 @@
-"""Peak CPU and memory of the brokers during one profile, from Prometheus.
+"""Peak CPU and memory, and the work's cost, of the brokers during one profile, from Prometheus.
 
 The exporter (the local stack's process exporter, or the Docker exporter of
 the compose stack) publishes cAdvisor-named series per process/container;
@@ -11,7 +11,10 @@ memory peaks between runs.
 Which series are brokers: local processes ``broker-<n>``, and containers of
 the compose services ``kafka``, ``kafka-2``, ``kafka-3`` (``<project>-kafka-1``). The peak is
 over the samples scraped during the profile: the last scrape interval may
-not be in yet, which a peak over a whole profile rarely depends on.
+not be in yet, which a peak over a whole profile rarely depends on. The
+costs (CPU seconds, bytes written, GC seconds: see ``loadgen/cost.py``) are
+``increase()`` over the same window, summed over the brokers; Prometheus
+extrapolates them to the window's edges.
 """
 
 from __future__ import annotations
@@ -39,23 +42,42 @@ def broker_peaks(
     scrape_interval: float,
     source: QuerySource | None = None,
 ) -> dict[str, Any]:
-    """``{"broker_cpu_peak_cores", "broker_memory_peak_bytes"}`` over [start, end].
+    """Broker figures over [start, end].
 
-    Both are the maximum over the brokers (None when Prometheus holds no
-    broker series: no exporter running). Best effort: an unreachable
-    Prometheus gives Nones and a note, never a failed run.
+    ``broker_cpu_peak_cores`` and ``broker_memory_peak_bytes`` are the maximum
+    over the brokers; ``broker_cpu_seconds``, ``broker_disk_written_bytes`` and
+    ``broker_gc_seconds`` the sum over them. Each is None when Prometheus
+    holds no such series (no exporter running; no JMX agent for GC). Best
+    effort: an unreachable Prometheus gives Nones and a note, never a failed run.
     """
     collector = Collector(source or PromClient(prometheus_url), scrape_interval)
     window = Window(start, end, scrape_interval)
+    keys = (
+        "broker_cpu_peak_cores",
+        "broker_memory_peak_bytes",
+        "broker_cpu_seconds",
+        "broker_disk_written_bytes",
+        "broker_gc_seconds",
+    )
     try:
-        cpu = {n: v for n, v in collector.by_name("cpu_peak", window).items() if is_broker(n)}
-        mem = {n: v for n, v in collector.by_name("memory_peak", window).items() if is_broker(n)}
+        cpu = _brokers(collector, "cpu_peak", window)
+        mem = _brokers(collector, "memory_peak", window)
+        cpu_s = _brokers(collector, "cpu_seconds", window)
+        written = _brokers(collector, "disk_written", window)
+        gc = collector.scalar("broker_gc_seconds", window)
     except PrometheusError as e:  # best effort: the load figures stand without it
-        return {"broker_cpu_peak_cores": None, "broker_memory_peak_bytes": None, "note": str(e)}
+        return {**dict.fromkeys(keys), "note": str(e)}
     out: dict[str, Any] = {
         "broker_cpu_peak_cores": round(max(cpu.values()), 4) if cpu else None,
         "broker_memory_peak_bytes": int(max(mem.values())) if mem else None,
+        "broker_cpu_seconds": round(sum(cpu_s.values()), 4) if cpu_s else None,
+        "broker_disk_written_bytes": int(sum(written.values())) if written else None,
+        "broker_gc_seconds": round(gc, 4) if gc is not None else None,
     }
     if not cpu and not mem:
         out["note"] = "no broker series in Prometheus (is the exporter running?)"
     return out
+
+
+def _brokers(collector: Collector, query: str, window: Window) -> dict[str, float]:
+    return {n: v for n, v in collector.by_name(query, window).items() if is_broker(n)}

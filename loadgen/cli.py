@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from kafkaval.config import Settings, parse_props
 from kafkaval.errors import UsageError
 from kafkaval.tags import add_gating_arguments
+from loadgen import ab
 from loadgen.distributed import ENGINES
 from loadgen.profiles import PROFILES
 from loadgen.thresholds import parse_cli
@@ -213,6 +214,8 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
         "--rounds", type=_positive_int, default=10, help="runs of each loop (verdict: median)"
     )
     ovh.set_defaults(func=cmd_overhead)
+
+    ab.register(verbs, parent)
 
 
 def _suite_options(args: argparse.Namespace) -> SuiteOptions:

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from loadgen.cost import windowed_p99
 from loadgen.pacing import Phase
 from loadgen.profiles import ProfileSpec
 from loadgen.recorder import UNSET, summarize_us
@@ -82,6 +83,7 @@ def load_result(
         "duplicates_consumed": int(duplicates),
         "messages_planned": int(sum(p.count for p in phases)),
         "service_latency_seconds": summarize_us(service),
+        "service_p99_windowed_seconds": windowed_p99(sent, acked),
         "send_delay_seconds": summarize_us(send_delay),
         "response_latency_seconds": summarize_us(response),
         "e2e_latency_seconds": summarize_us(e2e_us),

@@ -24,8 +24,8 @@ from kafkaval.environment import run_environment
 from kafkaval.errors import KafkavalError, UsageError
 from kafkaval.records import SCHEMA_VERSION, iso, new_run_id, save_run_record, utc_now
 from kafkaval.tags import describe
+from loadgen import cost, results, topics
 from loadgen import profiles as prof
-from loadgen import results, topics
 from loadgen.broker_resources import broker_peaks
 from loadgen.consumer import RunConsumer
 from loadgen.distributed import ENGINES
@@ -448,6 +448,7 @@ def run_suite(
                 label = spec.name + (f" {r + 1}/{opts.repeat}" if opts.repeat > 1 else "")
                 print(f"== {label}: {spec.description}", file=out)
                 rep_started = utc_now()
+                cpu_before = cost.process_cpu_seconds()
                 try:
                     res = _run_repetition(
                         settings, spec, workloads, collector, opts, running, progress, label, watch
@@ -458,6 +459,8 @@ def run_suite(
                     res = broken_result(e)
                     print(f"   FAIL {spec.name}: {res['error']}", file=out)
                 rep_ended = utc_now()
+                if spec.kind == "load":
+                    res["loadgen_cpu_seconds"] = round(cost.process_cpu_seconds() - cpu_before, 4)
                 # Wall-clock window of this repetition: the report queries Prometheus over it.
                 res["started_at"], res["ended_at"] = iso(rep_started), iso(rep_ended)
                 if "error" in res:
@@ -474,6 +477,8 @@ def run_suite(
                             settings.scrape_interval,
                         )
                     )
+                if spec.kind == "load":
+                    res.update(cost.cost_figures(res, workloads[spec.name].record_size))
                 res["thresholds"] = results.check(res, thresholds)
                 res["passed"] = all(c["passed"] for c in res["thresholds"].values())
                 reps.append(res)

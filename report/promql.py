@@ -57,6 +57,8 @@ METRICS = {
     "fs_writes": "container_fs_writes_bytes_total",
     "net_rx": "container_network_receive_bytes_total",
     "net_tx": "container_network_transmit_bytes_total",
+    # the brokers' JVM GC time (JMX exporter agent, job kafka-broker)
+    "jvm_gc": "jvm_gc_collection_seconds_sum",
 }
 
 
@@ -155,6 +157,13 @@ QUERIES: dict[str, Query] = {
             "network_rate",
             "sum by (name) (rate(${net_rx}[$window])) + sum by (name) (rate(${net_tx}[$window]))",
             "network receive + transmit B/s",
+        ),
+        _q("cpu_seconds", "sum by (name) (increase(${cpu}[$window]))", "CPU seconds used"),
+        _q("disk_written", "sum by (name) (increase(${fs_writes}[$window]))", "bytes written"),
+        _q(
+            "broker_gc_seconds",
+            'sum(increase(${jvm_gc}{job="kafka-broker"}[$window]))',
+            "GC seconds of all brokers",
         ),
         _q("cpu_series", "sum by (name) (rate(${cpu}[$rate]))", "CPU cores over time"),
         _q("memory_series", "max by (name) (${memory})", "memory bytes over time"),

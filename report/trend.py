@@ -5,7 +5,10 @@ performance records in ``results_dir`` (each run's median per compared
 metric, extracted exactly as the regression verdict extracts them, see
 ``scheduler/metrics_extract.py``), the pinned baseline
 (``scheduler/baseline.py``), and the verdicts of the latest scheduled run
-that judged one (``scheduled-*.json``).
+that judged one (``scheduled-*.json``). The change points are found over a
+longer history (``scheduler/changepoints.py``: E-Divisive means over the last
+``HISTORY_RUNS`` runs of the newest run's kind), so a step shows where it
+happened, not only as "latest vs baseline".
 """
 
 from __future__ import annotations
@@ -15,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 from kafkaval.errors import KafkavalError
-from kafkaval.records import list_run_records, load_run_record
 
 LAST_RUNS = 10
 
@@ -24,6 +26,21 @@ def _medians(records: list[dict[str, Any]]) -> dict[str, float]:
     from scheduler.metrics_extract import extract
 
     return {name: statistics.median(s.values) for name, s in extract(records).items() if s.values}
+
+
+def _same_kind(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    from scheduler.metrics_extract import same_kind_as_newest
+
+    return same_kind_as_newest(records)
+
+
+def _change_points(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The change-point verdict of every metric whose history has a change point."""
+    from scheduler.changepoints import judge_history
+    from scheduler.metrics_extract import run_series
+
+    verdicts = judge_history(run_series(_same_kind(records)))
+    return [v.to_dict() for v in verdicts if v.effect is not None]
 
 
 def _latest_verdicts(results_dir: Path) -> tuple[str | None, dict[str, dict[str, Any]]]:
@@ -39,21 +56,22 @@ def _latest_verdicts(results_dir: Path) -> tuple[str | None, dict[str, dict[str,
 
 
 def collect_trend(results_dir: str | Path, last: int = LAST_RUNS) -> dict[str, Any]:
-    """Context of the trend section: ``{"runs", "rows", "baseline_ids", "verdict_run"}``.
+    """Context of the trend section.
+
+    ``{"runs", "rows", "baseline_ids", "verdict_run", "skipped", "change_points",
+    "history_runs"}``.
 
     ``rows``: one per metric seen in the last ``last`` performance runs, with
     each run's value (None where the run lacks it), the baseline's median and
     the latest verdict. Damaged records are skipped (the section says how many).
     """
     from scheduler.baseline import current_baseline, load_records
+    from scheduler.changepoints import HISTORY_RUNS
+    from scheduler.history import recent_runs
 
     results = Path(results_dir)
-    records, skipped = [], 0
-    for path in list_run_records(results, "performance")[-last:]:
-        try:
-            records.append(load_run_record(path))
-        except KafkavalError:
-            skipped += 1  # a torn or foreign file must not hide the others
+    history, skipped = recent_runs(results, "performance", max(last, HISTORY_RUNS))
+    records = history[-last:]
     runs = [
         {"run_id": r.get("run_id", "?"), "started_at": r.get("started_at"), "quick": r.get("quick")}
         for r in records
@@ -81,6 +99,8 @@ def collect_trend(results_dir: str | Path, last: int = LAST_RUNS) -> dict[str, A
         "baseline_ids": base_ids,
         "verdict_run": verdict_run,
         "skipped": skipped,
+        "change_points": _change_points(history),
+        "history_runs": len(_same_kind(history)),
     }
 
 

@@ -1,22 +1,38 @@
-"""``make bench-regression``: how good is the verdict on this machine's real noise?
+"""``make bench-regression``: how good is each verdict method on this machine's real noise?
 
-From the repeated performance runs in the results folder, each compared
-metric's recorded noise is the set of its samples divided by their median
-(relative deviations; every repetition of every run, so run-to-run drift is
-in it as well as repetition-to-repetition noise). Each trial draws a baseline
-and a candidate from those deviations (with replacement), once unchanged and
-once with a known slowdown injected (throughput x (1 - effect), latency x
-(1 + effect)), and asks the verdict. Power = share of slowed trials flagged;
-false-alarm rate = share of unchanged trials flagged (per metric), and the
-run-level false-alarm rate = share of unchanged runs with any metric flagged.
+The noise is recorded, not modelled: every performance run record in the
+results folder (``performance-*.json`` and the side runs of the A vs A
+``perf ab`` records in ``ab-*/``), of the newest run's kind (QUICK or full),
+and every A vs A ``perf ab`` record (both sides the same configuration). Per
+metric:
+
+* ``repeated`` (repeated runs vs a pinned baseline): the samples divided by
+  their median; each trial draws a baseline of ``2 x repeat`` and a
+  candidate of ``repeat`` samples from them (with replacement);
+* ``ab`` (interleaved A/B): the per-round relative differences B vs A of the
+  A/A records; each trial draws ``rounds`` of them;
+* ``changepoint`` (history): a history of ``history`` runs drawn from the
+  same samples as ``repeated``, with the step (if any) half-way.
+
+A known effect is injected (latency and cost x (1 + effect), throughput x
+(1 - effect)) to measure power; unchanged trials give the false-alarm rate
+*per run*: the share of trials in which any metric was flagged, all metrics
+judged together as the scheduler judges them. Power per metric is counted at
+the Bonferroni level alpha / metrics (what Holm grants at least), so it is
+a lower bound. ``mde``: the smallest effect of MDE_LADDER with power >= 0.95.
+
+Limits (stated in the output's ``notes``): draws are independent, so drift
+between runs is only in the recorded spread, not in its order; the change
+point method on a drifting history will do worse than here.
 
 Writes ``results/bench-regression.json``::
 
-    {"effect": 0.10, "power": ..., "false_alarm_rate": ..., "trials": ...,
-     "run_false_alarm_rate": ..., "baseline_samples": 6, "candidate_samples": 3,
-     "metrics": {...per metric, with "repetitions_needed"...},
-     "by_samples": [...other sample sizes...], "repetitions_needed": N or null,
-     "source_runs": [...], "policy": {...}}
+    {"methods": {"repeated": [...], "ab": [...], "changepoint": [...]},
+     "real_ab": [...recorded A/B runs with a real difference and their verdicts...],
+     "sources": {...provenance...}, "settings": {...}, "notes": [...]}
+
+each entry ``{"metric", "effect", "repetitions", "power", "false_alarm_rate",
+"mde", "noise_cv"}``.
 """
 
 from __future__ import annotations
@@ -27,7 +43,7 @@ import json
 import random
 import statistics
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -35,36 +51,50 @@ from kafkaval.config import load_settings
 from kafkaval.errors import KafkavalError, UsageError
 from kafkaval.files import write_atomic
 from kafkaval.records import list_run_records, load_run_record
+from scheduler.changepoints import judge_history
 from scheduler.jobs import load_schedule
-from scheduler.metrics_extract import extract
-from scheduler.verdict import HIGHER_IS_BETTER, LOWER_IS_BETTER, VerdictPolicy, judge
+from scheduler.metrics_extract import extract, same_kind_as_newest
+from scheduler.verdict import (
+    HIGHER_IS_BETTER,
+    LOWER_IS_BETTER,
+    VerdictPolicy,
+    judge_all,
+    judge_paired_all,
+)
 
-# The metrics the benchmark injects slowdowns into: throughput, medians and p99s.
-BENCH_SUFFIXES = ("achieved_rate", "_p50_seconds", "_p99_seconds")
-SAMPLE_GRID = ((3, 3), (6, 3), (5, 5), (10, 5), (10, 10))
-# Candidate repetitions tried by repetitions_needed (the baseline has twice as many).
-REPETITION_LADDER = (3, 5, 8, 12, 16, 24, 32)
+EFFECTS = (0.10, 0.20)
+MDE_LADDER = (0.05, 0.10, 0.15, 0.20, 0.30, 0.50, 1.00)
+POWER_GOAL = 0.95
 
 
 @dataclasses.dataclass(frozen=True)
 class Noise:
-    """One metric's recorded relative deviations from its median."""
+    """One metric's recorded noise: relative deviations (or paired differences)."""
 
     metric: str
     direction: str
-    deviations: tuple[float, ...]
+    values: tuple[float, ...]
+
+    @property
+    def cv(self) -> float:
+        return round(statistics.pstdev(self.values), 4)
 
 
-def recorded_noise(records: Sequence[dict[str, Any]], min_samples: int = 3) -> list[Noise]:
-    """Relative deviations of every throughput/p99 metric with at least ``min_samples``."""
+# (noises, effect or 0, rng) -> was each metric flagged
+Method = Callable[[Sequence[Noise], float, random.Random, VerdictPolicy], list[bool]]
+
+
+def _worse(value: float, direction: str, effect: float) -> float:
+    return value * ((1 + effect) if direction == LOWER_IS_BETTER else (1 - effect))
+
+
+def repeated_noise(records: Sequence[Mapping[str, Any]], min_samples: int = 3) -> list[Noise]:
+    """Relative deviations from the median of every compared metric with enough samples."""
     out = []
     for name, samples in sorted(extract(records).items()):
-        if not name.endswith(BENCH_SUFFIXES) or samples.direction not in (
-            LOWER_IS_BETTER,
-            HIGHER_IS_BETTER,
-        ):
-            continue
         values = [v for v in samples.values if v > 0]
+        if samples.direction not in (LOWER_IS_BETTER, HIGHER_IS_BETTER):
+            continue
         if len(values) < min_samples:
             continue
         med = statistics.median(values)
@@ -72,150 +102,216 @@ def recorded_noise(records: Sequence[dict[str, Any]], min_samples: int = 3) -> l
     return out
 
 
-def _draw(rng: random.Random, noise: Noise, n: int) -> list[float]:
-    return rng.choices(noise.deviations, k=n)
+def ab_noise(ab_records: Sequence[Mapping[str, Any]], min_rounds: int = 3) -> list[Noise]:
+    """Per-round relative differences B vs A of the A vs A records, per metric."""
+    diffs: dict[str, list[float]] = {}
+    directions: dict[str, str] = {}
+    for rec in ab_records:
+        for verdict in rec.get("verdicts") or []:
+            directions[verdict["metric"]] = verdict["direction"]
+        for r in rec.get("rounds") or []:
+            if not r.get("complete", True):
+                continue
+            for name, a in (r.get("a") or {}).items():
+                b = (r.get("b") or {}).get(name)
+                if isinstance(a, int | float) and isinstance(b, int | float) and a > 0:
+                    diffs.setdefault(name, []).append(b / a - 1)
+    return [
+        Noise(name, directions[name], tuple(values))
+        for name, values in sorted(diffs.items())
+        if name in directions
+        and directions[name] in (LOWER_IS_BETTER, HIGHER_IS_BETTER)
+        and len(values) >= min_rounds
+    ]
 
 
-def _slowed(values: list[float], direction: str, effect: float) -> list[float]:
-    factor = (1 + effect) if direction == LOWER_IS_BETTER else (1 - effect)
-    return [v * factor for v in values]
+def is_a_vs_a(record: Mapping[str, Any]) -> bool:
+    """Both sides of an A/B record are the same configuration."""
+    a, b = record.get("a") or {}, record.get("b") or {}
+    return bool(a) and all(a.get(k) == b.get(k) for k in ("bootstrap_servers", "producer"))
 
 
-def simulate(
+def repeated_method(repeat: int) -> Method:
+    def run(
+        noises: Sequence[Noise], effect: float, rng: random.Random, policy: VerdictPolicy
+    ) -> list[bool]:
+        items = [
+            (
+                n.metric,
+                n.direction,
+                rng.choices(n.values, k=2 * repeat),
+                [_worse(v, n.direction, effect) for v in rng.choices(n.values, k=repeat)],
+            )
+            for n in noises
+        ]
+        return [v.is_regression for v in judge_all(items, policy, with_interval=False)]
+
+    return run
+
+
+def ab_method(rounds: int) -> Method:
+    def run(
+        noises: Sequence[Noise], effect: float, rng: random.Random, policy: VerdictPolicy
+    ) -> list[bool]:
+        items = []
+        for n in noises:
+            diffs = rng.choices(n.values, k=rounds)
+            b = [_worse(1 + d, n.direction, effect) for d in diffs]
+            items.append((n.metric, n.direction, [1.0] * rounds, b))
+        return [v.is_regression for v in judge_paired_all(items, policy, with_interval=False)]
+
+    return run
+
+
+def changepoint_method(history: int) -> Method:
+    def run(
+        noises: Sequence[Noise], effect: float, rng: random.Random, policy: VerdictPolicy
+    ) -> list[bool]:
+        step = history // 2
+        series = []
+        for n in noises:
+            values = rng.choices(n.values, k=history)
+            values = values[:step] + [_worse(v, n.direction, effect) for v in values[step:]]
+            series.append((n.metric, n.direction, values, [str(i) for i in range(history)]))
+        return [v.is_regression for v in judge_history(series, policy)]
+
+    return run
+
+
+def evaluate(
+    method: Method,
     noises: Sequence[Noise],
-    effect: float,
+    repetitions: int,
+    policy: VerdictPolicy,
     trials: int,
-    n_base: int,
-    n_cand: int,
-    policy: VerdictPolicy,
-    seed: int = 8,
-) -> dict[str, Any]:
-    """Power and false alarms over ``trials`` resampled runs (every metric in each run)."""
+    seed: int,
+) -> list[dict[str, Any]]:
+    """Entries of one method: per metric and effect (see the module doc)."""
     rng = random.Random(seed)
-    per_metric = {n.metric: {"detected": 0, "false_alarms": 0} for n in noises}
-    runs_with_alarm = 0
-    for _ in range(trials):
-        any_alarm = False
-        for noise in noises:
-            base = _draw(rng, noise, n_base)
-            same = _draw(rng, noise, n_cand)
-            slow = _slowed(_draw(rng, noise, n_cand), noise.direction, effect)
-            if judge(
-                noise.metric, noise.direction, base, same, policy, with_interval=False
-            ).is_regression:
-                per_metric[noise.metric]["false_alarms"] += 1
-                any_alarm = True
-            if judge(
-                noise.metric, noise.direction, base, slow, policy, with_interval=False
-            ).is_regression:
-                per_metric[noise.metric]["detected"] += 1
-        runs_with_alarm += any_alarm
-    total = trials * len(noises)
-    detected = sum(m["detected"] for m in per_metric.values())
-    false_alarms = sum(m["false_alarms"] for m in per_metric.values())
-    return {
-        "baseline_samples": n_base,
-        "candidate_samples": n_cand,
-        "power": round(detected / total, 4),
-        "false_alarm_rate": round(false_alarms / total, 4),
-        "run_false_alarm_rate": round(runs_with_alarm / trials, 4),
-        "metrics": {
-            name: {
-                "power": round(m["detected"] / trials, 4),
-                "false_alarm_rate": round(m["false_alarms"] / trials, 4),
-            }
-            for name, m in per_metric.items()
-        },
-    }
+    alarms = sum(any(method(noises, 0.0, rng, policy)) for _ in range(trials))
+    false_alarm = round(alarms / trials, 4)
+    bonferroni = dataclasses.replace(policy, alpha=policy.alpha / max(1, len(noises)))
+    out = []
+    for noise in noises:
+        power: dict[float, float] = {}
+        # the ladder first (stopping at the first effect that reaches the
+        # goal), then the reported effects, each measured once
+        for effect in (*MDE_LADDER, *EFFECTS):
+            if effect in power:
+                continue
+            reached = any(p >= POWER_GOAL for p in power.values())
+            if reached and effect not in EFFECTS:
+                continue
+            hits = sum(method([noise], effect, rng, bonferroni)[0] for _ in range(trials))
+            power[effect] = round(hits / trials, 4)
+        mde = next((e for e in MDE_LADDER if power.get(e, 0.0) >= POWER_GOAL), None)
+        for effect in EFFECTS:
+            out.append(
+                {
+                    "metric": noise.metric,
+                    "effect": effect,
+                    "repetitions": repetitions,
+                    "power": power[effect],
+                    "false_alarm_rate": false_alarm,
+                    "mde": mde,
+                    "noise_cv": noise.cv,
+                }
+            )
+    return out
 
 
-def repetitions_needed(
-    noise: Noise,
-    effect: float,
-    policy: VerdictPolicy,
-    trials: int = 200,
-    power_goal: float = 0.95,
-    false_alarm_goal: float = 0.05,
-    seed: int = 8,
-) -> int | None:
-    """Fewest candidate repetitions (baseline: twice as many) that meet both goals.
-
-    Walks REPETITION_LADDER with the same resampling as ``simulate``; None when
-    even the largest step misses a goal (the metric is too noisy here to
-    catch ``effect`` reliably: widen the effect or cut the noise).
-    """
-    for n in REPETITION_LADDER:
-        row = simulate([noise], effect, trials, 2 * n, n, policy, seed)
-        if row["power"] >= power_goal and row["false_alarm_rate"] <= false_alarm_goal:
-            return n
-    return None
+def _load(paths: Sequence[Path]) -> list[dict[str, Any]]:
+    records = []
+    for p in paths:
+        try:
+            records.append(load_run_record(p))
+        except KafkavalError:
+            continue  # a torn record is left out of the noise, and out of the sources
+    return records
 
 
 def run_bench(
     results_dir: Path,
     policy: VerdictPolicy,
-    effect: float = 0.10,
-    trials: int = 1000,
-    n_base: int = 6,
-    n_cand: int = 3,
+    trials: int = 200,
+    repeat: int = 5,
+    rounds: int = 10,
+    history: int = 20,
     seed: int = 8,
 ) -> dict[str, Any]:
-    """Run the benchmark on the performance records in ``results_dir`` and write its JSON.
+    """Measure the three methods on the recorded noise and write the JSON.
 
     Raises:
-        UsageError: no repeated performance runs to take the noise from.
+        UsageError: no recorded noise at all.
         KafkavalError: the result cannot be written.
     """
-    paths = list_run_records(results_dir, "performance")
-    records = [load_run_record(p) for p in paths]
-    # QUICK and full runs have different figures (a 20,000- vs an 895,000-message
-    # snapshot): pooled, their difference would pass for noise. Take the kind
-    # of the newest run.
-    if records:
-        quick = bool(records[-1].get("quick"))
-        records = [r for r in records if bool(r.get("quick")) == quick]
-    noises = recorded_noise(records)
-    if not noises:
+    results = Path(results_dir)
+    ab_records = _load(list_run_records(results, "ab"))
+    aa = [r for r in ab_records if is_a_vs_a(r)]
+    perf_paths = list_run_records(results, "performance")
+    # the side runs of A vs A only: a real A/B's B runs carry its difference
+    for rec in aa:
+        sub = results / f"ab-{rec.get('run_id')}"
+        if sub.is_dir():
+            perf_paths += list_run_records(sub, "performance")
+    perf = same_kind_as_newest(sorted(_load(perf_paths), key=lambda r: str(r.get("run_id"))))
+    rep_noise, pair_noise = repeated_noise(perf), ab_noise(aa)
+    if not rep_noise and not pair_noise:
         raise UsageError(
-            f"no repeated performance runs in {results_dir}: run "
-            "'make test-kafka-performance QUICK=1 REPEAT=10' first"
+            f"no recorded noise in {results}: run 'kafkaval perf ab --a A.toml --b A.toml "
+            "--rounds 10 --quick' (A vs A) or 'make test-kafka-performance QUICK=1 REPEAT=10' first"
         )
-    head = simulate(noises, effect, trials, n_base, n_cand, policy, seed)
-    grid_trials = max(200, trials // 4)
-    grid = []
-    for b, c in SAMPLE_GRID:
-        if (b, c) != (n_base, n_cand):
-            row = simulate(noises, effect, grid_trials, b, c, policy, seed)
-            grid.append({k: v for k, v in row.items() if k != "metrics"})
-    # Per metric: how many repetitions the goals (power >= 0.95 at this
-    # effect, false alarms <= 0.05) would take on this noise.
-    needed = {n.metric: repetitions_needed(n, effect, policy, seed=seed) for n in noises}
-    counts = [v for v in needed.values() if v is not None]
-    needed_overall = max(counts) if counts and len(counts) == len(needed) else None
+    cp_trials = max(10, trials // 10)  # each trial is a permutation test per metric
     out = {
-        "effect": effect,
-        "power": head["power"],
-        "false_alarm_rate": head["false_alarm_rate"],
-        "trials": trials,
-        "run_false_alarm_rate": head["run_false_alarm_rate"],
-        "baseline_samples": n_base,
-        "candidate_samples": n_cand,
-        "metrics": {
-            n.metric: {
-                **head["metrics"][n.metric],
-                "samples": len(n.deviations),
-                "noise_cv": round(statistics.pstdev(n.deviations), 4),
-                "repetitions_needed": needed[n.metric],
-            }
-            for n in noises
+        "methods": {
+            "repeated": evaluate(repeated_method(repeat), rep_noise, repeat, policy, trials, seed),
+            "ab": evaluate(ab_method(rounds), pair_noise, rounds, policy, trials, seed),
+            "changepoint": evaluate(
+                changepoint_method(history), rep_noise, history, policy, cp_trials, seed
+            ),
         },
-        "by_samples": grid,
-        "repetitions_needed": needed_overall,
-        "source_runs": [r.get("run_id") for r in records],
-        "policy": dataclasses.asdict(policy),
-        "seed": seed,
+        # Real regressions, not injected ones: every recorded A/B with two
+        # different sides, and what its own verdict said.
+        "real_ab": [
+            {
+                "run_id": r.get("run_id"),
+                "a": r.get("a"),
+                "b": r.get("b"),
+                "rounds": len(r.get("rounds") or []),
+                "complete": r.get("complete"),
+                "regressions": r.get("regressions"),
+            }
+            for r in ab_records
+            if not is_a_vs_a(r)
+        ],
+        "sources": {
+            "performance_runs": [r.get("run_id") for r in perf],
+            "quick": bool(perf[-1].get("quick")) if perf else None,
+            "a_vs_a_records": [r.get("run_id") for r in aa],
+            "a_vs_a_rounds": sum(len(r.get("rounds") or []) for r in aa),
+            "environment": (perf[-1].get("environment") if perf else None),
+        },
+        "settings": {
+            "trials": trials,
+            "changepoint_trials": cp_trials,
+            "repeat": repeat,
+            "baseline_samples": 2 * repeat,
+            "rounds": rounds,
+            "history_runs": history,
+            "effects": list(EFFECTS),
+            "mde_ladder": list(MDE_LADDER),
+            "power_goal": POWER_GOAL,
+            "policy": dataclasses.asdict(policy),
+            "seed": seed,
+        },
+        "notes": [
+            "false_alarm_rate is per run: the share of unchanged trials with any metric "
+            "flagged, all metrics judged together (Holm; Bonferroni for change points)",
+            "power per metric at alpha/metrics (Bonferroni): a lower bound of the family's",
+            "draws are independent: drift between runs is in the spread, not in its order",
+        ],
     }
-    path = Path(results_dir) / "bench-regression.json"
+    path = results / "bench-regression.json"
     try:
         write_atomic(path, json.dumps(out, indent=2) + "\n")
     except OSError as e:
@@ -223,77 +319,58 @@ def run_bench(
     return out
 
 
+def summary(out: Mapping[str, Any]) -> str:
+    """One line per method and metric: noise, power at each effect, mde, and the goals."""
+    lines = []
+    for method, entries in out["methods"].items():
+        if not entries:
+            lines.append(f"{method}: no recorded noise")
+            continue
+        first = entries[0]
+        lines.append(
+            f"{method} ({first['repetitions']} runs/rounds per side): "
+            f"false alarms per run {first['false_alarm_rate']:.3f}"
+        )
+        by_metric: dict[str, list[Mapping[str, Any]]] = {}
+        for e in entries:
+            by_metric.setdefault(e["metric"], []).append(e)
+        for metric, rows in by_metric.items():
+            powers = "  ".join(f"power@{r['effect']:.0%} {r['power']:.2f}" for r in rows)
+            mde = rows[0]["mde"]
+            lines.append(
+                f"  {metric:<58} cv {rows[0]['noise_cv']:.3f}  {powers}  "
+                f"mde {'> 100%' if mde is None else f'{mde:.0%}'}"
+            )
+    return "\n".join(lines)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench-regression", description=__doc__.split("\n")[0])
-    parser.add_argument("--results-dir", help="where the performance run records are")
-    parser.add_argument("--effect", type=float, default=0.10, help="injected slowdown (0.10)")
-    parser.add_argument("--trials", type=int, default=1000, help="resampled runs (1000)")
-    parser.add_argument(
-        "--baseline-samples",
-        type=int,
-        default=6,
-        help="baseline repetitions per metric (6: two accepted runs x REPEAT 3)",
-    )
-    parser.add_argument(
-        "--candidate-samples",
-        type=int,
-        default=3,
-        help="repetitions of the judged run (3: REPEAT 3)",
-    )
+    parser.add_argument("--results-dir", help="where the recorded runs are")
+    parser.add_argument("--trials", type=int, default=200, help="resampled runs (200)")
+    parser.add_argument("--repeat", type=int, default=5, help="repetitions of a judged run (5)")
+    parser.add_argument("--rounds", type=int, default=10, help="A/B rounds (10)")
+    parser.add_argument("--history", type=int, default=20, help="runs in a history (20)")
     parser.add_argument("--seed", type=int, default=8)
     args = parser.parse_args(argv)
     try:
-        if not 0 < args.effect < 1 or args.trials < 1:
-            raise UsageError("--effect must be in (0, 1) and --trials >= 1")
+        if args.trials < 10 or args.repeat < 3 or args.rounds < 3 or args.history < 6:
+            raise UsageError("--trials >= 10, --repeat >= 3, --rounds >= 3, --history >= 6")
         settings = load_settings(overrides={"results_dir": args.results_dir})
         policy = load_schedule(settings).policy
         out = run_bench(
             settings.path("results_dir"),
             policy,
-            args.effect,
             args.trials,
-            args.baseline_samples,
-            args.candidate_samples,
+            args.repeat,
+            args.rounds,
+            args.history,
             args.seed,
         )
     except KafkavalError as e:
         print(f"bench-regression: error: {e}", file=sys.stderr)
         return e.exit_code
-    print(
-        f"effect {out['effect']:.0%}, {out['trials']} trials, "
-        f"{out['baseline_samples']} baseline vs {out['candidate_samples']} candidate samples: "
-        f"power {out['power']:.3f}, false alarms {out['false_alarm_rate']:.3f} per metric, "
-        f"{out['run_false_alarm_rate']:.3f} per run ({len(out['metrics'])} metrics)"
-    )
-    for row in out["by_samples"]:
-        print(
-            f"  {row['baseline_samples']:>2} vs {row['candidate_samples']:>2}: "
-            f"power {row['power']:.3f}, false alarms {row['false_alarm_rate']:.3f} "
-            f"(per run {row['run_false_alarm_rate']:.3f})"
-        )
-    for name, m in out["metrics"].items():
-        need = m["repetitions_needed"]
-        print(
-            f"  {name:<48} noise cv {m['noise_cv']:.3f}  power {m['power']:.3f}  "
-            f"false alarms {m['false_alarm_rate']:.3f}  goals need "
-            + (f"REPEAT={need} (baseline {2 * need})" if need else f"> {REPETITION_LADDER[-1]}")
-        )
-    goal_met = out["power"] >= 0.95 and out["false_alarm_rate"] <= 0.05
-    need = out["repetitions_needed"]
-    reachable = [n for m in out["metrics"].values() if (n := m["repetitions_needed"])]
-    print(
-        f"goal (power >= 0.95, false alarms <= 0.05) at {out['candidate_samples']} repetitions: "
-        + ("met" if goal_met else "NOT met")
-        + "; "
-        + (
-            f"every metric meets it with REPEAT={need} and a baseline of {2 * need} samples"
-            if need
-            else f"{len(reachable)} of {len(out['metrics'])} metrics meet it within "
-            f"REPEAT={REPETITION_LADDER[-1]}"
-            + (f" (the slowest of them at REPEAT={max(reachable)})" if reachable else "")
-            + ", the others with no repetition count tried"
-        )
-    )
+    print(summary(out))
     return 0
 
 

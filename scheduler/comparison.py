@@ -11,9 +11,10 @@ from scheduler.verdict import (
     INSUFFICIENT,
     LOWER_IS_BETTER,
     MUST_BE_ZERO,
+    Item,
     MetricVerdict,
     VerdictPolicy,
-    judge,
+    judge_all,
 )
 
 
@@ -24,13 +25,16 @@ def compare(
 ) -> list[MetricVerdict]:
     """A verdict for every metric of the candidate, sorted by name.
 
+    The p-values are adjusted together (Holm) over every metric judged, so
+    the policy's alpha is the run's false-alarm rate, not each metric's.
     A metric the baseline lacks is "insufficient data", except the must-be-zero
     counts (acked loss), which need no baseline. Metrics outside the policy's
     ``metrics`` selection are left out.
     """
     base = extract(baseline_records)
     cand = extract(candidate_records)
-    out = []
+    out: list[MetricVerdict] = []
+    items: list[Item] = []
     for name in sorted(cand):
         c = cand[name]
         if not policy.judges(name, c.direction):
@@ -43,7 +47,8 @@ def compare(
                 )
             )
             continue
-        out.append(judge(name, c.direction, b.values if b else [], c.values, policy))
+        items.append((name, c.direction, b.values if b else [], c.values))
+    out = sorted([*out, *judge_all(items, policy)], key=lambda v: v.metric)
     # A pattern that matches nothing is most likely a typo: say so in the table
     # rather than judging nothing and reporting "ok".
     for pattern in policy.unmatched(list(cand)):

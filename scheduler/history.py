@@ -38,6 +38,20 @@ def scheduled_records(results_dir: str | Path) -> Iterator[dict[str, Any]]:
             log.warning("skipping %s", e)
 
 
+def recent_runs(results_dir: str | Path, kind: str, last: int) -> tuple[list[dict[str, Any]], int]:
+    """The last ``last`` run records of ``kind``, oldest first, and how many were damaged.
+
+    A torn or foreign file must not hide the others: it is skipped and counted.
+    """
+    records, skipped = [], 0
+    for path in list_run_records(results_dir, kind)[-last:]:
+        try:
+            records.append(load_run_record(path))
+        except KafkavalError:
+            skipped += 1
+    return records, skipped
+
+
 def history_by_job(results_dir: str | Path) -> dict[str, list[dict[str, Any]]]:
     """Scheduled-run records grouped by job name, oldest first."""
     out: dict[str, list[dict[str, Any]]] = {}

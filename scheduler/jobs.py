@@ -25,6 +25,21 @@ The file is TOML::
     # perf_args = ["--rate", "2000"]      # more `kafkaval perf run` arguments
     # delivery_args = ["--cluster", "single"]  # more `kafkaval delivery run` arguments
 
+    [[job]]
+    name = "history"
+    kind = "history"              # runs no suite: judges the performance history
+    cron = "30 2 * * *"           # with change points (scheduler/changepoints.py)
+
+    [[job]]
+    name = "ab-vs-pinned"
+    kind = "ab"                   # interleaved A/B rounds (kafkaval perf ab)
+    cron = "0 4 * * *"
+    baseline = "ab/pinned.toml"   # side A: the pinned configuration
+    # candidate = "ab/new.toml"   # side B (default: the settings as they are)
+    rounds = 10
+    quick = true
+    # profiles = ["throughput"]
+
 Without a schedule file (the default path missing) the two jobs of
 ``DEFAULT_JOBS`` apply: a nightly full performance suite and an hourly QUICK
 delivery suite.
@@ -47,6 +62,13 @@ from kafkaval.errors import UsageError
 from scheduler.verdict import VerdictPolicy
 
 SUITES = ("performance", "delivery")
+# What a job does: run suites and compare with the baseline, or judge the
+# history of performance runs already on disk for change points.
+SUITES_KIND, HISTORY_KIND, AB_KIND = "suites", "history", "ab"
+JOB_KINDS = (SUITES_KIND, HISTORY_KIND, AB_KIND)
+# An A/B job runs this one "suite" (``kafkaval perf ab``, scheduler/suites.py).
+AB_SUITE = "ab"
+AB_ROUNDS = 10
 # The verdict needs repetitions: a rank test on fewer than 3 samples a side
 # can never be significant at 5%.
 MIN_REPEAT = 3
@@ -69,6 +91,10 @@ class Job:
     reports: bool = True
     perf_args: tuple[str, ...] = ()
     delivery_args: tuple[str, ...] = ()
+    kind: str = SUITES_KIND
+    baseline: str | None = None
+    candidate: str | None = None
+    rounds: int = AB_ROUNDS
 
     def trigger(self, timezone: str = "UTC") -> BaseTrigger:
         """The apscheduler trigger of this job.
@@ -86,6 +112,11 @@ class Job:
 
     def describe(self) -> str:
         when = f"cron '{self.cron}'" if self.cron else f"every {self.every_seconds:g} s"
+        if self.kind == HISTORY_KIND:
+            return f"{self.name}: change points of the performance history, {when}"
+        if self.kind == AB_KIND:
+            b = self.candidate or "the current settings"
+            return f"{self.name}: A/B {self.baseline} vs {b} x{self.rounds} rounds, {when}"
         quick = " QUICK" if self.quick else ""
         return f"{self.name}: {'+'.join(self.suites)}{quick} x{self.repeat}, {when}"
 
@@ -208,6 +239,10 @@ _JOB_KEYS = {
     "reports",
     "perf_args",
     "delivery_args",
+    "kind",
+    "baseline",
+    "candidate",
+    "rounds",
 }
 
 
@@ -232,6 +267,19 @@ def parse_job(raw: Any, source: str = "schedule") -> Job:
     every_s = None if every is None else _number(every, "every_seconds", where)
     if every_s is not None and every_s <= 0:
         raise UsageError(f"{where}: every_seconds must be > 0, not {every_s:g}")
+    kind = raw.get("kind", SUITES_KIND)
+    if kind not in JOB_KINDS:
+        raise UsageError(f"{where}: unknown kind {kind!r}; known: {', '.join(JOB_KINDS)}")
+    if kind == HISTORY_KIND:
+        stray = sorted(set(raw) & (_JOB_KEYS - {"name", "cron", "every_seconds", "kind"}))
+        if stray:
+            raise UsageError(f"{where}: a history job runs no suite: drop {', '.join(stray)}")
+        return Job(name=name, suites=(), cron=cron, every_seconds=every_s, kind=kind, repeat=1)
+    if kind == AB_KIND:
+        return _ab_job(raw, name, cron, every_s, where)
+    stray = sorted(set(raw) & {"baseline", "candidate", "rounds"})
+    if stray:
+        raise UsageError(f'{where}: {", ".join(stray)} belong to kind = "ab" jobs')
     suites = _str_list(raw.get("suites", ["performance"]), "suites", where)
     unknown = [s for s in suites if s not in SUITES]
     if not suites or unknown:
@@ -248,9 +296,7 @@ def parse_job(raw: Any, source: str = "schedule") -> Job:
     quick, reports = raw.get("quick", False), raw.get("reports", True)
     if not isinstance(quick, bool) or not isinstance(reports, bool):
         raise UsageError(f"{where}: quick and reports must be true or false")
-    timeout = _number(raw.get("timeout_seconds", 4 * 3600.0), "timeout_seconds", where)
-    if timeout <= 0:
-        raise UsageError(f"{where}: timeout_seconds must be > 0")
+    timeout = _timeout(raw, where)
     return Job(
         name=name,
         suites=tuple(suites),
@@ -264,6 +310,50 @@ def parse_job(raw: Any, source: str = "schedule") -> Job:
         reports=reports,
         perf_args=tuple(_str_list(raw.get("perf_args", []), "perf_args", where)),
         delivery_args=tuple(_str_list(raw.get("delivery_args", []), "delivery_args", where)),
+    )
+
+
+def _timeout(raw: Mapping[str, Any], where: str) -> float:
+    timeout = _number(raw.get("timeout_seconds", 4 * 3600.0), "timeout_seconds", where)
+    if timeout <= 0:
+        raise UsageError(f"{where}: timeout_seconds must be > 0")
+    return timeout
+
+
+def _ab_job(
+    raw: Mapping[str, Any], name: str, cron: str | None, every: float | None, where: str
+) -> Job:
+    allowed = {"name", "cron", "every_seconds", "kind", "baseline", "candidate", "rounds"}
+    allowed |= {"quick", "profiles", "timeout_seconds"}
+    stray = sorted(set(raw) - allowed)
+    if stray:
+        raise UsageError(f"{where}: an A/B job takes no {', '.join(stray)}")
+    baseline, candidate = raw.get("baseline"), raw.get("candidate")
+    if not isinstance(baseline, str) or not baseline.strip():
+        raise UsageError(f'{where}: an A/B job needs baseline = "A.toml" (the pinned side)')
+    if candidate is not None and not isinstance(candidate, str):
+        raise UsageError(f"{where}: candidate must be the path of a side file")
+    rounds = raw.get("rounds", AB_ROUNDS)
+    if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < MIN_REPEAT:
+        raise UsageError(f"{where}: rounds must be a whole number >= {MIN_REPEAT}, not {rounds!r}")
+    quick = raw.get("quick", False)
+    if not isinstance(quick, bool):
+        raise UsageError(f"{where}: quick must be true or false")
+    timeout = _timeout(raw, where)
+    return Job(
+        name=name,
+        suites=(AB_SUITE,),
+        cron=cron,
+        every_seconds=every,
+        quick=quick,
+        repeat=1,
+        profiles=tuple(_str_list(raw.get("profiles", []), "profiles", where)),
+        timeout_seconds=timeout,
+        reports=False,
+        kind=AB_KIND,
+        baseline=baseline,
+        candidate=candidate,
+        rounds=rounds,
     )
 
 

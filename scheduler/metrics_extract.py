@@ -10,6 +10,11 @@ Compared (names are ``<suite>.<profile or scenario>.<metric>``):
 * ``performance.startup.startup_seconds``;
 * ``performance.<profile>.broker_cpu_peak`` / ``broker_memory_peak_bytes`` when
   the record carries them (the exporter's numbers);
+* the cost of the work (``loadgen/cost.py``), which a busy neighbour moves
+  far less than wall-clock figures: ``broker_cpu_seconds_per_1k_messages``,
+  ``broker_cpu_seconds_per_mib``, ``loadgen_cpu_seconds_per_message``,
+  ``broker_disk_bytes_per_message``, ``broker_gc_seconds``, and the robust
+  tail ``service_p99_windowed_seconds`` (median of the 10-s windows' p99s);
 * ``delivery.<scenario>.lost`` and any performance ``lost``: must be 0, a
   regression without statistics.
 
@@ -23,14 +28,24 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Iterable, Iterator, Mapping
-from typing import Any
+import statistics
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any, TypeVar
 
 from scheduler.verdict import HIGHER_IS_BETTER, LOWER_IS_BETTER, MUST_BE_ZERO
 
 LATENCIES = ("service", "response", "e2e")
 PERCENTILES = ("p50", "p95", "p99")
 MAX_RATE_PROFILES = ("snapshot",)
+# Lower is better for each; (name in the record, unit).
+COST_KEYS = (
+    ("broker_cpu_seconds_per_1k_messages", "s"),
+    ("broker_cpu_seconds_per_mib", "s"),
+    ("loadgen_cpu_seconds_per_message", "s"),
+    ("broker_disk_bytes_per_message", "bytes"),
+    ("broker_gc_seconds", "s"),
+    ("service_p99_windowed_seconds", "s"),
+)
 # Resource peaks a record may carry per profile, under "resources" or flat.
 RESOURCE_KEYS = {
     "broker_cpu_peak": ("broker_cpu_peak", "broker_cpu_peak_cores", "broker_cpu_peak_ratio"),
@@ -40,6 +55,9 @@ RESOURCE_KEYS = {
         "broker_rss_bytes",
     ),
 }
+
+
+_Record = TypeVar("_Record", bound=Mapping[str, Any])
 
 
 @dataclasses.dataclass
@@ -124,6 +142,10 @@ def _profile_metrics(
             if value is not None:
                 yield name, LOWER_IS_BETTER, "bytes" if "bytes" in name else "cores", value
                 break
+    for name, unit in COST_KEYS:
+        value = _number(sample.get(name))
+        if value is not None:
+            yield name, LOWER_IS_BETTER, unit, value
     lost = _number(sample.get("lost"))
     if lost is not None:
         yield "lost", MUST_BE_ZERO, "messages", lost
@@ -138,3 +160,37 @@ def _number(value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     return float(value) if math.isfinite(value) else None
+
+
+def run_medians(record: Mapping[str, Any]) -> dict[str, float]:
+    """One run's median per compared metric (over its repetitions)."""
+    return {name: statistics.median(s.values) for name, s in extract([record]).items() if s.values}
+
+
+def run_series(
+    records: Sequence[Mapping[str, Any]],
+) -> list[tuple[str, str, list[float | None], list[str]]]:
+    """Each compared metric's history: (metric, direction, per-run medians, run ids).
+
+    Oldest first as given; None where a run lacks the metric. The input of
+    the change-point verdict (``scheduler/changepoints.py``).
+    """
+    medians = [run_medians(r) for r in records]
+    directions = {name: s.direction for name, s in extract(records).items()}
+    run_ids = [str(r.get("run_id", "?")) for r in records]
+    return [
+        (name, directions[name], [m.get(name) for m in medians], run_ids)
+        for name in sorted(directions)
+    ]
+
+
+def same_kind_as_newest(records: Sequence[_Record]) -> list[_Record]:
+    """The records of the newest one's kind (QUICK or full): their figures differ.
+
+    A QUICK run snapshots 20,000 messages, a full one 895,000: pooled or in
+    one series, their difference would pass for noise or for a step.
+    """
+    if not records:
+        return []
+    quick = bool(records[-1].get("quick"))
+    return [r for r in records if bool(r.get("quick")) == quick]

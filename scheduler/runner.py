@@ -1,7 +1,8 @@
 """The scheduler: apscheduler 3.x drives the jobs; one run at a time; clean stop.
 
 One scheduled run = the job's suites (-> run records) -> reports -> comparison
-with the baseline -> verdict -> ``scheduled-<run_id>.json``. A failure
+with the baseline -> verdict -> ``scheduled-<run_id>.json``; a history job
+instead judges the performance runs on disk for change points. A failure
 anywhere is recorded as a failed run; the scheduler keeps running.
 
 * One run at a time: a single-worker executor (runs of different jobs queue)
@@ -41,9 +42,11 @@ from kafkaval.config import Settings
 from kafkaval.errors import KafkavalError
 from kafkaval.records import iso, new_run_id, save_run_record, utc_now
 from scheduler import baseline, comparison, history
-from scheduler.jobs import Job, Schedule
+from scheduler.changepoints import HISTORY_RUNS, judge_history
+from scheduler.jobs import AB_KIND, HISTORY_KIND, Job, Schedule
 from scheduler.metrics import SchedulerState
-from scheduler.suites import ReportFunc, SuiteFunc, run_reports, run_suites
+from scheduler.metrics_extract import run_series, same_kind_as_newest
+from scheduler.suites import ReportFunc, SuiteFunc, SuiteOutcome, run_reports, run_suites
 
 log = logging.getLogger(__name__)
 
@@ -169,12 +172,18 @@ class JobRunner:
         return record
 
     def _execute(self, job: Job, record: dict[str, Any]) -> None:
+        if job.kind == HISTORY_KIND:
+            self._judge_history(record)
+            return
         outcome = self.suites(job, self.settings, self.stop.aborting.is_set)
         record["suite_run_ids"] = outcome.run_ids
         record["suite_exit_codes"] = outcome.exit_codes
         record["errors"] += outcome.errors
         if outcome.aborted or self.stop.aborting.is_set():
             record["status"] = "aborted"
+            return
+        if job.kind == AB_KIND:
+            self._ab_verdicts(record, outcome)
             return
         if outcome.records and job.reports and self.reports is not None:
             error = self.reports(self.settings, self.stop.aborting.is_set)
@@ -214,6 +223,39 @@ class JobRunner:
         if record["regressions"] and broke:
             # Loss found by a suite that also failed is still a regression to alert on.
             record["status"] = "regression"
+
+    def _ab_verdicts(self, record: dict[str, Any], outcome: SuiteOutcome) -> None:
+        """The verdicts of the A/B record the job's ``perf ab`` wrote (B vs the pinned A)."""
+        if outcome.errors or len(outcome.records) != 1:
+            record["status"] = "failed"
+            return
+        ab = baseline.load_run_record(outcome.records[0])
+        record["verdicts"] = ab.get("verdicts") or []
+        record["regressions"] = list(ab.get("regressions") or [])
+        if record["regressions"]:
+            record["status"] = "regression"
+        elif not ab.get("complete"):
+            record["errors"].append("the A/B run did not complete all its rounds")
+            record["status"] = "failed"
+        else:
+            record["status"] = "ok"
+
+    def _judge_history(self, record: dict[str, Any]) -> None:
+        """Change points of every metric over the recent performance runs on disk."""
+        recent, skipped = history.recent_runs(self.results, "performance", HISTORY_RUNS)
+        runs = same_kind_as_newest(recent)
+        if skipped:
+            record["errors"].append(f"{skipped} damaged performance record(s) skipped")
+        if not runs:
+            raise KafkavalError(
+                f"no performance run records in {self.results}: "
+                "schedule a performance job before the history job"
+            )
+        record["history_run_ids"] = [r.get("run_id") for r in runs]
+        verdicts = judge_history(run_series(runs), self.schedule.policy)
+        record["verdicts"] = [v.to_dict() for v in verdicts]
+        record["regressions"] = [v.metric for v in verdicts if v.is_regression]
+        record["status"] = "regression" if record["regressions"] else "ok"
 
 
 class SchedulerService:

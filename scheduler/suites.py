@@ -31,7 +31,7 @@ from pathlib import Path
 from chaos.faults import LONGEST_UNDO_SECONDS
 from kafkaval.config import Settings, secret_environment
 from kafkaval.redact import is_secret
-from scheduler.jobs import Job
+from scheduler.jobs import AB_SUITE, Job
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +39,8 @@ log = logging.getLogger(__name__)
 SUITE_COMMANDS: dict[str, tuple[str, list[str], str]] = {
     "performance": ("loadgen.cli", ["perf", "run"], "performance"),
     "delivery": ("chaos.cli", ["delivery", "run"], "delivery"),
+    # the one "suite" of a kind = "ab" job: interleaved A/B rounds
+    AB_SUITE: ("loadgen.cli", ["perf", "ab"], "ab"),
 }
 # Seconds a child gets between SIGTERM and SIGKILL to roll back its faults:
 # the longest undo of a fault in progress, then a minute to stop its consumers
@@ -90,7 +92,12 @@ def suite_args(job: Job, suite: str) -> list[str]:
     args = list(verb)
     if job.quick:
         args.append("--quick")
-    if suite == "performance":
+    if suite == AB_SUITE:
+        args += ["--a", str(job.baseline), "--rounds", str(job.rounds)]
+        args += ["--b", job.candidate] if job.candidate else []
+        for profile in job.profiles:
+            args += ["--profile", profile]
+    elif suite == "performance":
         args += ["--repeat", str(job.repeat)]
         for profile in job.profiles:
             args += ["--profile", profile]

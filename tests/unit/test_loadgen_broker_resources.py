@@ -20,8 +20,9 @@ class Prom:
     def query(self, expr: str, at=None):  # noqa: ANN001
         if self.down:
             raise PrometheusError("Prometheus at http://127.0.0.1:1 is unreachable")
-        kind = "memory" if "memory" in expr else "cpu"
-        return self.answers.get(kind, [])
+        kinds = (("memory", "memory"), ("increase(container_cpu", "cpu_seconds"),
+                 ("fs_writes", "written"), ("jvm_gc", "gc"), ("cpu", "cpu"))  # fmt: skip
+        return self.answers.get(next(k for key, k in kinds if key in expr), [])
 
     def query_range(self, *a, **k):  # noqa: ANN002, ANN003
         return []
@@ -49,17 +50,32 @@ def test_peaks_are_the_maximum_over_brokers_only() -> None:
                 Sample({"name": "prometheus"}, 5e9),  # not a broker: ignored
             ],
             "cpu": [Sample({"name": "broker-1"}, 0.8), Sample({"name": "exporter"}, 1.5)],
+            "cpu_seconds": [
+                Sample({"name": "broker-1"}, 20.0),
+                Sample({"name": "broker-2"}, 10.5),
+                Sample({"name": "exporter"}, 99.0),
+            ],
+            "written": [Sample({"name": "broker-1"}, 5e6), Sample({"name": "broker-2"}, 2e6)],
+            "gc": [Sample({}, 0.25)],
         }
     )
     out = broker_peaks("http://x", T0, T0 + timedelta(seconds=60), 2.0, source=prom)
-    assert out == {"broker_cpu_peak_cores": 0.8, "broker_memory_peak_bytes": 900_000_000}
+    assert out == {
+        "broker_cpu_peak_cores": 0.8,
+        "broker_memory_peak_bytes": 900_000_000,
+        "broker_cpu_seconds": 30.5,  # the sum over the brokers: the work's cost
+        "broker_disk_written_bytes": 7_000_000,
+        "broker_gc_seconds": 0.25,
+    }
 
 
 def test_no_exporter_or_no_prometheus_gives_none_and_a_note() -> None:
     empty = broker_peaks("http://x", T0, T0 + timedelta(seconds=9), 2.0, source=Prom())
     assert empty["broker_memory_peak_bytes"] is None and "exporter" in empty["note"]
+    assert empty["broker_cpu_seconds"] is None and empty["broker_gc_seconds"] is None
     down = broker_peaks("http://x", T0, T0 + timedelta(seconds=9), 2.0, source=Prom(down=True))
     assert down["broker_cpu_peak_cores"] is None and "unreachable" in down["note"]
+    assert down["broker_disk_written_bytes"] is None
 
 
 def _result(**extra: object) -> dict:

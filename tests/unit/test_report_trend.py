@@ -69,3 +69,25 @@ def test_trend_lists_each_run_the_baseline_and_the_verdict(tmp_path: Path) -> No
 def test_no_history_says_so(tmp_path: Path) -> None:
     trend = collect_trend(tmp_path)
     assert trend["runs"] == [] and trend["rows"] == [] and chart_series(trend) == []
+
+
+def test_trend_shows_the_change_point_where_the_step_happened(tmp_path: Path) -> None:
+    base = json.loads((DATA / "latest-performance.json").read_text())
+    rates = [1000, 1010, 990, 1005, 995, 1002, 998, 800, 810, 790, 805, 795, 802]
+    for i, rate in enumerate(rates):
+        record = json.loads(json.dumps(base))
+        record["run_id"] = f"20261201T1{i:02d}000Z-step{i:02d}"
+        record["quick"] = False
+        snapshot = record["profiles"].setdefault("snapshot", {})
+        snapshot.update({"achieved_rate": float(rate), "repetitions": [{"achieved_rate": rate}]})
+        (tmp_path / f"performance-{record['run_id']}.json").write_text(json.dumps(record))
+    trend = collect_trend(tmp_path)
+    assert len(trend["runs"]) == 10 and trend["history_runs"] == 13
+    found = {c["metric"]: c for c in trend["change_points"]}
+    step = found["performance.snapshot.achieved_rate"]
+    assert step["decision"] == "regression" and "from run 20261201T107000Z-step07" in step["reason"]
+    assert step["n_baseline"] == 7 and step["n_candidate"] == 6
+    collector = Collector(FakeProm(fixture_totals()), scrape_interval=2.0)
+    text = build_performance(base, collector, FROZEN, charts=False, trend=trend).text
+    assert "Change points over the last 13 run(s)" in text
+    assert "| performance.snapshot.achieved_rate | 7 | 6 | 1000 | 801 | 20% |" in text

@@ -103,6 +103,19 @@ def _fake_suites(samples: list[list[float]]) -> Callable:
     return run
 
 
+def _scrape(state: SchedulerState) -> str:
+    reg = CollectorRegistry()
+    reg.register(SchedulerCollector(state))
+    return generate_latest(reg).decode()
+
+
+def _p99_regression_gauge(job: str) -> str:
+    return (
+        f'kafkaval_scheduler_regression{{job="{job}",'
+        'metric="performance.snapshot.service_p99_seconds"} 1.0'
+    )
+
+
 def test_runner_flags_a_slowed_run_and_not_a_normal_one(settings: Settings) -> None:
     schedule = parse_schedule({"job": [{"name": "perf", "cron": "0 2 * * *"}]})
     runner = JobRunner(
@@ -130,13 +143,8 @@ def test_runner_flags_a_slowed_run_and_not_a_normal_one(settings: Settings) -> N
     )
     assert on_disk["status"] == "regression" and on_disk["ended_at"]
     # the collector shows the regression gauge for the latest run
-    reg = CollectorRegistry()
-    reg.register(SchedulerCollector(runner.state))
-    text = generate_latest(reg).decode()
-    assert (
-        'kafkaval_scheduler_regression{job="perf",'
-        'metric="performance.snapshot.service_p99_seconds"} 1.0' in text
-    )
+    text = _scrape(runner.state)
+    assert _p99_regression_gauge("perf") in text
     assert 'kafkaval_scheduler_runs_total{job="perf",status="regression"} 1.0' in text
     assert 'kafkaval_scheduler_last_run_status{job="perf",status="regression"} 1.0' in text
 
@@ -269,7 +277,9 @@ def test_verdict_metrics_selection_judges_only_matching_metrics_and_always_loss(
     assert "performance.snapshot.service_p99_seconds" not in verdicts
     assert verdicts["delivery.broker-restart.lost"].is_regression  # judged whatever the patterns
     assert verdicts["performance.nosuch.*"].reason == "matches no metric"
-    everything = {v.metric: v for v in compare([base], [slow])}  # no selection: all judged
+    # No selection: all judged, as one family (Holm over 4 metrics): 3 vs 3
+    # samples can then never be significant, a baseline of two runs can.
+    everything = {v.metric: v for v in compare([base, base], [slow])}
     assert everything["performance.snapshot.service_p99_seconds"].is_regression
     with pytest.raises(UsageError, match="metrics must be a list"):
         parse_schedule({"verdict": {"metrics": 5}, "job": [{"name": "j", "every_seconds": 60}]})
@@ -292,3 +302,81 @@ def test_secrets_reach_the_child_by_environment_not_the_config_file(tmp_path: Pa
         "KAFKAVAL_PRODUCER__SASL_OAUTHBEARER_CLIENT_SECRET": "s3cr3t",
     }
     assert load_settings(cfg, environ=env) == s
+
+
+def test_history_job_flags_a_step_and_exposes_it_as_a_gauge(settings: Settings) -> None:
+    schedule = parse_schedule({"job": [{"name": "hist", "kind": "history", "cron": "30 2 * * *"}]})
+    runner = JobRunner(settings, schedule, suites=lambda *a: SuiteOutcome(), reports=None)
+    empty = runner.run(schedule.job("hist"))
+    assert empty["status"] == "failed" and "no performance run records" in empty["errors"][0]
+    results = settings.path("results_dir")
+    p99s = [0.0100, 0.0102, 0.0099, 0.0101, 0.0100, 0.0098, 0.0101, 0.0100]
+    p99s += [0.0120, 0.0121, 0.0119, 0.0122, 0.0120, 0.0118]  # +20% from run 8 on
+    ids = []
+    for i, p in enumerate(p99s):
+        rec = perf_record([p, p * 1.01, p * 0.99], [1000.0, 1005.0, 995.0])
+        rec["run_id"] = f"20261201T1{i:02d}000Z-hist{i:02d}"
+        save_run_record(results, rec)
+        ids.append(rec["run_id"])
+    out = runner.run(schedule.job("hist"))
+    assert out["status"] == "regression", out
+    assert out["regressions"] == [  # the fake's p95 is half its p99: it steps too
+        "performance.snapshot.service_p95_seconds",
+        "performance.snapshot.service_p99_seconds",
+    ]
+    assert out["history_run_ids"] == ids
+    p99 = next(v for v in out["verdicts"] if v["metric"].endswith("service_p99_seconds"))
+    assert f"from run {ids[8]}" in p99["reason"] and p99["effect"] > 0.15
+    rate = next(v for v in out["verdicts"] if v["metric"].endswith("achieved_rate"))
+    assert rate["decision"] == "no change"
+    assert _p99_regression_gauge("hist") in _scrape(runner.state)
+    with pytest.raises(UsageError, match="history job runs no suite"):
+        parse_schedule(
+            {"job": [{"name": "h", "kind": "history", "cron": "0 2 * * *", "repeat": 3}]}
+        )
+    with pytest.raises(UsageError, match="unknown kind"):
+        parse_schedule({"job": [{"name": "h", "kind": "nope", "cron": "0 2 * * *"}]})
+
+
+def test_ab_job_runs_perf_ab_against_the_pinned_side_and_exposes_its_verdicts(
+    settings: Settings,
+) -> None:
+    from scheduler.suites import suite_args
+
+    schedule = parse_schedule(
+        {
+            "job": [
+                {"name": "ab", "kind": "ab", "cron": "0 4 * * *", "baseline": "pinned.toml",
+                 "rounds": 6, "quick": True, "profiles": ["throughput"]},
+            ]
+        }
+    )  # fmt: skip
+    job = schedule.job("ab")
+    assert suite_args(job, "ab") == [
+        "perf", "ab", "--quick", "--a", "pinned.toml", "--rounds", "6", "--profile", "throughput",
+    ]  # fmt: skip
+    verdict = {"metric": "performance.snapshot.service_p99_windowed_seconds",
+               "direction": "lower", "decision": "regression", "effect": 0.12}  # fmt: skip
+
+    def fake_ab(job, settings, should_abort) -> SuiteOutcome:  # noqa: ANN001
+        rec = {"run_id": new_run_id(), "kind": "ab", "complete": True,
+               "verdicts": [verdict], "regressions": [verdict["metric"]]}  # fmt: skip
+        path = save_run_record(settings.path("results_dir"), rec)
+        return SuiteOutcome(run_ids=[rec["run_id"]], records=[path], exit_codes={"ab": 1})
+
+    runner = JobRunner(settings, schedule, suites=fake_ab, reports=None)
+    out = runner.run(job)
+    assert out["status"] == "regression" and out["verdicts"] == [verdict]
+    assert (
+        'kafkaval_scheduler_regression{job="ab",'
+        'metric="performance.snapshot.service_p99_windowed_seconds"} 1.0' in _scrape(runner.state)
+    )
+    for bad, message in (
+        ({"rounds": 3}, "needs baseline"),
+        ({"baseline": "a.toml", "rounds": 2}, "rounds must be"),
+        ({"baseline": "a.toml", "repeat": 3}, "takes no repeat"),
+    ):
+        with pytest.raises(UsageError, match=message):
+            parse_schedule({"job": [{"name": "x", "kind": "ab", "cron": "0 4 * * *", **bad}]})
+    with pytest.raises(UsageError, match="belong to kind"):
+        parse_schedule({"job": [{"name": "x", "cron": "0 4 * * *", "rounds": 5}]})

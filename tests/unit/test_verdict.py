@@ -100,19 +100,103 @@ def test_exact_rank_sum_p_value() -> None:
     assert v.rank_sum_p_value([1, 1, 1], [1, 1, 1]) == pytest.approx(1.0)
 
 
-def test_normal_approximation_agrees_with_exact_for_large_samples() -> None:
+def test_rank_sum_with_ties_enumerates_every_split() -> None:
+    # pooled [1,1,2,2,3,3] has mid-ranks 1.5, 3.5, 5.5; x = {2,3,3} sums to 14.5,
+    # which of the 20 equally likely splits only {3,3,2} (either 2) reach: 2/20
+    assert v.rank_sum_p_value([2, 3, 3], [1, 1, 2]) == pytest.approx(2 / 20)
+
+
+def test_normal_approximation_agrees_with_a_permutation_reference_for_large_samples() -> None:
     rng = random.Random(6)
-    x = [rng.gauss(0.3, 1) for _ in range(12)]
-    y = [rng.gauss(0, 1) for _ in range(12)]  # C(24,12) > limit: normal path
+    x = [round(rng.gauss(0.3, 1), 1) for _ in range(12)]  # rounded: ties
+    y = [round(rng.gauss(0, 1), 1) for _ in range(12)]  # C(24,12) > limit: normal path
     p = v.rank_sum_p_value(x, y)
-    # Monte Carlo permutation p-value as the reference
-    pooled, n, hits = x + y, len(x), 0
-    ranks = v._ranks(pooled)
-    obs = sum(ranks[:n])
+    pooled, hits = x + y, 0
+    stat = sum(a > b for a in x for b in y) + 0.5 * sum(a == b for a in x for b in y)
     for _ in range(4000):
-        idx = rng.sample(range(len(pooled)), n)
-        hits += sum(ranks[i] for i in idx) >= obs - 1e-9
+        rng.shuffle(pooled)
+        xs, ys = pooled[:12], pooled[12:]
+        u = sum(a > b for a in xs for b in ys) + 0.5 * sum(a == b for a in xs for b in ys)
+        hits += u >= stat
     assert p == pytest.approx(hits / 4000, abs=0.03)
+
+
+def test_holm_adjusts_step_down() -> None:
+    assert v.holm([0.01, 0.04, 0.03, 0.5]) == pytest.approx([0.04, 0.09, 0.09, 0.5])
+    assert v.holm([]) == []
+
+
+def test_family_of_metrics_keeps_the_run_false_alarm_rate_at_alpha() -> None:
+    # 12 unchanged metrics per run: judged one by one, about 1 - 0.95^12 = 46% of
+    # the runs would raise an alarm; judged as a family, at most alpha.
+    rng = random.Random(9)
+    trials, alone, family = 150, 0, 0
+    for _ in range(trials):
+        items = [
+            (f"m{i}", v.LOWER_IS_BETTER, _series(rng, 1.0, 0.1, 10), _series(rng, 1.0, 0.1, 10))
+            for i in range(12)
+        ]
+        alone += any(v.judge(*item, with_interval=False).is_regression for item in items)
+        family += any(x.is_regression for x in v.judge_all(items, with_interval=False))
+    assert alone / trials > 0.2
+    assert family / trials <= 0.05 + 3 * (0.05 * 0.95 / trials) ** 0.5
+
+
+def test_family_still_flags_a_clear_regression_and_says_so() -> None:
+    rng = random.Random(10)
+    items = [
+        (f"m{i}", v.LOWER_IS_BETTER, _series(rng, 1.0, 0.02, 6), _series(rng, 1.0, 0.02, 6))
+        for i in range(5)
+    ]
+    items.append(
+        ("slow", v.LOWER_IS_BETTER, _series(rng, 1.0, 0.02, 6), _series(rng, 1.2, 0.02, 6))
+    )
+    out = {x.metric: x for x in v.judge_all(items)}
+    assert out["slow"].is_regression and "Holm, 6 metrics" in out["slow"].reason
+    assert out["slow"].p_raw is not None and out["slow"].p_value >= out["slow"].p_raw  # type: ignore[operator]
+    assert not any(out[f"m{i}"].is_regression for i in range(5))
+
+
+def test_paired_rounds_see_a_10_percent_regression_through_drift() -> None:
+    # Each round's level drifts by +-30% (a neighbour comes and goes); B is 10%
+    # slower than A within each round, with 2% noise of its own.
+    rng = random.Random(11)
+    levels = [1 + rng.uniform(-0.3, 0.3) for _ in range(10)]
+    a = [lv * (1 + rng.gauss(0, 0.02)) for lv in levels]
+    b = [lv * 1.10 * (1 + rng.gauss(0, 0.02)) for lv in levels]
+    paired = v.judge_paired("p99", v.LOWER_IS_BETTER, a, b)
+    assert paired.is_regression and paired.effect == pytest.approx(0.10, abs=0.03)
+    assert paired.ci_low is not None and paired.ci_low > 0.05
+
+
+def test_paired_a_vs_a_is_not_flagged_and_throughput_direction_is_oriented() -> None:
+    rng = random.Random(12)
+    flagged = 0
+    for _ in range(300):
+        levels = [1 + rng.uniform(-0.3, 0.3) for _ in range(8)]
+        a = [lv * (1 + rng.gauss(0, 0.03)) for lv in levels]
+        b = [lv * (1 + rng.gauss(0, 0.03)) for lv in levels]
+        flagged += v.judge_paired(
+            "rate", v.HIGHER_IS_BETTER, a, b, with_interval=False
+        ).is_regression
+    assert flagged / 300 <= 0.05 + 3 * (0.05 * 0.95 / 300) ** 0.5
+    a = [100.0, 90, 110, 95, 105, 100]
+    worse = v.judge_paired("rate", v.HIGHER_IS_BETTER, a, [x * 0.8 for x in a])
+    assert worse.is_regression and worse.effect == pytest.approx(0.2)
+
+
+def test_paired_needs_matching_rounds_and_enough_of_them() -> None:
+    with pytest.raises(ValueError):
+        v.judge_paired("x", v.LOWER_IS_BETTER, [1, 2, 3], [1, 2])
+    assert v.judge_paired("x", v.LOWER_IS_BETTER, [1, 2], [2, 3]).decision == v.INSUFFICIENT
+    assert v.judge_paired("x", v.LOWER_IS_BETTER, [0, 2, 3], [2, 3, 4]).decision == v.INSUFFICIENT
+    assert v.judge_paired("lost", v.MUST_BE_ZERO, [0, 0], [0, 1]).is_regression
+
+
+def test_signed_rank_p_value_exact() -> None:
+    # 5 positive differences of distinct sizes: only 1 of 2^5 sign patterns is as extreme
+    assert v.signed_rank_p_value([0.1, 0.2, 0.15, 0.3, 0.12], "greater") == pytest.approx(1 / 32)
+    assert v.signed_rank_p_value([0.0, 0.0], "greater") == 1.0
 
 
 def test_bootstrap_interval_is_reproducible() -> None:
@@ -127,44 +211,3 @@ def test_bad_policy_is_rejected() -> None:
         v.VerdictPolicy(alpha=0)
     with pytest.raises(ValueError):
         v.judge("x", "sideways", [1, 2, 3], [1, 2, 3])
-
-
-def test_bench_pools_only_runs_of_the_newest_kind(tmp_path) -> None:
-    import json
-
-    from scheduler.bench import run_bench
-    from scheduler.verdict import VerdictPolicy
-
-    def record(run_id: str, quick: bool, p99s: list[float]) -> dict:
-        reps = [{"service_latency_seconds": {"p95": v, "p99": v}} for v in p99s]
-        return {"run_id": run_id, "kind": "performance", "quick": quick,
-                "profiles": {"throughput": {**reps[0], "repetitions": reps}}}  # fmt: skip
-
-    runs = [
-        record("20261201T100000Z-full01", False, [5.0, 5.1, 4.9]),  # a full run: other figures
-        record("20261201T110000Z-quick1", True, [0.010, 0.011, 0.0105]),
-        record("20261201T120000Z-quick2", True, [0.0102, 0.0108, 0.0099]),
-    ]
-    for r in runs:
-        (tmp_path / f"performance-{r['run_id']}.json").write_text(json.dumps(r))
-    out = run_bench(tmp_path, VerdictPolicy(), trials=50)
-    assert out["source_runs"] == ["20261201T110000Z-quick1", "20261201T120000Z-quick2"]
-    noise = out["metrics"]["performance.throughput.service_p99_seconds"]
-    assert noise["samples"] == 6 and noise["noise_cv"] < 0.1  # not 5 s vs 10 ms
-
-
-def test_repetitions_needed_follows_the_noise() -> None:
-    from scheduler.bench import Noise, repetitions_needed
-
-    rng = random.Random(3)
-
-    def noise(cv: float) -> Noise:
-        devs = tuple(1 + rng.gauss(0, cv) for _ in range(40))
-        return Noise("performance.snapshot.achieved_rate", v.HIGHER_IS_BETTER, devs)
-
-    policy = v.VerdictPolicy()
-    quiet = repetitions_needed(noise(0.01), 0.10, policy, trials=100)
-    medium = repetitions_needed(noise(0.06), 0.10, policy, trials=100)
-    assert quiet == 3  # 1% noise: a 10% slowdown is plain with the fewest repetitions
-    assert medium is not None and medium > quiet
-    assert repetitions_needed(noise(0.8), 0.10, policy, trials=100) is None
