@@ -96,11 +96,14 @@ def prepare_exporter(settings: Settings) -> ManagedProcess:
 
     It reports CPU, memory and disk of every process with a pid file here
     (brokers, Prometheus, Connect, PostgreSQL) under the cAdvisor names, so the
-    reports' resource sections and the Resources dashboard work without Docker.
+    reports' resource sections and the Resources dashboard work without Docker,
+    and the consumer-group lag of the groups in use on the stack's brokers.
     """
     state = settings.path("state_dir")
     argv = [sys.executable, "-m", "kafkaval", "exporter", "--local-stack"]
     argv += ["--state-dir", str(state), "--port", str(exporter_port(settings))]
+    # Consumer-group lag of this stack's Kafka (exporter/lag.py) from the same endpoint.
+    argv += ["--consumer-lag", "--bootstrap-servers", settings.bootstrap_servers]
     return ManagedProcess(
         name="exporter", argv=argv, log=state / "logs" / "exporter.log", pid_dir=state / "pids"
     )
