@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import uuid
 
 import pytest
@@ -10,7 +11,8 @@ from confluent_kafka import Producer
 from kafkaval.config import Settings
 from loadgen.topics import create_topics
 from report.prom_client import PromClient
-from stack import probes
+from stack import local, probes
+from stack.processes import find_managed
 
 pytestmark = pytest.mark.integration
 
@@ -86,3 +88,24 @@ def test_broker_metrics_exist_with_sane_values(stack_settings: Settings) -> None
     used = _values(prom, f'jvm_memory_used_bytes{{{JOB},area="heap"}}')[0]
     limit = _values(prom, f'jvm_memory_max_bytes{{{JOB},area="heap"}}')[0]
     assert 1 << 20 < used <= limit
+
+
+def test_broker_restart_makes_urp_rise_then_heal(cluster_settings: Settings) -> None:
+    """A 3-broker cluster loses broker-3: Prometheus shows URP > 0, then 0 once it is back."""
+    prom = PromClient(cluster_settings.prometheus_url)
+    up = f"sum(up{{{JOB}}})"
+    _wait_value(prom, up, lambda v: v == 3, 90, "three agents scraped")
+    topic = f"{cluster_settings.topic_prefix}it-urp-{uuid.uuid4().hex[:8]}"
+    create_topics(cluster_settings, [topic], 3, 3)
+    urp = f"sum(kafka_server_replicamanager_underreplicatedpartitions{{{JOB}}})"
+    _wait_value(prom, urp, lambda v: v == 0, 90, "a healthy cluster first")
+    victim = find_managed(cluster_settings.path("state_dir") / "pids", "broker-3")
+    victim.signal(signal.SIGKILL)  # no controlled shutdown: its replicas just vanish
+    try:
+        assert victim.wait_exit(30)
+        # Partitions of the new topic (RF 3) led by broker-1/2 lose a replica.
+        _wait_value(prom, urp, lambda v: v > 0, 90, "URP after broker-3 died")
+    finally:
+        local.up(cluster_settings)  # starts only what is missing: broker-3
+    _wait_value(prom, up, lambda v: v == 3, 90, "broker-3's agent scraped again")
+    _wait_value(prom, urp, lambda v: v == 0, 120, "URP healed after broker-3 rejoined")
