@@ -434,6 +434,7 @@ def collect_delivery(
                 for g, counts in (entry.get("groups") or {}).items()
             },
             "faults": [_fault_row(f, w) for f in entry.get("faults") or []],
+            "cluster_view": cluster_view(collector, w),
             "crosscheck": checks,
             "statement": guarantee_statement(entry),
         }
@@ -449,6 +450,37 @@ def collect_delivery(
         "run": _run_summary(record, run_window),
         "environment": environment(record, fallback_env),
         "scenarios": scenarios,
+    }
+
+
+def cluster_view(collector: Collector, window: Window) -> dict[str, Any]:
+    """What the brokers saw during a scenario: URP, ISR changes, leaders, controller.
+
+    ``missing`` is set (and nothing else) when Prometheus has no broker series in
+    the window; URP times are seconds from the window's start.
+    """
+    up = collector.series("c_up_series", window)
+    if not any(s["v"] for s in up):
+        return {"missing": BROKER_MISSING}
+    urp = collector.series("c_urp_series", window)
+    t, v = (urp[0]["t"], urp[0]["v"]) if urp else ([], [])
+    peak = max(v) if v else None
+    first = next((ti for ti, vi in zip(t, v, strict=True) if vi > 0), None)
+    healed = None
+    if first is not None:
+        last_bad = max(ti for ti, vi in zip(t, v, strict=True) if vi > 0)
+        healed = next((ti for ti, vi in zip(t, v, strict=True) if ti > last_bad and vi == 0), None)
+    return {
+        "missing": "",
+        "brokers_min": min(min(s["v"]) for s in up if s["v"]),
+        "brokers_max": max(max(s["v"]) for s in up if s["v"]),
+        "urp_peak": peak,
+        "urp_first": first,
+        "urp_healed": healed,
+        "isr_shrinks": collector.scalar("c_isr_shrinks", window),
+        "isr_expands": collector.scalar("c_isr_expands", window),
+        "leader_changes": collector.scalar("c_leader_changes", window),
+        "controller_changes": collector.scalar("c_controller_changes", window),
     }
 
 

@@ -224,6 +224,33 @@ QUERIES: dict[str, Query] = {
             f"sum by (instance) (rate(${{b_gc_time}}{{{_BROKER}}}[$window]))",
             "fraction of the window the broker's JVM spent in GC",
         ),
+        # ---- the cluster's view of a delivery scenario (brokers' JMX series) -----
+        _q(
+            "c_urp_series",
+            f"sum(${{b_urp}}{{{_BROKER}}})",
+            "under-replicated partitions, all brokers, over time",
+        ),
+        _q("c_up_series", f"sum(up{{{_BROKER}}})", "brokers whose JMX exporter answered"),
+        _q(
+            "c_isr_shrinks",
+            f"sum(increase(kafka_server_replicamanager_isrshrinks_total{{{_BROKER}}}[$window]))",
+            "ISR shrinks in the window, all brokers",
+        ),
+        _q(
+            "c_isr_expands",
+            f"sum(increase(kafka_server_replicamanager_isrexpands_total{{{_BROKER}}}[$window]))",
+            "ISR expands in the window, all brokers",
+        ),
+        _q(
+            "c_leader_changes",
+            f"sum(changes(kafka_server_replicamanager_leadercount{{{_BROKER}}}[$window]))",
+            "changes of the brokers' partition-leader counts (leadership moving)",
+        ),
+        _q(
+            "c_controller_changes",
+            f"max(changes(kafka_server_raftmetrics_current_leader{{{_BROKER}}}[$window]))",
+            "changes of the KRaft controller leader, as the nodes saw it",
+        ),
         # ---- delivery: counters per scenario ---------------------------------------
         _q("d_sent", "sum(max_over_time(${delivery_sent}{$sel}[$window]))", "scenario sent"),
         _q("d_acked", "sum(max_over_time(${delivery_acked}{$sel}[$window]))", "scenario acked"),

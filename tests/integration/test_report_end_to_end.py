@@ -121,6 +121,8 @@ def test_delivery_report_has_the_runs_numbers(reports: Path, stack_settings: Set
     checks = [ln for ln in text.splitlines() if ln.startswith(f"| {DELIVERY_SCENARIO} | ")][1:]
     assert checks and all("| yes |" in c for c in checks), text
     assert "rolled back: yes" in text
+    # The brokers' own view of the scenario, from their JMX series (one broker here).
+    assert "What the cluster saw (brokers' own metrics):\n- brokers answering: 1 to 1" in text
     assert (reports / f"delivery-{DELIVERY_SCENARIO}.png").read_bytes()[:4] == b"\x89PNG"
 
 

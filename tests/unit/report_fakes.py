@@ -31,6 +31,10 @@ BROKER_ANSWERS = {
     "bytesin_total": 1048576.0,
     "underreplicatedpartitions": 0.0,
     "jvm_gc_collection_seconds_sum": 0.012,
+    "isrshrinks_total": 3.0,
+    "isrexpands_total": 3.0,
+    "leadercount": 2.0,
+    "current_leader": 0.0,
 }
 
 
@@ -98,10 +102,14 @@ class FakeProm:
         self, expr: str, start: Any, end: Any, step: float | None = None, min_step: float = 1.0
     ) -> list[Series]:
         self.queries.append(expr)
-        if self.empty:
+        if self.empty or ('job="kafka-broker"' in expr and not self.brokers):
             return []
         t0 = start.timestamp()
         points = [(t0 + 2 * i, float(i % 7)) for i in range(30)]
+        if 'up{job="kafka-broker"}' in expr:  # one broker, always answering
+            points = [(t, 1.0) for t, _ in points]
+        if "underreplicatedpartitions" in expr:  # 3 URP from +10 s, healed at +24 s
+            points = [(t0 + 2 * i, 3.0 if 5 <= i < 12 else 0.0) for i in range(30)]
         labels = {"name": "broker-0"} if "by (name)" in expr else {}
         return [Series(labels, points)]
 

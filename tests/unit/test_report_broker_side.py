@@ -10,7 +10,7 @@ from pathlib import Path
 from report_fakes import FakeProm, fixture_totals
 
 from report.collect import BROKER_MISSING, Collector, where_time_went
-from report.render import build_performance
+from report.render import build_delivery, build_performance
 
 DATA = Path(__file__).parent / "data" / "report"
 FROZEN = datetime(2026, 12, 1, 12, 0, 0, tzinfo=UTC)
@@ -58,3 +58,21 @@ def test_where_the_time_went_without_request_times_says_not_measured() -> None:
     assert "not measured" in where_time_went({}, client_p50=0.005)
     partial = {"totaltimems": {"broker-1": 3.0}}
     assert "not measured" in where_time_went(partial, client_p50=None)
+
+
+def _delivery_text(prom: FakeProm) -> str:
+    record = json.loads((DATA / "latest-delivery.json").read_text())
+    return build_delivery(record, Collector(prom, scrape_interval=2.0), FROZEN, charts=False).text
+
+
+def test_delivery_report_shows_what_the_cluster_saw() -> None:
+    text = _delivery_text(FakeProm(fixture_totals()))
+    # The fake's URP series: 3 from +10 s, 0 again from +24 s.
+    assert "- under-replicated partitions: peak 3, first at +10.0 s, back to 0 at +24.0 s" in text
+    assert "- ISR shrinks 3, expands 3;" in text
+
+
+def test_delivery_report_without_broker_series_says_not_measured() -> None:
+    text = _delivery_text(FakeProm(fixture_totals(), brokers=False))
+    assert f"What the cluster saw: {BROKER_MISSING}." in text
+    assert "under-replicated partitions:" not in text
