@@ -246,7 +246,16 @@ def broker_side(collector: Collector, window: Window, client_p50: float | None) 
     rows = [
         {"instance": b, **{k: col.get(b) for k, col in columns.items()}} for b in sorted(scraped)
     ]
-    return {"rows": rows, "missing": "", "where": where_time_went(means, client_p50)}
+    return {
+        "rows": rows,
+        "missing": "",
+        "where": where_time_went(means, client_p50),
+        "mean_ms": {phase: _avg(m) for phase, m in means.items()},
+    }
+
+
+def _avg(values: dict[str, float]) -> float | None:
+    return sum(values.values()) / len(values) if values else None
 
 
 def where_time_went(means: dict[str, dict[str, float]], client_p50: float | None) -> str:
@@ -256,12 +265,8 @@ def where_time_went(means: dict[str, dict[str, float]], client_p50: float | None
     minus the broker's total is time outside the broker (client queue, network).
     """
 
-    def avg(phase: str) -> float | None:
-        values = list(means.get(phase, {}).values())
-        return sum(values) / len(values) if values else None
-
-    total = avg("totaltimems")
-    parts = {phase: avg(phase) for phase in _PHASE_WORDS}
+    total = _avg(means.get("totaltimems", {}))
+    parts = {phase: _avg(means.get(phase, {})) for phase in _PHASE_WORDS}
     known = {k: v for k, v in parts.items() if v is not None}
     if total is None or len(known) < len(parts):
         return "Where the time went: not measured (no Produce request times from the brokers)."
