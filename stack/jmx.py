@@ -95,9 +95,16 @@ def broker_port(settings: Settings, node_id: int) -> int:
 
 
 def register(settings: Settings, job: str, instance: str, argv: list[str]) -> Path | None:
-    """A file_sd entry for the agent on ``argv`` under ``job``/``instance``, if it has one."""
+    """A file_sd entry for the agent on ``argv`` under ``job``/``instance``, if it has one.
+
+    Without an agent an entry left from an earlier start is removed, so Prometheus
+    does not keep scraping a port nothing serves.
+    """
     address = agent_address(argv)
-    return register_target(settings, job, instance, address) if address else None
+    if address:
+        return register_target(settings, job, instance, address)
+    (targets_dir(settings) / f"{job}-{instance}.json").unlink(missing_ok=True)
+    return None
 
 
 def unregister(settings: Settings, job: str) -> None:

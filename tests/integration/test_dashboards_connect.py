@@ -48,4 +48,12 @@ def test_connect_panel_returns_data(
     )
     if "kafkaval_chaos_fault_active" in expr and not sum(len(s.points) for s in series):
         pytest.skip(f"{title}: no fault during a cdc load (the delivery dashboard test checks it)")
+    if "RowsScanned" in expr and not sum(len(s.points) for s in series):
+        # Debezium fills RowsScanned only in a worker that ran a snapshot; one
+        # restarted since (connector-restart) resumes from its offsets instead.
+        done = PromClient(stack_settings.prometheus_url).query(
+            'max(debezium_metrics_SnapshotCompleted{context="snapshot"})', at=end
+        )
+        if done and done[0].value == 0:
+            pytest.skip(f"{title}: no snapshot in this Connect worker's life")
     assert sum(len(s.points) for s in series), f"connect / {title}: no data for {promql}"

@@ -211,6 +211,11 @@ def test_register_and_unregister_write_file_sd_entries(tmp_path: Path) -> None:
         {"targets": ["127.0.0.1:19701"], "labels": {"job": "kafka-broker", "instance": "broker-2"}}
     ]
     assert jmx.register(settings, jmx.BROKER_JOB, "broker-3", ["java"]) is None
+    # Restarted without the agent: its old entry goes.
+    assert jmx.register(settings, jmx.BROKER_JOB, "broker-2", ["java"]) is None
+    assert not path.exists()
+    path = jmx.register(settings, jmx.BROKER_JOB, "broker-2", argv)
+    assert path is not None
     jmx.register(settings, jmx.CONNECT_JOB, "connect", argv)
     jmx.unregister(settings, jmx.BROKER_JOB)
     assert sorted(p.name for p in path.parent.iterdir()) == ["kafka-connect-connect.json"]
