@@ -18,7 +18,7 @@ from cdc.config import CdcConfig
 from cdc.debezium_jars import CONNECTOR_PLUGIN_CLASS
 from cdc.errors import CdcError
 from kafkaval.config import Settings
-from stack import security
+from stack import jmx, security
 from stack.kafka import java_argv, log4j2_console
 from stack.processes import ManagedProcess
 
@@ -91,9 +91,17 @@ def _security_properties(settings: Settings) -> dict[str, str]:
 
 
 def process_spec(
-    settings: Settings, cfg: CdcConfig, kafka_classpath: Path, plugin_path: Path
+    settings: Settings,
+    cfg: CdcConfig,
+    kafka_classpath: Path,
+    plugin_path: Path,
+    agent_jar: Path | None = None,
 ) -> ManagedProcess:
-    """Write the worker's config and return its process spec (pid file ``connect.json``)."""
+    """Write the worker's config and return its process spec (pid file ``connect.json``).
+
+    With ``agent_jar`` the JMX exporter serves the worker's and Debezium's
+    MBeans on 127.0.0.1:``settings.connect_jmx_port``.
+    """
     state = settings.path("state_dir")
     config_dir = state / "config"
     config_dir.mkdir(parents=True, exist_ok=True)
@@ -108,6 +116,11 @@ def process_spec(
         heap=cfg.connect_heap,
         log4j=log4j,
         logs_dir=state / "logs",
+        jvm_options=(
+            (jmx.agent_option(agent_jar, settings.connect_jmx_port, jmx.CONNECT_RULES),)
+            if agent_jar
+            else ()
+        ),
     )
     return ManagedProcess(
         name=PROCESS_NAME, argv=argv, log=state / "logs" / "connect.log", pid_dir=state / "pids"

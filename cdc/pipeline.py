@@ -21,7 +21,7 @@ from cdc.errors import CdcError
 from kafkaval.config import Settings
 from kafkaval.errors import KafkavalError
 from kafkaval.kafka_client import check_clients
-from stack import probes
+from stack import jmx, probes
 from stack.jars import ensure_kafka_jars, require_java
 from stack.processes import ManagedProcess, load_managed
 
@@ -105,14 +105,22 @@ def start_connect(settings: Settings, cfg: CdcConfig) -> ManagedProcess | None:
     proc = managed(settings, connect.PROCESS_NAME)
     if proc is None:
         require_java()
+        agent = jmx.agent_jar_or_none(settings, settings.connect_jmx_port, "the Connect worker")
+        if agent and probes.port_open(settings.connect_jmx_port):
+            raise CdcError(
+                f"port {settings.connect_jmx_port} on 127.0.0.1 (for the Connect worker's JMX "
+                "exporter) is already in use: stop what holds it "
+                f"(ss -ltnp 'sport = :{settings.connect_jmx_port}') or set connect_jmx_port"
+            )
         spec = connect.process_spec(
-            settings, cfg, ensure_kafka_jars(settings), ensure_debezium_plugin(settings)
+            settings, cfg, ensure_kafka_jars(settings), ensure_debezium_plugin(settings), agent
         )
         spec.start()
         proc = spec
         started = True
     else:
         started = False
+    jmx.register(settings, jmx.CONNECT_JOB, connect.PROCESS_NAME, proc.argv)
     try:
         _wait(client.reachable, proc, CONNECT_START_TIMEOUT, "Kafka Connect REST")
         if CONNECTOR_PLUGIN_CLASS not in client.plugins():
@@ -123,6 +131,7 @@ def start_connect(settings: Settings, cfg: CdcConfig) -> ManagedProcess | None:
     except BaseException:
         if started:
             proc.stop(timeout=15)
+            jmx.unregister(settings, jmx.CONNECT_JOB)
         raise
     return proc if started else None
 
@@ -262,6 +271,7 @@ def down(settings: Settings, cfg: CdcConfig) -> list[str]:
                     if proc.is_running():
                         gone.append(name)
                     proc.stop(timeout=30)
+        jmx.unregister(settings, jmx.CONNECT_JOB)
     if problems and not gone:
         raise CdcError(problems[0])
     return gone

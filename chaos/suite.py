@@ -133,6 +133,7 @@ def shape_settings(settings: Settings, shape: str) -> Iterator[Settings]:
         prometheus_port=settings.prometheus_port + 1,
         # Its exporter serves on metrics_port + 17: clear of this stack's.
         metrics_port=settings.metrics_port + shift,
+        jmx_port=settings.jmx_port + shift if settings.jmx_port else 0,
     )
     started = not local.running(other)
     try:

@@ -5,11 +5,13 @@
 #
 #   kafkaval/base:bookworm       debootstrap root fs (Python 3, OpenJDK 17)
 #   kafkaval/kafka:<version>     docker/kafka + the Maven jars of the local stack
+#                                + the JMX exporter agent (prometheus/jmx/kafka-broker.yml)
 #   kafkaval/prometheus:local    docker/prometheus (Debian's prometheus)
 #   kafkaval/kafkaval:local      docker/kafkaval + this project
 #   kafkaval/postgres:local      docker/postgres (Debian's PostgreSQL 15, like the postgres image)
 #   kafkaval/connect:local       docker/connect + the same Kafka jars + the Debezium
 #                                PostgreSQL plugin of the local stack (like quay.io/debezium/connect)
+#                                + the JMX exporter agent (prometheus/jmx/kafka-connect.yml)
 #
 # BASE_IMAGE=debian:bookworm-slim builds the same Dockerfiles on a stock base
 # (what a user with registry access does) instead of the debootstrap one.
@@ -76,11 +78,20 @@ stage_kafka_jars() {  # stage_kafka_jars CONTEXT: the local stack's Kafka classp
   link_tree "$jars" "$1/libs"
 }
 
+stage_jmx_agent() {  # stage_jmx_agent CONTEXT RULES: the JMX exporter agent and its rules as CONTEXT/jmx
+  local jar
+  jar=$(py "from stack.jmx import ensure_agent_jar; print(ensure_agent_jar(s))" | tail -n 1)
+  mkdir -p "$1/jmx"
+  cp "$jar" "$1/jmx/jmx_prometheus_javaagent.jar"
+  cp "prometheus/jmx/$2" "$1/jmx/"
+}
+
 build_kafka() {
   local ctx="$STAGE/kafka"
   rm -rf "$ctx" && mkdir -p "$ctx"
   cp -r docker/kafka/bin docker/kafka/config "$ctx/"
   stage_kafka_jars "$ctx"
+  stage_jmx_agent "$ctx" kafka-broker.yml
   build "kafkaval/kafka:$KAFKA_VERSION" "$ctx" docker/kafka/Dockerfile
 }
 
@@ -92,6 +103,7 @@ print(ensure_debezium_plugin(s) / PLUGIN_NAME)" | tail -n 1)
   rm -rf "$ctx" && mkdir -p "$ctx/connect"
   cp -r docker/connect/bin docker/kafka/config "$ctx/"
   stage_kafka_jars "$ctx"
+  stage_jmx_agent "$ctx" kafka-connect.yml
   link_tree "$plugin" "$ctx/connect/$(basename "$plugin")"
   build kafkaval/connect:local "$ctx" docker/connect/Dockerfile
 }

@@ -52,6 +52,12 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
     p.add_argument(
         "--interval", type=float, default=2.0, help="seconds between samples (default 2)"
     )
+    p.add_argument(
+        "--consumer-lag",
+        action="store_true",
+        help="also serve consumer-group lag (kafka_consumergroup_lag) of the groups in use on "
+        "bootstrap_servers",
+    )
     p.set_defaults(func=run)
     actions = p.add_subparsers(dest="exporter_action", metavar="ACTION")
     b = actions.add_parser(
@@ -96,10 +102,15 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             # Not fatal: the engine may come (back) later; up stays 0 until then.
             print(f"kafkaval exporter: {problem}", file=sys.stderr)
         source = DockerSource(labels=args.label, compose_project=args.compose_project)
+    lag_source = None
+    if args.consumer_lag:
+        from exporter.lag import ConsumerLagSource
+
+        lag_source = ConsumerLagSource(settings.client_config())
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    with serve(source, args.address, args.port, args.interval) as running:  # type: ignore[arg-type]
+    with serve(source, args.address, args.port, args.interval, lag_source) as running:  # type: ignore[arg-type]
         host = "127.0.0.1" if args.address in ("0.0.0.0", "") else args.address
         instance = "local" if args.local_stack else "docker"
         with scrape_target(settings, "exporter", instance, f"{host}:{running.port}"):

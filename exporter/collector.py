@@ -88,7 +88,9 @@ class ContainerCollector(Collector):
         clock: monotonic clock, for the age of the snapshot.
     """
 
-    def __init__(self, sampler: Sampler, clock: Callable[[], float] | None = None) -> None:
+    def __init__(
+        self, sampler: Sampler[TargetSample], clock: Callable[[], float] | None = None
+    ) -> None:
         self._sampler = sampler
         self._clock = clock or sampler._clock  # same clock as the snapshot's taken_at
 

@@ -14,69 +14,71 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 from exporter.errors import SourceUnavailable
-from exporter.sample import TargetSample
 
 log = logging.getLogger("kafkaval.exporter")
 
+T = TypeVar("T")
 
-class Source(Protocol):
+
+class Source(Protocol[T]):
     kind: str
 
-    def sample(self) -> list[TargetSample]: ...
+    def sample(self) -> list[T]: ...
 
     def close(self) -> None: ...
 
 
 @dataclasses.dataclass(frozen=True)
-class Snapshot:
+class Snapshot(Generic[T]):
     """The result of one sampling round."""
 
     up: bool
-    targets: tuple[TargetSample, ...]
+    targets: tuple[T, ...]
     duration_seconds: float  # how long the round took
     taken_at: float  # monotonic time the round ended
     error: str = ""
 
 
-EMPTY = Snapshot(up=False, targets=(), duration_seconds=0.0, taken_at=float("-inf"))
+EMPTY: Snapshot[Any] = Snapshot(up=False, targets=(), duration_seconds=0.0, taken_at=float("-inf"))
 
 
-class Sampler:
+class Sampler(Generic[T]):
     """Samples ``source`` in a daemon thread.
 
     Args:
-        source: a DockerSource or ProcessSource (anything with ``sample()``).
+        source: a DockerSource or ProcessSource (container stats), or a
+            ConsumerLagSource (group offsets): anything with ``sample()``.
         interval: seconds between the starts of two rounds.
         clock: monotonic clock (injectable for tests).
     """
 
     def __init__(
         self,
-        source: Source,
+        source: Source[T],
         interval: float = 2.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.source = source
         self.interval = interval
         self._clock = clock
-        self._snapshot = EMPTY
+        self._snapshot: Snapshot[T] = EMPTY
         self._stop = threading.Event()
         self._first = threading.Event()
         self._thread: threading.Thread | None = None
 
     @property
-    def snapshot(self) -> Snapshot:
+    def snapshot(self) -> Snapshot[T]:
         return self._snapshot  # one reference read: never a half-written sample
 
-    def sample_once(self) -> Snapshot:
+    def sample_once(self) -> Snapshot[T]:
         """Run one round now and publish its snapshot."""
         start = self._clock()
         try:
             targets = tuple(self.source.sample())
-            snap = Snapshot(True, targets, self._clock() - start, self._clock())
+            snap: Snapshot[T] = Snapshot(True, targets, self._clock() - start, self._clock())
         except SourceUnavailable as e:
             if self._snapshot.up or self._snapshot is EMPTY:
                 log.warning("%s; reporting kafkaval_exporter_up 0 until it is back", e)

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from prometheus_client import CollectorRegistry
 
 from exporter.collector import ContainerCollector
+from exporter.lag import ConsumerLagCollector, PartitionLag
+from exporter.sample import TargetSample
 from exporter.sampler import Sampler, Source
 from kafkaval.errors import KafkavalError
 from kafkaval.targets import MetricsServer
@@ -17,14 +19,19 @@ from kafkaval.targets import MetricsServer
 
 @dataclass
 class RunningExporter:
-    sampler: Sampler
+    sampler: Sampler[TargetSample]
     registry: CollectorRegistry
     port: int  # the bound port (useful when 0 was asked for)
+    lag_sampler: Sampler[PartitionLag] | None = None
 
 
 @contextlib.contextmanager
 def serve(
-    source: Source, address: str = "127.0.0.1", port: int = 0, interval: float = 2.0
+    source: Source[TargetSample],
+    address: str = "127.0.0.1",
+    port: int = 0,
+    interval: float = 2.0,
+    lag_source: Source[PartitionLag] | None = None,
 ) -> Iterator[RunningExporter]:
     """Sample ``source`` in the background and serve /metrics until the block ends.
 
@@ -33,6 +40,8 @@ def serve(
         address: listen address (0.0.0.0 inside a container).
         port: TCP port; 0 picks a free one.
         interval: seconds between sampling rounds.
+        lag_source: consumer-group offsets to serve as lag series too (its own
+            sampler thread, so a slow Kafka never delays the container stats).
 
     Raises:
         KafkavalError: the port cannot be bound.
@@ -40,6 +49,9 @@ def serve(
     registry = CollectorRegistry(auto_describe=False)
     sampler = Sampler(source, interval=interval)
     registry.register(ContainerCollector(sampler))
+    lag_sampler = Sampler(lag_source, interval=interval) if lag_source is not None else None
+    if lag_sampler is not None:
+        registry.register(ConsumerLagCollector(lag_sampler))
     try:
         server = MetricsServer(registry, address, port)
     except OSError as e:
@@ -48,11 +60,15 @@ def serve(
             f"cannot listen on {address}:{port} ({e.strerror}): choose another --port"
         ) from e
     sampler.start()
+    if lag_sampler is not None:
+        lag_sampler.start()
     try:
-        yield RunningExporter(sampler, registry, server.port)
+        yield RunningExporter(sampler, registry, server.port, lag_sampler)
     finally:
         server.close()
         sampler.stop()
+        if lag_sampler is not None:
+            lag_sampler.stop()
 
 
 def wait_forever(stop: threading.Event) -> None:

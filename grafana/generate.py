@@ -94,6 +94,24 @@ class Layout:
             self.x, self.y = 0, self.y + 8
 
 
+def _faults(sel: str = "") -> dict[str, Any]:
+    """An annotation over every active chaos fault (matching label selector ``sel``):
+    the delivery dashboard, and the cluster dashboards, where a broker-side blip
+    shows next to the fault that caused it."""
+    return {
+        "name": "Faults",
+        "datasource": DS,
+        "enable": True,
+        "iconColor": "red",
+        "expr": "max by (scenario, kind, target) (kafkaval_chaos_fault_active{" + sel + "}) > 0",
+        "step": "2s",
+        "titleFormat": "{{kind}} on {{target}}",
+        "tagKeys": "scenario,kind",
+        "textFormat": "fault active",
+        "useValueForTime": False,
+    }
+
+
 def _query_var(name: str, label: str, query: str, include_all: bool = True) -> dict[str, Any]:
     return {
         "type": "query",
@@ -139,6 +157,18 @@ def _dashboard(
         "time": {"from": "now-15m", "to": "now"},
         "templating": {"list": variables},
         "annotations": {"list": [builtin, *(annotations or [])]},
+        # Every kafkaval dashboard (tag) one click away, on the same time range:
+        # the client's view next to the cluster's.
+        "links": [
+            {
+                "type": "dashboards",
+                "tags": ["kafkaval"],
+                "asDropdown": True,
+                "title": "kafkaval dashboards",
+                "keepTime": True,
+                "includeVars": False,
+            }
+        ],
         "panels": layout.panels,
     }
 
@@ -408,19 +438,7 @@ def delivery_dashboard() -> dict[str, Any]:
             'label_values(kafkaval_delivery_group_delivered_total{scenario=~"$scenario"}, group)',
         ),
     ]
-    faults = {
-        "name": "Faults",
-        "datasource": DS,
-        "enable": True,
-        "iconColor": "red",
-        "expr": "max by (scenario, kind, target) (kafkaval_chaos_fault_active{" + sel + "}) > 0",
-        "step": "2s",
-        "titleFormat": "{{kind}} on {{target}}",
-        "tagKeys": "scenario,kind",
-        "textFormat": "fault active",
-        "useValueForTime": False,
-    }
-    return _dashboard("kafkaval-delivery", "Kafka delivery", lay, variables, [faults])
+    return _dashboard("kafkaval-delivery", "Kafka delivery", lay, variables, [_faults(sel)])
 
 
 def resources_dashboard() -> dict[str, Any]:
@@ -502,10 +520,324 @@ def resources_dashboard() -> dict[str, Any]:
     return _dashboard("kafkaval-resources", "Kafka resources", lay, variables)
 
 
+BROKER = 'job="kafka-broker",instance=~"$instance"'
+
+
+def _phases(request: str) -> list[tuple[str, str]]:
+    """Kafka's p99 of each phase of ``request`` per broker (recording rules in kafka.yml)."""
+    return [
+        (
+            f"instance_request:kafka_network_requestmetrics_{phase}:p99"
+            f'{{request="{request}",instance=~"$instance"}}',
+            "{{instance}} " + label,
+        )
+        for phase, label in (
+            ("totaltimems", "total"),
+            ("requestqueuetimems", "queue"),
+            ("localtimems", "local"),
+            ("remotetimems", "remote"),
+        )
+    ]
+
+
+def _broker_rate(metric: str, extra: str = "") -> str:
+    sel = BROKER + extra
+    return f"sum by (instance) (rate({metric}{{{sel}}}[$__rate_interval]))"
+
+
+def kafka_cluster_dashboard() -> dict[str, Any]:
+    """The brokers' own view (JMX exporter, prometheus/jmx/kafka-broker.yml) and group lag."""
+    lay = Layout()
+    lay.row("Cluster")
+    lay.panel(
+        "Brokers up",
+        [
+            ('sum(up{job="kafka-broker"})', "brokers scraped"),
+            ("max by (instance) (up{" + BROKER + "})", "{{instance}}"),
+        ],
+        description="1 = the broker's JMX exporter answered the last scrape.",
+    )
+    lay.panel(
+        "Active controller",
+        [
+            (
+                'sum(kafka_controller_kafkacontroller_activecontrollercount{job="kafka-broker"})',
+                "active controllers (must be 1)",
+            ),
+            (
+                "max by (instance) (kafka_controller_kafkacontroller_activecontrollercount{"
+                + BROKER
+                + "})",
+                "{{instance}}",
+            ),
+        ],
+    )
+    lay.panel(
+        "Under-replicated / offline partitions",
+        [
+            (
+                "sum by (instance) (kafka_server_replicamanager_underreplicatedpartitions{"
+                + BROKER
+                + "})",
+                "{{instance}} under-replicated",
+            ),
+            (
+                'sum(kafka_controller_kafkacontroller_offlinepartitionscount{job="kafka-broker"})',
+                "offline",
+            ),
+        ],
+        description="URP > 0: a follower is missing from the ISR; offline > 0: no leader at all.",
+    )
+    lay.panel(
+        "ISR shrinks / expands",
+        [
+            (_broker_rate("kafka_server_replicamanager_isrshrinks_total"), "{{instance}} shrinks"),
+            (_broker_rate("kafka_server_replicamanager_isrexpands_total"), "{{instance}} expands"),
+        ],
+        unit="ops",
+    )
+    lay.row("Throughput")
+    lay.panel(
+        "Bytes in / out",
+        [
+            (
+                _broker_rate("kafka_server_brokertopicmetrics_bytesin_total", ',topic=""'),
+                "{{instance}} in",
+            ),
+            (
+                _broker_rate("kafka_server_brokertopicmetrics_bytesout_total", ',topic=""'),
+                "{{instance}} out",
+            ),
+        ],
+        unit="Bps",
+        description="All topics, replication excluded.",
+    )
+    lay.panel(
+        "Messages in",
+        [
+            (
+                _broker_rate("kafka_server_brokertopicmetrics_messagesin_total", ',topic=""'),
+                "{{instance}}",
+            )
+        ],
+        unit="msg/s",
+    )
+    lay.row("Requests")
+    lay.panel(
+        "Produce and Fetch requests",
+        [
+            (
+                'instance_request:kafka_network_requests:rate30s{instance=~"$instance",'
+                'request=~"Produce|FetchConsumer|FetchFollower"}',
+                "{{instance}} {{request}}",
+            ),
+        ],
+        unit="reqps",
+    )
+    lay.panel(
+        "Produce p99 per phase",
+        _phases("Produce"),
+        unit="ms",
+        description="Kafka's own p99 (decaying sample of ~5 min). queue: waiting for a "
+        "request handler; local: the leader's append (disk); remote: waiting for followers "
+        "(acks=all).",
+    )
+    lay.panel(
+        "Fetch (consumer) p99 per phase",
+        _phases("FetchConsumer"),
+        unit="ms",
+        description="remote = waiting in purgatory for fetch.min.bytes / fetch.max.wait.ms.",
+    )
+    lay.panel(
+        "Request handler / network processor idle",
+        [
+            (
+                'instance:kafka_server_request_handler_idle:ratio_rate30s{instance=~"$instance"}',
+                "{{instance}} request handlers",
+            ),
+            (
+                "max by (instance) (kafka_network_socketserver_networkprocessoravgidle_percent{"
+                + BROKER
+                + "})",
+                "{{instance}} network processors",
+            ),
+        ],
+        unit="percentunit",
+        description="Below 0.3: the pool is saturated (more num.io.threads / "
+        "num.network.threads, or fewer competing processes on the host).",
+    )
+    lay.row("Disk and JVM")
+    lay.panel(
+        "Log flush p99",
+        [
+            (
+                "max by (instance) (kafka_log_logflushstats_logflushrateandtimems{"
+                + BROKER
+                + ',quantile="0.99"})',
+                "{{instance}}",
+            )
+        ],
+        unit="ms",
+    )
+    lay.panel(
+        "JVM heap",
+        [
+            (
+                "max by (instance) (jvm_memory_used_bytes{" + BROKER + ',area="heap"})',
+                "{{instance}} used",
+            ),
+            (
+                "max by (instance) (jvm_memory_max_bytes{" + BROKER + ',area="heap"})',
+                "{{instance}} max",
+            ),
+        ],
+        unit="bytes",
+    )
+    lay.panel(
+        "GC time",
+        [('instance:jvm_gc_time:ratio_rate30s{instance=~"$instance"}', "{{instance}}")],
+        unit="percentunit",
+        description="Fraction of wall time in GC pauses.",
+    )
+    lay.row("Consumer groups")
+    lay.panel(
+        "Lag per group and topic",
+        [
+            (
+                "sum by (consumergroup, topic) (kafka_consumergroup_lag)",
+                "{{consumergroup}} {{topic}}",
+            )
+        ],
+        description="End offset minus committed offset (exporter --consumer-lag); groups with "
+        "members now or in the last 10 minutes.",
+    )
+    variables = [
+        _query_var("instance", "broker", 'label_values(up{job="kafka-broker"}, instance)'),
+    ]
+    return _dashboard("kafkaval-kafka-cluster", "Kafka cluster", lay, variables, [_faults()])
+
+
+def connect_dashboard() -> dict[str, Any]:
+    """The Connect worker and Debezium (prometheus/jmx/kafka-connect.yml)."""
+    sel = 'connector=~"$connector"'
+    lay = Layout()
+    lay.row("Connect")
+    lay.panel(
+        "Task states",
+        [
+            (
+                "max by (connector, task, status) (kafka_connect_connector_task_status{"
+                + sel
+                + "})",
+                "{{connector}}/{{task}} {{status}}",
+            )
+        ],
+        description="1 on the current state; anything but running stops change events.",
+    )
+    lay.panel(
+        "Records polled / written",
+        [
+            (
+                "sum by (connector) (rate(kafka_connect_source_task_source_record_poll_total{"
+                + sel
+                + "}[$__rate_interval]))",
+                "{{connector}} polled",
+            ),
+            (
+                "sum by (connector) (rate(kafka_connect_source_task_source_record_write_total{"
+                + sel
+                + "}[$__rate_interval]))",
+                "{{connector}} written",
+            ),
+        ],
+        unit="ops",
+    )
+    lay.panel(
+        "Connector and task (re)starts",
+        [
+            (
+                'max(kafka_connect_worker_connector_startup_attempts_total{job="kafka-connect"})',
+                "connector starts",
+            ),
+            (
+                'max(kafka_connect_worker_task_startup_attempts_total{job="kafka-connect"})',
+                "task starts",
+            ),
+        ],
+        description="Cumulative since the worker started; each restart adds one.",
+    )
+    lay.row("Debezium")
+    lay.panel(
+        "Change events/s",
+        [
+            (
+                "sum by (name) (rate(debezium_metrics_TotalNumberOfEventsSeen{"
+                'context="streaming"}[$__rate_interval]))',
+                "{{name}}",
+            )
+        ],
+        unit="ops",
+    )
+    lay.panel(
+        "Behind source",
+        [
+            (
+                'max by (name) (debezium_metrics_MilliSecondsBehindSource{context="streaming"})',
+                "{{name}} last event",
+            ),
+            (
+                'max by (name) (debezium_metrics_MilliSecondsBehindSourceP99{context="streaming"})',
+                "{{name}} p99",
+            ),
+        ],
+        unit="ms",
+        description="Commit in PostgreSQL -> processed by Debezium.",
+    )
+    lay.panel(
+        "Queue remaining / total capacity",
+        [
+            (
+                'max by (name) (debezium_metrics_QueueRemainingCapacity{context="streaming"})',
+                "{{name}} remaining",
+            ),
+            (
+                'max by (name) (debezium_metrics_QueueTotalCapacity{context="streaming"})',
+                "{{name}} total",
+            ),
+        ],
+        description="Remaining near 0: Kafka (the producer side) is the bottleneck.",
+    )
+    lay.panel(
+        "Snapshot progress",
+        [
+            (
+                'max by (name) (debezium_metrics_TotalTableCount{context="snapshot"})',
+                "{{name}} tables",
+            ),
+            (
+                'max by (name) (debezium_metrics_RemainingTableCount{context="snapshot"})',
+                "{{name}} remaining",
+            ),
+            (
+                'sum by (name) (debezium_metrics_RowsScanned{context="snapshot"})',
+                "{{name}} rows scanned",
+            ),
+        ],
+    )
+    variables = [
+        _query_var(
+            "connector", "connector", "label_values(kafka_connect_connector_task_status, connector)"
+        ),
+    ]
+    return _dashboard("kafkaval-connect", "Connect & Debezium", lay, variables, [_faults()])
+
+
 ALL = {
     "load.json": load_dashboard,
     "delivery.json": delivery_dashboard,
     "resources.json": resources_dashboard,
+    "kafka-cluster.json": kafka_cluster_dashboard,
+    "connect.json": connect_dashboard,
 }
 
 

@@ -77,6 +77,10 @@ class Settings:
     # "sasl_ssl": clients reach the local brokers over SASL_SSL (SCRAM-SHA-512)
     # with a throwaway CA; see stack/security.py.
     stack_security: str = "none"
+    # Prometheus JMX exporter agents: broker i serves on jmx_port + i - 1, the
+    # local Connect worker on connect_jmx_port; 0 starts that JVM without the agent.
+    jmx_port: int = 19700
+    connect_jmx_port: int = 19710
     # The startup benchmark starts a cold broker: a JVM from the jars above
     # (empty), or a container from this Kafka image (docker-compose sets it).
     startup_image: str = ""
@@ -373,6 +377,10 @@ def _validate(s: Settings) -> None:
             f"stack_security must be one of {', '.join(STACK_SECURITY_MODES)}, "
             f"not {s.stack_security!r}"
         )
+    for name in ("jmx_port", "connect_jmx_port"):
+        port = getattr(s, name)
+        if port != 0 and not 1 <= port <= 65535 - 2:
+            raise UsageError(f"{name} {port} is not a usable TCP port (1-65533, or 0: no agent)")
     if s.scrape_interval <= 0:
         raise UsageError(f"scrape_interval must be > 0 seconds, not {s.scrape_interval}")
     if not s.bootstrap_servers.strip():

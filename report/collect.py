@@ -136,9 +136,13 @@ class Collector:
 
     def by_name(self, name: str, window: Window, **labels: str) -> dict[str, float]:
         """``{name label: value}`` of a ``by (name)`` query."""
+        return self.by_label(name, window, "name", **labels)
+
+    def by_label(self, name: str, window: Window, label: str, **labels: str) -> dict[str, float]:
+        """``{value of label: value}`` of a ``by (label)`` query (NaN results left out)."""
         result = self.source.query(promql.render(name, **window.params(**labels)), at=window.end)
         self.samples_seen += len(result)
-        return {s.labels.get("name", "?"): s.value for s in result if not math.isnan(s.value)}
+        return {s.labels.get(label, "?"): s.value for s in result if not math.isnan(s.value)}
 
     def series(self, name: str, window: Window, q: str = "", **labels: str) -> list[dict[str, Any]]:
         """Range query: ``[{"labels", "t": [seconds since window start], "v": [...]}]``."""
@@ -219,6 +223,83 @@ def resources(collector: Collector, window: Window) -> list[dict[str, Any]]:
     return [{"name": n, **{k: col.get(n) for k, col in columns.items()}} for n in names]
 
 
+BROKER_MISSING = (
+    "not measured: Prometheus holds no series of the brokers' JMX exporter (job kafka-broker) "
+    "in this window; the brokers ran without the agent (jmx_port = 0, or its jar could not be "
+    "fetched) or this Prometheus does not scrape them"
+)
+# Produce phases for the "where the time went" sentence, as the reader knows them.
+_PHASE_WORDS = {
+    "requestqueuetimems": "waiting for a request handler (broker queueing)",
+    "localtimems": "appending on the leader (disk)",
+    "remotetimems": "waiting for followers (replication, acks=all)",
+    "responsequeuetimems": "waiting for a network thread",
+    "responsesendtimems": "sending the response",
+}
+
+
+def broker_side(collector: Collector, window: Window, client_p50: float | None) -> dict[str, Any]:
+    """The brokers' view of ``window``: one row per broker, and where Produce time went.
+
+    Each figure is None when Prometheus has no value for it (shown as "—"); with
+    no broker series at all, ``missing`` says so instead of any row.
+    """
+    scraped = collector.by_label("b_scraped", window, "instance")
+    if not scraped:
+        return {"rows": [], "missing": BROKER_MISSING, "where": ""}
+    columns = {
+        f"{phase}_p99": collector.by_label(f"b_{phase}_p99", window, "instance")
+        for phase in ("totaltimems", "requestqueuetimems", "localtimems", "remotetimems")
+    }
+    for key in ("handler_idle", "bytes_in", "gc"):
+        columns[key] = collector.by_label(f"b_{key}", window, "instance")
+    columns["urp_max"] = collector.by_label("b_urp_max", window, "instance")
+    means = {
+        phase: collector.by_label(f"b_{phase}_mean", window, "instance")
+        for phase in promql.BROKER_PHASES
+    }
+    rows = [
+        {"instance": b, **{k: col.get(b) for k, col in columns.items()}} for b in sorted(scraped)
+    ]
+    return {
+        "rows": rows,
+        "missing": "",
+        "where": where_time_went(means, client_p50),
+        "mean_ms": {phase: _avg(m) for phase, m in means.items()},
+    }
+
+
+def _avg(values: dict[str, float]) -> float | None:
+    return sum(values.values()) / len(values) if values else None
+
+
+def where_time_went(means: dict[str, dict[str, float]], client_p50: float | None) -> str:
+    """One sentence on where a Produce spent its time on the brokers, from Kafka's mean phases.
+
+    The phases are averaged over the brokers; the client's service p50 (seconds)
+    minus the broker's total is time outside the broker (client queue, network).
+    """
+
+    total = _avg(means.get("totaltimems", {}))
+    parts = {phase: _avg(means.get(phase, {})) for phase in _PHASE_WORDS}
+    known = {k: v for k, v in parts.items() if v is not None}
+    if total is None or len(known) < len(parts):
+        return "Where the time went: not measured (no Produce request times from the brokers)."
+    if total <= 0:
+        return "Where the time went: no Produce requests reached the brokers in this window."
+    shares = sorted(known.items(), key=lambda kv: kv[1], reverse=True)
+    top = ", ".join(f"{v / total:.0%} {_PHASE_WORDS[k]}" for k, v in shares[:3])
+    text = f"Where the time went: a Produce took {total:.2f} ms on the brokers on average: {top}."
+    if client_p50 is not None:
+        outside = client_p50 * 1000 - total
+        if outside > 0:
+            text += (
+                f" The client's median service time was {client_p50 * 1000:.2f} ms, so about "
+                f"{outside:.2f} ms of it was spent outside the brokers (client queue, network)."
+            )
+    return text
+
+
 def collect_performance(
     record: dict[str, Any],
     collector: Collector,
@@ -266,6 +347,7 @@ def collect_performance(
             "outbuf_latency_max": outbuf_max,
             "thresholds": threshold_rows(entry.get("thresholds") or {}),
             "resources": resources(collector, w),
+            "broker": broker_side(collector, w, latency["service"]["prometheus"].get("p50")),
             "crosscheck": checks,
         }
         if charts:
@@ -381,6 +463,7 @@ def collect_delivery(
                 for g, counts in (entry.get("groups") or {}).items()
             },
             "faults": [_fault_row(f, w) for f in entry.get("faults") or []],
+            "cluster_view": cluster_view(collector, w),
             "crosscheck": checks,
             "statement": guarantee_statement(entry),
         }
@@ -410,6 +493,37 @@ def _missing(groups: dict[str, dict[str, Any]]) -> int | None:
     if not values or any(v is None for v in values):
         return None
     return sum(v for v in values if v is not None)
+
+
+def cluster_view(collector: Collector, window: Window) -> dict[str, Any]:
+    """What the brokers saw during a scenario: URP, ISR changes, leaders, controller.
+
+    ``missing`` is set (and nothing else) when Prometheus has no broker series in
+    the window; URP times are seconds from the window's start.
+    """
+    up = collector.series("c_up_series", window)
+    if not any(s["v"] for s in up):
+        return {"missing": BROKER_MISSING}
+    urp = collector.series("c_urp_series", window)
+    t, v = (urp[0]["t"], urp[0]["v"]) if urp else ([], [])
+    peak = max(v) if v else None
+    first = next((ti for ti, vi in zip(t, v, strict=True) if vi > 0), None)
+    healed = None
+    if first is not None:
+        last_bad = max(ti for ti, vi in zip(t, v, strict=True) if vi > 0)
+        healed = next((ti for ti, vi in zip(t, v, strict=True) if ti > last_bad and vi == 0), None)
+    return {
+        "missing": "",
+        "brokers_min": min(min(s["v"]) for s in up if s["v"]),
+        "brokers_max": max(max(s["v"]) for s in up if s["v"]),
+        "urp_peak": peak,
+        "urp_first": first,
+        "urp_healed": healed,
+        "isr_shrinks": collector.scalar("c_isr_shrinks", window),
+        "isr_expands": collector.scalar("c_isr_expands", window),
+        "leader_changes": collector.scalar("c_leader_changes", window),
+        "controller_changes": collector.scalar("c_controller_changes", window),
+    }
 
 
 def _fault_row(fault: dict[str, Any], w: Window) -> dict[str, Any]:

@@ -57,9 +57,46 @@ METRICS = {
     "fs_writes": "container_fs_writes_bytes_total",
     "net_rx": "container_network_receive_bytes_total",
     "net_tx": "container_network_transmit_bytes_total",
-    # the brokers' JVM GC time (JMX exporter agent, job kafka-broker)
-    "jvm_gc": "jvm_gc_collection_seconds_sum",
+    # brokers' own view, JMX exporter (job kafka-broker; label instance = broker)
+    "b_totaltimems": "kafka_network_requestmetrics_totaltimems",
+    "b_requestqueuetimems": "kafka_network_requestmetrics_requestqueuetimems",
+    "b_localtimems": "kafka_network_requestmetrics_localtimems",
+    "b_remotetimems": "kafka_network_requestmetrics_remotetimems",
+    "b_responsequeuetimems": "kafka_network_requestmetrics_responsequeuetimems",
+    "b_responsesendtimems": "kafka_network_requestmetrics_responsesendtimems",
+    "b_handler_idle": "kafka_server_kafkarequesthandlerpool_requesthandleravgidlepercent_total",
+    "b_bytes_in": "kafka_server_brokertopicmetrics_bytesin_total",
+    "b_urp": "kafka_server_replicamanager_underreplicatedpartitions",
+    "b_gc_time": "jvm_gc_collection_seconds_sum",
 }
+
+# The request phases of a Produce, as Kafka's RequestMetrics split them.
+BROKER_PHASES = (
+    "totaltimems",
+    "requestqueuetimems",
+    "localtimems",
+    "remotetimems",
+    "responsequeuetimems",
+    "responsesendtimems",
+)
+_BROKER = 'job="kafka-broker"'
+
+
+def _broker_phase(phase: str) -> list[Query]:
+    """Produce's p99 (the window's highest) and mean (the window's average) of ``phase``, ms."""
+    sel = _BROKER + ',request="Produce"'
+    return [
+        Query(
+            f"b_{phase}_p99",
+            f'max by (instance) (max_over_time(${{b_{phase}}}{{{sel},quantile="0.99"}}[$window]))',
+            f"Produce {phase} p99 per broker, ms (highest of Kafka's decaying p99 in the window)",
+        ),
+        Query(
+            f"b_{phase}_mean",
+            f"avg by (instance) (avg_over_time(${{b_{phase}}}_mean{{{sel}}}[$window]))",
+            f"Produce {phase} mean per broker, ms (average of Kafka's decaying mean)",
+        ),
+    ]
 
 
 @dataclass(frozen=True)
@@ -162,11 +199,65 @@ QUERIES: dict[str, Query] = {
         _q("disk_written", "sum by (name) (increase(${fs_writes}[$window]))", "bytes written"),
         _q(
             "broker_gc_seconds",
-            'sum(increase(${jvm_gc}{job="kafka-broker"}[$window]))',
+            'sum(increase(${b_gc_time}{job="kafka-broker"}[$window]))',
             "GC seconds of all brokers",
         ),
         _q("cpu_series", "sum by (name) (rate(${cpu}[$rate]))", "CPU cores over time"),
         _q("memory_series", "max by (name) (${memory})", "memory bytes over time"),
+        # ---- the brokers' side of a window (JMX exporter), per broker -------------
+        *[q for phase in BROKER_PHASES for q in _broker_phase(phase)],
+        _q(
+            "b_scraped",
+            f"max by (instance) (max_over_time(up{{{_BROKER}}}[$window]))",
+            "1 if the broker's JMX exporter was scraped in the window",
+        ),
+        _q(
+            "b_handler_idle",
+            f"sum by (instance) (rate(${{b_handler_idle}}{{{_BROKER}}}[$window])) / 1e9",
+            "request handler pool idle fraction over the window",
+        ),
+        _q(
+            "b_bytes_in",
+            f'sum by (instance) (rate(${{b_bytes_in}}{{{_BROKER},topic=""}}[$window]))',
+            "bytes produced to the broker per second (all topics)",
+        ),
+        _q(
+            "b_urp_max",
+            f"max by (instance) (max_over_time(${{b_urp}}{{{_BROKER}}}[$window]))",
+            "highest under-replicated partition count in the window",
+        ),
+        _q(
+            "b_gc",
+            f"sum by (instance) (rate(${{b_gc_time}}{{{_BROKER}}}[$window]))",
+            "fraction of the window the broker's JVM spent in GC",
+        ),
+        # ---- the cluster's view of a delivery scenario (brokers' JMX series) -----
+        _q(
+            "c_urp_series",
+            f"sum(${{b_urp}}{{{_BROKER}}})",
+            "under-replicated partitions, all brokers, over time",
+        ),
+        _q("c_up_series", f"sum(up{{{_BROKER}}})", "brokers whose JMX exporter answered"),
+        _q(
+            "c_isr_shrinks",
+            f"sum(increase(kafka_server_replicamanager_isrshrinks_total{{{_BROKER}}}[$window]))",
+            "ISR shrinks in the window, all brokers",
+        ),
+        _q(
+            "c_isr_expands",
+            f"sum(increase(kafka_server_replicamanager_isrexpands_total{{{_BROKER}}}[$window]))",
+            "ISR expands in the window, all brokers",
+        ),
+        _q(
+            "c_leader_changes",
+            f"sum(changes(kafka_server_replicamanager_leadercount{{{_BROKER}}}[$window]))",
+            "changes of the brokers' partition-leader counts (leadership moving)",
+        ),
+        _q(
+            "c_controller_changes",
+            f"max(changes(kafka_server_raftmetrics_current_leader{{{_BROKER}}}[$window]))",
+            "changes of the KRaft controller leader, as the nodes saw it",
+        ),
         # ---- delivery: counters per scenario ---------------------------------------
         _q("d_sent", "sum(max_over_time(${delivery_sent}{$sel}[$window]))", "scenario sent"),
         _q("d_acked", "sum(max_over_time(${delivery_acked}{$sel}[$window]))", "scenario acked"),

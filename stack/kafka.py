@@ -135,7 +135,13 @@ def new_cluster_id(random_bytes: Callable[[], bytes] = lambda: uuid.uuid4().byte
 
 
 def java_argv(
-    classpath: Path, main: str, *args: str, heap: str, log4j: Path, logs_dir: Path
+    classpath: Path,
+    main: str,
+    *args: str,
+    heap: str,
+    log4j: Path,
+    logs_dir: Path,
+    jvm_options: tuple[str, ...] = (),
 ) -> list[str]:
     return [
         "java",
@@ -146,6 +152,7 @@ def java_argv(
         "-Djava.awt.headless=true",
         f"-Dlog4j2.configurationFile={log4j}",
         f"-Dkafka.logs.dir={logs_dir}",
+        *jvm_options,
         "-cp",
         f"{classpath}/*",
         main,
@@ -154,9 +161,16 @@ def java_argv(
 
 
 def prepare_broker(
-    broker: Broker, all_brokers: list[Broker], classpath: Path, cluster_id: str, settings: Settings
+    broker: Broker,
+    all_brokers: list[Broker],
+    classpath: Path,
+    cluster_id: str,
+    settings: Settings,
+    jvm_options: tuple[str, ...] = (),
 ) -> ManagedProcess:
     """Write the broker's config, format its storage once, return its process spec.
+
+    ``jvm_options`` go on the broker's java command line (the JMX exporter agent).
 
     Raises:
         KafkavalError: formatting the storage failed (the log is named).
@@ -198,5 +212,6 @@ def prepare_broker(
         heap=settings.broker_heap,
         log4j=log4j,
         logs_dir=broker.log_file.parent,
+        jvm_options=jvm_options,
     )
     return ManagedProcess(name=broker.name, argv=argv, log=broker.log_file, pid_dir=state / "pids")

@@ -18,7 +18,7 @@ from pathlib import Path
 from kafkaval.config import Settings
 from kafkaval.errors import KafkavalError, UsageError
 from kafkaval.files import write_atomic
-from stack import kafka, probes, security
+from stack import jmx, kafka, probes, security
 from stack.jars import ensure_kafka_jars, require_java
 from stack.processes import ManagedProcess, load_managed
 from stack.prometheus import prepare_prometheus
@@ -88,12 +88,17 @@ def _check_ports(settings: Settings) -> None:
         ]
     wanted.append(("prometheus", settings.prometheus_port))
     wanted.append(("exporter", exporter_port(settings)))
+    if settings.jmx_port:
+        wanted += [
+            (f"{b.name} JMX exporter", jmx.broker_port(settings, b.node_id))
+            for b in kafka.brokers_of(settings)
+        ]
     for what, port in wanted:
         if not _port_free(port):
             raise KafkavalError(
                 f"port {port} on 127.0.0.1 (for {what}) is already in use: stop what holds it "
                 f"(ss -ltnp 'sport = :{port}') or choose other ports (broker_port, "
-                "controller_port, prometheus_port, metrics_port)"
+                "controller_port, prometheus_port, metrics_port, jmx_port)"
             )
 
 
@@ -106,11 +111,14 @@ def prepare_exporter(settings: Settings) -> ManagedProcess:
 
     It reports CPU, memory and disk of every process with a pid file here
     (brokers, Prometheus, Connect, PostgreSQL) under the cAdvisor names, so the
-    reports' resource sections and the Resources dashboard work without Docker.
+    reports' resource sections and the Resources dashboard work without Docker,
+    and the consumer-group lag of the groups in use on the stack's brokers.
     """
     state = settings.path("state_dir")
     argv = [sys.executable, "-m", "kafkaval", "exporter", "--local-stack"]
     argv += ["--state-dir", str(state), "--port", str(exporter_port(settings))]
+    # Consumer-group lag of this stack's Kafka (exporter/lag.py) from the same endpoint.
+    argv += ["--consumer-lag", "--bootstrap-servers", settings.bootstrap_servers]
     return ManagedProcess(
         name="exporter", argv=argv, log=state / "logs" / "exporter.log", pid_dir=state / "pids"
     )
@@ -234,6 +242,7 @@ def up(settings: Settings) -> StackInfo:
         if not proc.is_running():
             proc.pid_file.unlink(missing_ok=True)
     if alive and _core_names(settings) <= {p.name for p in alive}:
+        _register_broker_agents(local, alive)
         _wait_ready(local, alive)
         return StackInfo(
             local.bootstrap_servers,
@@ -253,7 +262,13 @@ def up(settings: Settings) -> StackInfo:
     classpath = ensure_kafka_jars(settings)
     cluster_id = _cluster_id(settings)
     brokers = kafka.brokers_of(settings)
-    procs = [kafka.prepare_broker(b, brokers, classpath, cluster_id, settings) for b in brokers]
+    agent = jmx.agent_jar_or_none(settings, settings.jmx_port, "the brokers")
+    procs = [
+        kafka.prepare_broker(
+            b, brokers, classpath, cluster_id, settings, _broker_agent(local, b, agent)
+        )
+        for b in brokers
+    ]
     procs.append(prepare_prometheus(local))
     procs.append(prepare_exporter(local))
     write_atomic(
@@ -269,6 +284,7 @@ def up(settings: Settings) -> StackInfo:
         # Every process with a pid file, also one that already exited: a broker
         # that dies at once must be reported as such, not waited for.
         final = load_managed(_pid_dir(settings))
+        _register_broker_agents(local, final)
         # Brokers restarted next to survivors wait out leader election and catch-up.
         _wait_ready(local, final, BROKER_RESTART_TIMEOUT if names else BROKER_START_TIMEOUT)
     except BaseException:
@@ -283,6 +299,22 @@ def up(settings: Settings) -> StackInfo:
         final,
         security=settings.stack_security,
     )
+
+
+def _broker_agent(settings: Settings, broker: kafka.Broker, jar: Path | None) -> tuple[str, ...]:
+    """The JVM option attaching the JMX exporter to ``broker`` (none without a jar)."""
+    if jar is None:
+        return ()
+    port = jmx.broker_port(settings, broker.node_id)
+    return (jmx.agent_option(jar, port, jmx.BROKER_RULES),)
+
+
+def _register_broker_agents(settings: Settings, procs: list[ManagedProcess]) -> None:
+    """A file_sd entry for each broker started with the agent (its argv says so)."""
+    names = {b.name for b in kafka.brokers_of(settings)}
+    for proc in procs:
+        if proc.name in names:
+            jmx.register(settings, jmx.BROKER_JOB, proc.name, proc.argv)
 
 
 def _not_ready(local: Settings) -> str:
@@ -350,6 +382,7 @@ def down(settings: Settings, wipe: bool = False) -> list[str]:
     #    its offsets to the brokers, so they go first.
     for proc in others:
         proc.stop()
+    jmx.unregister(settings, jmx.CONNECT_JOB)
     # 2. All brokers get SIGTERM together: stopped one by one, the last ones
     #    would wait out their controlled shutdown (30 s) once the KRaft quorum
     #    is gone.
@@ -358,6 +391,7 @@ def down(settings: Settings, wipe: bool = False) -> list[str]:
             broker.signal(signal.SIGTERM)
     for broker in brokers:
         broker.stop()
+    jmx.unregister(settings, jmx.BROKER_JOB)
     # 3. Prometheus last, so it can still scrape while the brokers shut down.
     for proc in prometheus:
         proc.stop()

@@ -86,6 +86,13 @@ COMPOSE_JOBS = [
     ("kafkaval-scheduler", "scheduler", 19495),
 ]
 COMPOSE_EXPORTER = ("exporter", "exporter:19417")
+# The JMX exporter agents of the kafkaval/kafka and kafkaval/connect images
+# (:9404, docker/*/Dockerfile), under the local stack's job names (stack/jmx.py);
+# brokers of the "cluster" profile resolve only while it runs.
+COMPOSE_JMX_JOBS = [
+    ("kafka-broker", ["kafka", "kafka-2", "kafka-3"], 9404),
+    ("kafka-connect", ["connect"], 9404),
+]
 COMPOSE_CONFIG = REPO / "prometheus" / "prometheus.compose.yml"
 
 
@@ -102,11 +109,11 @@ def compose_config(scrape_interval: float = Settings.scrape_interval) -> str:
         "    static_configs:",
         f"      - targets: ['{COMPOSE_EXPORTER[1]}']",
     ]
-    for job, service, port in COMPOSE_JOBS:
+    for job, services, port in [(j, [s], p) for j, s, p in COMPOSE_JOBS] + COMPOSE_JMX_JOBS:
         jobs += [
             f"  - job_name: {job}",
             "    dns_sd_configs:",
-            f"      - names: ['{service}']",
+            f"      - names: [{', '.join(repr(s) for s in services)}]",
             "        type: A",
             f"        port: {port}",
             "        refresh_interval: 5s",

@@ -36,12 +36,16 @@ SINGLE_PORTS = {
     "controller_port": 29192 + _OFF,
     "prometheus_port": 29090 + _OFF,
     "metrics_port": 29400 + _OFF,
+    "jmx_port": 29870 + _OFF,
+    "connect_jmx_port": 29880 + _OFF,
 }
 CLUSTER_PORTS = {
     "broker_port": 29292 + _OFF,
     "controller_port": 29392 + _OFF,
     "prometheus_port": 29091 + _OFF,
     "metrics_port": 29500 + _OFF,
+    "jmx_port": 29873 + _OFF,
+    "connect_jmx_port": 29881 + _OFF,
 }
 # The SASL_SSL stack (one broker); its inter-broker listener is controller + 50.
 SECURED_PORTS = {

@@ -13,6 +13,8 @@ from cdc.config import CdcConfig
 from cdc.load import LoadParams, run_cdc_load
 from kafkaval.config import Settings
 from kafkaval.errors import UsageError
+from report.prom_client import PromClient
+from stack import probes
 
 pytestmark = [pytest.mark.integration, pytest.mark.cdc]
 
@@ -25,6 +27,10 @@ def test_load_at_rate_arrives_exactly_once_with_latency(
     # moment committed 48.8/s of 50 over these 6 s. Pacing is the driver's
     # business; this test is about every change arriving exactly once.
     params = LoadParams(rate=50, duration=6, mix=ChangeMix.parse("40:40:20"), min_rate_fraction=0.8)
+    prom = PromClient(stack_settings.prometheus_url)
+    seen = 'debezium_metrics_TotalNumberOfEventsSeen{job="kafka-connect",context="streaming"}'
+    assert probes.wait_until(lambda: bool(prom.query(seen)), 60, 0.5), "Debezium not scraped"
+    seen_before = prom.query(seen)[0].value
     record = run_cdc_load(stack_settings, cdc_config, params)
     r = record["results"]
     assert record["passed"], r["failures"]
@@ -42,6 +48,19 @@ def test_load_at_rate_arrives_exactly_once_with_latency(
     sel = '{scenario="cdc-load"}'
     committed = prom_last(stack_settings, f"kafkaval_cdc_changes_committed_total{sel}")
     assert committed == r["committed"], scrapes(stack_settings)
+    # Debezium's own view (JMX exporter on the Connect worker) moved with the load:
+    # it saw every committed change, and knows how far behind its source it is.
+    got: list[float] = []
+
+    def all_seen() -> bool:
+        got[:] = [x.value for x in prom.query(seen)]
+        return bool(got) and got[0] - seen_before >= r["committed"]
+
+    assert probes.wait_until(all_seen, 60, 0.5), (seen_before, got, r["committed"])
+    behind = prom.query(
+        'debezium_metrics_MilliSecondsBehindSource{job="kafka-connect",context="streaming"}'
+    )
+    assert len(behind) == 1 and 0 <= behind[0].value < 60_000
 
 
 def test_bad_rate_is_refused_before_anything_runs(

@@ -74,6 +74,7 @@ def test_other_shape_is_started_and_stopped_by_the_suite(tmp_path: Path) -> None
         controller_port=28520 + off,
         prometheus_port=28540 + off,
         metrics_port=28560 + off,
+        jmx_port=28580 + off,
     )
     local.up(base)
     single = local.local_settings(base)

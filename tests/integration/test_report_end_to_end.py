@@ -17,6 +17,8 @@ import pytest
 from report_runs import DELIVERY_SCENARIO, PERF_PROFILE, kafkaval, run_once
 
 from kafkaval.config import Settings
+from report.collect import Window
+from report.prom_client import PromClient
 
 pytestmark = pytest.mark.integration
 
@@ -72,6 +74,41 @@ def test_performance_report_has_the_runs_numbers(reports: Path, stack_settings: 
     assert (reports / f"performance-{PERF_PROFILE}.png").read_bytes()[:4] == b"\x89PNG"
 
 
+def test_performance_report_broker_side_agrees_with_prometheus(
+    reports: Path, stack_settings: Settings
+) -> None:
+    """The broker table of the profile is what Prometheus answers for the brokers' own
+    series over the profile's window (queries written out here, not the report's)."""
+    runs = run_once(stack_settings)
+    text = (reports / "performance-baseline.md").read_text()
+    section = re.split(r"\n##+ ", text.split(f"### {PERF_PROFILE}\n", 1)[1], maxsplit=1)[0]
+    rows = [ln for ln in section.splitlines() if ln.startswith("| broker-1 |")]
+    # The broker table's row (9 cells), not the resources table's (6).
+    (broker,) = [
+        cells
+        for cells in ([c.strip() for c in r.strip("|").split("|")] for r in rows)
+        if len(cells) == 9
+    ]
+    w = Window.of(runs.perf["profiles"][PERF_PROFILE], None, stack_settings.scrape_interval)
+    span = f"{max(1, round(w.seconds))}s"
+    prom = PromClient(stack_settings.prometheus_url)
+
+    def direct(expr: str) -> float:
+        (sample,) = prom.query(expr, at=w.end)
+        return sample.value
+
+    sel = 'job="kafka-broker",instance="broker-1",request="Produce",quantile="0.99"'
+    total = direct(f"max_over_time(kafka_network_requestmetrics_totaltimems{{{sel}}}[{span}])")
+    local = direct(f"max_over_time(kafka_network_requestmetrics_localtimems{{{sel}}}[{span}])")
+    urp = direct(
+        "max_over_time(kafka_server_replicamanager_underreplicatedpartitions"
+        f'{{job="kafka-broker",instance="broker-1"}}[{span}])'
+    )
+    assert broker[1] == f"{total:,.1f}" and broker[3] == f"{local:,.1f}", (broker, total, local)
+    assert broker[7] == f"{urp:,.0f}" == "0"
+    assert "Where the time went: a Produce took" in section
+
+
 def test_delivery_report_has_the_runs_numbers(reports: Path, stack_settings: Settings) -> None:
     runs = run_once(stack_settings)
     text = (reports / "delivery-guarantees.md").read_text()
@@ -84,6 +121,8 @@ def test_delivery_report_has_the_runs_numbers(reports: Path, stack_settings: Set
     checks = [ln for ln in text.splitlines() if ln.startswith(f"| {DELIVERY_SCENARIO} | ")][1:]
     assert checks and all("| yes |" in c for c in checks), text
     assert "rolled back: yes" in text
+    # The brokers' own view of the scenario, from their JMX series (one broker here).
+    assert "What the cluster saw (brokers' own metrics):\n- brokers answering: 1 to 1" in text
     assert (reports / f"delivery-{DELIVERY_SCENARIO}.png").read_bytes()[:4] == b"\x89PNG"
 
 

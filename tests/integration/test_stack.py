@@ -182,6 +182,7 @@ def _isolated(tmp_path: Path, offset: int, **changes: object) -> Settings:
         controller_port=28192 + base,
         prometheus_port=28090 + base,
         metrics_port=28400 + base,
+        jmx_port=28600 + base,
         **changes,  # type: ignore[arg-type]
     )
 
@@ -236,6 +237,19 @@ def test_port_in_use_is_one_clear_error(tmp_path: Path) -> None:
         blocker.bind(("127.0.0.1", settings.broker_port))
         blocker.listen()
         with pytest.raises(KafkavalError, match=f"port {settings.broker_port} .* already in use"):
+            local.up(settings)
+    assert _our_processes(settings.path("state_dir")) == []
+
+
+def test_jmx_port_in_use_is_one_clear_error(tmp_path: Path) -> None:
+    settings = _isolated(tmp_path, 12)
+    with socket.socket() as blocker:
+        blocker.bind(("127.0.0.1", settings.jmx_port))
+        blocker.listen()
+        with pytest.raises(
+            KafkavalError,
+            match=f"port {settings.jmx_port} .*broker-1 JMX exporter.* already in use.*jmx_port",
+        ):
             local.up(settings)
     assert _our_processes(settings.path("state_dir")) == []
 

@@ -14,6 +14,28 @@ from typing import Any
 from report.prom_client import Sample, Series
 
 LATENCY_SCALE = {"service": 0.01, "response": 0.012, "e2e": 0.015, "send_delay": 0.002}
+# The brokers' JMX series (job kafka-broker) by a fragment of the query: one broker.
+BROKER_ANSWERS = {
+    "up{": 1.0,
+    'totaltimems{job="kafka-broker",request="Produce",quantile': 4.5,
+    'requestqueuetimems{job="kafka-broker",request="Produce",quantile': 0.5,
+    'localtimems{job="kafka-broker",request="Produce",quantile': 1.2,
+    'remotetimems{job="kafka-broker",request="Produce",quantile': 2.0,
+    "totaltimems_mean": 2.0,
+    "requestqueuetimems_mean": 0.2,
+    "localtimems_mean": 0.6,
+    "remotetimems_mean": 1.0,
+    "responsequeuetimems_mean": 0.05,
+    "responsesendtimems_mean": 0.15,
+    "requesthandleravgidlepercent": 0.85,
+    "bytesin_total": 1048576.0,
+    "underreplicatedpartitions": 0.0,
+    "jvm_gc_collection_seconds_sum": 0.012,
+    "isrshrinks_total": 3.0,
+    "isrexpands_total": 3.0,
+    "leadercount": 2.0,
+    "current_leader": 0.0,
+}
 
 
 class FakeProm:
@@ -25,9 +47,12 @@ class FakeProm:
         empty: answer every query with no data (an empty window).
     """
 
-    def __init__(self, totals: dict[tuple[str, str], float], empty: bool = False) -> None:
+    def __init__(
+        self, totals: dict[tuple[str, str], float], empty: bool = False, brokers: bool = True
+    ) -> None:
         self.totals = totals
         self.empty = empty
+        self.brokers = brokers
         self.queries: list[str] = []
 
     def _label(self, expr: str) -> str:
@@ -40,6 +65,10 @@ class FakeProm:
             return []
         if "count({__name__" in expr:
             return [Sample({}, 42.0)]
+        if 'job="kafka-broker"' in expr:
+            value = next((v for k, v in BROKER_ANSWERS.items() if k in expr), None)
+            ok = self.brokers and value is not None
+            return [Sample({"instance": "broker-1"}, value)] if ok else []
         if "by (name)" in expr:
             broker = 0.93 if "cpu" in expr and "max_over_time" in expr else 0.45
             if "memory" in expr:
@@ -73,10 +102,14 @@ class FakeProm:
         self, expr: str, start: Any, end: Any, step: float | None = None, min_step: float = 1.0
     ) -> list[Series]:
         self.queries.append(expr)
-        if self.empty:
+        if self.empty or ('job="kafka-broker"' in expr and not self.brokers):
             return []
         t0 = start.timestamp()
         points = [(t0 + 2 * i, float(i % 7)) for i in range(30)]
+        if 'up{job="kafka-broker"}' in expr:  # one broker, always answering
+            points = [(t, 1.0) for t, _ in points]
+        if "underreplicatedpartitions" in expr:  # 3 URP from +10 s, healed at +24 s
+            points = [(t0 + 2 * i, 3.0 if 5 <= i < 12 else 0.0) for i in range(30)]
         labels = {"name": "broker-0"} if "by (name)" in expr else {}
         return [Series(labels, points)]
 

@@ -54,7 +54,28 @@ def _panels(dashboard: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def test_expected_dashboards_exist() -> None:
-    assert {p.name for p in DASHBOARD_FILES} == {"load.json", "delivery.json", "resources.json"}
+    assert {p.name for p in DASHBOARD_FILES} == {
+        "load.json",
+        "delivery.json",
+        "resources.json",
+        "kafka-cluster.json",
+        "connect.json",
+    }
+
+
+@pytest.mark.parametrize("path", DASHBOARD_FILES, ids=lambda p: p.name)
+def test_every_dashboard_links_to_the_others(path: Path) -> None:
+    dashboard = json.loads(path.read_text())
+    assert "kafkaval" in dashboard["tags"]
+    (link,) = dashboard["links"]
+    assert link["type"] == "dashboards" and link["tags"] == ["kafkaval"] and link["keepTime"]
+
+
+@pytest.mark.parametrize("name", ["delivery.json", "kafka-cluster.json", "connect.json"])
+def test_cluster_dashboards_shade_faults_too(name: str) -> None:
+    dashboard = json.loads((GRAFANA / "dashboards" / name).read_text())
+    exprs = [a.get("expr", "") for a in dashboard["annotations"]["list"]]
+    assert any("kafkaval_chaos_fault_active" in e for e in exprs)
 
 
 def test_committed_dashboards_are_generated() -> None:
