@@ -29,38 +29,44 @@ def apt_etc(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def test_deb822_picks_the_suite_stanza_not_security(apt_etc: Path) -> None:
-    (apt_etc / "sources.list.d" / "debian.sources").write_text(
-        "Types: deb\n"
-        "URIs: http://security.mirror.example/debian-security\n"
-        "Suites: bookworm-security\n"
-        "Components: main\n"
-        "\n"
-        "Types: deb\n"
-        "URIs: http://off.mirror.example/debian\n"
-        "Suites: bookworm\n"
-        "Enabled: no\n"
-        "\n"
-        "Types: deb-src deb\n"
-        "# a comment line inside the stanza\n"
-        "URIs: http://main.mirror.example/debian\n"
-        "Suites: bookworm bookworm-updates\n"
-        "Components: main\n"
-    )
-    done = mirror(apt_etc)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "http://main.mirror.example/debian"
+DEB822 = (
+    "Types: deb\n"
+    "URIs: http://security.mirror.example/debian-security\n"
+    "Suites: bookworm-security\n"
+    "Components: main\n"
+    "\n"
+    "Types: deb\n"
+    "URIs: http://off.mirror.example/debian\n"
+    "Suites: bookworm\n"
+    "Enabled: no\n"
+    "\n"
+    "Types: deb-src deb\n"
+    "# a comment line inside the stanza\n"
+    "URIs: http://main.mirror.example/debian\n"
+    "Suites: bookworm bookworm-updates\n"
+    "Components: main\n"
+)
+ONE_LINE = (
+    "deb-src http://src.mirror.example/debian bookworm main\n"
+    "deb http://sec.mirror.example/debian-security bookworm-security main\n"
+    "deb [arch=amd64 signed-by=/k.gpg] https://one.mirror.example/debian bookworm main\n"
+)
 
 
-def test_one_line_sources_with_options(apt_etc: Path) -> None:
-    (apt_etc / "sources.list").write_text(
-        "deb-src http://src.mirror.example/debian bookworm main\n"
-        "deb http://sec.mirror.example/debian-security bookworm-security main\n"
-        "deb [arch=amd64 signed-by=/k.gpg] https://one.mirror.example/debian bookworm main\n"
-    )
+@pytest.mark.parametrize(
+    "name, text, expected",
+    [
+        # The stanza for exactly the suite, enabled; not -security.
+        ("sources.list.d/debian.sources", DEB822, "http://main.mirror.example/debian"),
+        # Options in brackets skipped, deb-src and -security ignored.
+        ("sources.list", ONE_LINE, "https://one.mirror.example/debian"),
+    ],
+)
+def test_mirror_from_apt_sources(apt_etc: Path, name: str, text: str, expected: str) -> None:
+    (apt_etc / name).write_text(text)
     done = mirror(apt_etc)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "https://one.mirror.example/debian"
+    assert done.stdout.strip() == expected
 
 
 def test_explicit_variable_wins(apt_etc: Path) -> None:
