@@ -44,7 +44,7 @@ def cdc_config_from_args(args: argparse.Namespace) -> CdcConfig:
 def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
     cdc = sub.add_parser("cdc", help="the Debezium CDC pipeline: up, down, snapshot, restart, load")
     verbs = cdc.add_subparsers(
-        dest="cdc_verb", metavar="up|down|snapshot|connector-restart", parser_class=type(cdc)
+        dest="cdc_verb", metavar="up|down|snapshot|connector-restart|load", parser_class=type(cdc)
     )
     up = verbs.add_parser(
         "up", parents=[parent], help="start PostgreSQL + Connect, register the connector"

@@ -94,7 +94,24 @@ def build_parser() -> argparse.ArgumentParser:
                 raise
             continue  # component not built yet
         module.register(sub, parent)
+    _metavars_from_flags(parser)
     return parser
+
+
+def _metavars_from_flags(parser: argparse.ArgumentParser) -> None:
+    """Name each flag's value after the flag (``--state-dir STATE_DIR``).
+
+    argparse derives it from ``dest``, which for setting overrides is an internal
+    name (``settings_state_dir``, ``cdcopt_pg_port``) that help must not show.
+    """
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                _metavars_from_flags(child)
+        elif action.option_strings and action.metavar is None and action.choices is None:
+            if action.nargs != 0:
+                flag = max(action.option_strings, key=len)
+                action.metavar = flag.lstrip("-").replace("-", "_").upper()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
