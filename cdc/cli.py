@@ -12,6 +12,7 @@ from cdc.load import MIN_RATE_FRACTION, LoadParams, run_cdc_load
 from cdc.restart import MUTATIONS, RestartParams, run_connector_restart
 from cdc.snapshot import FULL_ROWS, QUICK_ROWS, run_snapshot
 from kafkaval.config import Settings
+from kafkaval.files import ensure_writable_dir
 
 
 def _cdc_options(p: argparse.ArgumentParser) -> None:
@@ -117,6 +118,7 @@ def cmd_down(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_snapshot(args: argparse.Namespace, settings: Settings) -> int:
+    ensure_writable_dir(settings.path("results_dir"))  # found before the load, not after it
     rows = args.rows or (QUICK_ROWS if args.quick else FULL_ROWS)
     record = run_snapshot(settings, cdc_config_from_args(args), rows, args.quick)
     r = record["results"]
@@ -133,6 +135,7 @@ def cmd_snapshot(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_connector_restart(args: argparse.Namespace, settings: Settings) -> int:
+    ensure_writable_dir(settings.path("results_dir"))  # found before the load, not after it
     phase = args.phase_seconds or (15.0 if args.quick else 60.0)
     params = RestartParams(
         rate=args.rate, phase_seconds=phase, mix=ChangeMix.parse(args.mix), mutation=args.mutation
@@ -160,6 +163,7 @@ def cmd_connector_restart(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
+    ensure_writable_dir(settings.path("results_dir"))  # found before the load, not after it
     duration = args.duration or (10.0 if args.quick else 60.0)
     params = LoadParams(
         rate=args.rate,
