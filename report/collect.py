@@ -104,6 +104,9 @@ class Collector:
         scrape_interval: seconds between scrapes; sets padding, rate ranges and steps.
     """
 
+    # Why the report is built without Prometheus (RecordOnlyCollector); None: with it.
+    record_only: str | None = None
+
     def __init__(self, source: QuerySource, scrape_interval: float) -> None:
         self.source = source
         self.scrape_interval = scrape_interval
@@ -160,6 +163,41 @@ class Collector:
                 f"{window.start:%Y-%m-%d %H:%M:%S} and {window.end:%H:%M:%S} UTC: "
                 "was it scraping the run (retention, --prometheus-url)?"
             )
+
+
+class _NoData:
+    """A query source without any series (any query, any window)."""
+
+    def query(self, *args: Any, **kwargs: Any) -> list[Sample]:
+        return []
+
+    def query_range(self, *args: Any, **kwargs: Any) -> list[Series]:
+        return []
+
+
+class RecordOnlyCollector(Collector):
+    """A collector for a run whose window Prometheus no longer holds.
+
+    Every query answers "no data", so the report shows the run record's exact
+    figures alone; the context carries ``record_only`` (the reason) and the
+    templates say so at the top, and the cross-check rows read "not checked".
+    """
+
+    def __init__(self, reason: str, scrape_interval: float) -> None:
+        super().__init__(_NoData(), scrape_interval)
+        self.record_only = reason
+
+    def require_data(self, window: Window, what: str) -> None:
+        return None
+
+
+def _not_checked(checks: list[dict[str, Any]], collector: Collector) -> list[dict[str, Any]]:
+    """Cross-check rows as they are, or marked "not checked" in a record-only report."""
+    if not collector.record_only:
+        return checks
+    return [
+        {**c, "ok": None, "cause": "not checked: report from the run record only"} for c in checks
+    ]
 
 
 def _crosscheck(what: str, prom: float | None, record: Any, note: str) -> dict[str, Any]:
@@ -238,6 +276,8 @@ def collect_performance(
             for k in PERF_TOTALS
             if k in entry
         ]
+        # The message totals shown: Prometheus's, or the record's when it is all there is.
+        totals = {k: record_total(entry, k) for k in PERF_TOTALS} if collector.record_only else prom
         profile: dict[str, Any] = {
             "name": name,
             "passed": entry.get("passed"),
@@ -246,12 +286,13 @@ def collect_performance(
             "target_rate": entry.get("target_rate", prom["target_rate"]),
             "achieved_rate": entry.get("achieved_rate"),
             "prom": prom,
+            "totals": totals,
             "latency": latency,
             "send_delay_p99": send_delay_p99,
             "outbuf_latency_max": outbuf_max,
             "thresholds": threshold_rows(entry.get("thresholds") or {}),
             "resources": resources(collector, w),
-            "crosscheck": checks,
+            "crosscheck": _not_checked(checks, collector),
         }
         if charts:
             profile["series"] = {
@@ -264,6 +305,7 @@ def collect_performance(
         profiles.append(profile)
     context: dict[str, Any] = {
         "run": _run_summary(record, run_window),
+        "record_only": collector.record_only,
         "environment": environment(record, fallback_env),
         "profiles": profiles,
         "resources": resources(collector, run_window),
@@ -357,7 +399,7 @@ def collect_delivery(
                 for g, counts in (entry.get("groups") or {}).items()
             },
             "faults": [_fault_row(f, w) for f in entry.get("faults") or []],
-            "crosscheck": checks,
+            "crosscheck": _not_checked(checks, collector),
             "statement": guarantee_statement(entry),
         }
         if charts:
@@ -370,6 +412,7 @@ def collect_delivery(
         scenarios.append(scenario)
     return {
         "run": _run_summary(record, run_window),
+        "record_only": collector.record_only,
         "environment": environment(record, fallback_env),
         "scenarios": scenarios,
     }
