@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry
 
 from kafkaval.config import Settings, load_settings
 from kafkaval.errors import UsageError
@@ -132,13 +132,14 @@ def test_runner_flags_a_slowed_run_and_not_a_normal_one(settings: Settings) -> N
     # the collector shows the regression gauge for the latest run
     reg = CollectorRegistry()
     reg.register(SchedulerCollector(runner.state))
-    text = generate_latest(reg).decode()
+    job = {"schedule_job": "perf"}
+    metric = "performance.snapshot.service_p99_seconds"
+    assert reg.get_sample_value("kafkaval_scheduler_regression", {**job, "metric": metric}) == 1
+    assert reg.get_sample_value("kafkaval_scheduler_runs_total", {**job, "status": "regression"})
     assert (
-        'kafkaval_scheduler_regression{job="perf",'
-        'metric="performance.snapshot.service_p99_seconds"} 1.0' in text
+        reg.get_sample_value("kafkaval_scheduler_last_run_status", {**job, "status": "regression"})
+        == 1
     )
-    assert 'kafkaval_scheduler_runs_total{job="perf",status="regression"} 1.0' in text
-    assert 'kafkaval_scheduler_last_run_status{job="perf",status="regression"} 1.0' in text
 
 
 def test_a_crashing_suite_is_recorded_as_failed_and_does_not_raise(settings: Settings) -> None:
