@@ -181,7 +181,10 @@ def test_prometheus_holds_the_exporters_kafka_series(compose: dict[str, Any]) ->
         interval=2,
     )
     series = _query(compose["prometheus"], promql)[0]
-    assert series["metric"]["compose_service"] == "kafka"
+    labels = series["metric"]
+    # cAdvisor's label names: the compose service label, the container's cgroup id.
+    assert labels["container_label_com_docker_compose_service"] == "kafka"
+    assert labels["id"].startswith("/docker/") and labels["image"]
     assert float(series["value"][1]) > 0
 
 
