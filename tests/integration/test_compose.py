@@ -53,6 +53,7 @@ def _query(url: str, promql: str) -> list[dict[str, Any]]:
     "extra,env",
     [
         ([], {}),
+        (["-f", "docker-compose.yml", "-f", "docker-compose.engine.yml"], {}),
         (["--profile", "cdc"], {}),
         (["--env-file", "docker/cluster.env"], {}),
         (
@@ -60,7 +61,7 @@ def _query(url: str, promql: str) -> list[dict[str, Any]]:
             {"ATTACH_NETWORK": "pipeline_default", "ATTACH_BOOTSTRAP_SERVERS": "kafka:9092"},
         ),
     ],
-    ids=["default", "cdc", "cluster", "attach"],
+    ids=["default", "engine", "cdc", "cluster", "attach"],
 )
 def test_config_is_accepted(extra: list[str], env: dict[str, str]) -> None:
     out = run_cmd([*compose_cmd(), *extra, "config", "-q"], {**os.environ, **env}, 60)
@@ -96,7 +97,9 @@ def compose(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
     # Resources dashboard's limit panel then has a series to show.
     override = tmp_path_factory.mktemp("compose-override") / "limits.yml"
     override.write_text('services:\n  kafka:\n    mem_limit: "1g"\n')
-    cmd = [*compose_cmd(), "-f", "docker-compose.yml", "-f", str(override)]
+    # The engine for the startup benchmark and the broker fault (docker-compose.engine.yml).
+    cmd = [*compose_cmd(), "-f", "docker-compose.yml", "-f", "docker-compose.engine.yml"]
+    cmd += ["-f", str(override)]
     try:
         up = run_cmd([*cmd, "up", "-d", "--no-build", "kafka", "prometheus", "exporter"], env, 300)
         assert up.returncode == 0, up.stderr
@@ -152,6 +155,15 @@ def test_quick_throughput_and_startup_run_in_compose(compose: dict[str, Any]) ->
     )
     assert leftovers == [], "the startup container was not removed"
     assert record["environment"]["brokers"] == 1
+    # The `run` container's /metrics reached the compose Prometheus (dns_sd on the
+    # service name): its acked total there is the run record's.
+    promql = (
+        'sum(last_over_time(kafkaval_loadgen_messages_acked_total{job="kafkaval-loadgen",'
+        'profile="throughput"}[30m]))'
+    )
+    found = _query(compose["prometheus"], promql)
+    assert found, "no kafkaval_loadgen_* series from the loadgen run in the compose Prometheus"
+    assert float(found[0]["value"][1]) == run["acked"]
 
 
 def test_broker_restart_scenario_runs_in_compose(compose: dict[str, Any]) -> None:
