@@ -12,8 +12,8 @@ from typing import Any, TextIO
 from kafkaval.config import Settings
 from kafkaval.errors import KafkavalError
 from kafkaval.records import load_run_record, utc_now
-from report.collect import Collector, RecordOnlyCollector
-from report.prom_client import PromClient, PrometheusError
+from report.collect import Collector, RecordOnlyCollector, WindowEmpty
+from report.prom_client import PromClient
 from report.render import BUILDERS, Rendered, write_reports
 from report.trend import collect_trend
 
@@ -53,10 +53,11 @@ def generate(
     """Build every report whose run record exists, write them all, then judge.
 
     Each report stands on its own: one whose run window Prometheus no longer
-    holds (or cannot be asked about) is written from the run record's exact
-    figures, marked as such at its top; one that cannot be built at all is
-    skipped. Either way one line on ``out`` says why, and the other reports
-    are still written.
+    holds is written from the run record's exact figures, marked as such at
+    its top; one that cannot be built now (Prometheus unreachable, a query
+    rejected, a damaged record) is skipped and its previous file left as it
+    was. Either way one line on ``out`` says why, and the other reports are
+    still written.
 
     Args:
         settings: results_dir, reports_dir, prometheus_url, scrape_interval are used.
@@ -91,7 +92,7 @@ def generate(
             try:
                 built.append(build(record, collector, now(), charts, env, **extra))
                 continue
-            except PrometheusError as e:
+            except WindowEmpty as e:
                 reason = str(e)
             only = RecordOnlyCollector(reason, settings.scrape_interval)
             built.append(build(record, only, now(), False, env, **extra))
@@ -109,10 +110,8 @@ def generate(
         print(f"wrote {settings.path('reports_dir') / rep.filename}", file=out)
     failed = [k for k in (seen if require is None else require) if k in shortfalls]
     if failed:
-        raise KafkavalError(
-            "; ".join(f"{k} report {shortfalls[k]}" for k in failed)
-            + " (the other reports were written)"
-        )
+        written_note = " (the other reports were written)" if built else ""
+        raise KafkavalError("; ".join(f"{k} report {shortfalls[k]}" for k in failed) + written_note)
     return written
 
 

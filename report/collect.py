@@ -96,6 +96,10 @@ class Window:
         }
 
 
+class WindowEmpty(PrometheusError):
+    """Prometheus answers but holds nothing of a run's window (retention, another server)."""
+
+
 class Collector:
     """Runs the named queries of one window and keeps what came back.
 
@@ -150,7 +154,7 @@ class Collector:
         """Fail when Prometheus holds no kafkaval series at all over ``window``.
 
         Raises:
-            PrometheusError: the window is empty (wrong Prometheus, expired retention,
+            WindowEmpty: the window is empty (wrong Prometheus, expired retention,
                 or nothing scraped the run).
         """
         span = promql.duration(window.seconds)
@@ -158,7 +162,7 @@ class Collector:
         step = promql.duration(window.scrape_interval)
         expr = f'max_over_time(count({{__name__=~"kafkaval_.+"}})[{span}:{step}])'
         if not self.source.query(expr, at=window.end):
-            raise PrometheusError(
+            raise WindowEmpty(
                 f"Prometheus has no kafkaval data for {what} between "
                 f"{window.start:%Y-%m-%d %H:%M:%S} and {window.end:%H:%M:%S} UTC: "
                 "was it scraping the run (retention, --prometheus-url)?"
