@@ -137,9 +137,18 @@ def test_quick_throughput_and_startup_run_in_compose(compose: dict[str, Any]) ->
     argv += ["--profile", "throughput", "--profile", "startup"]
     argv += ["--threshold", "max_p95_service_seconds=5", "--threshold", "max_startup_seconds=90"]
     out = run_cmd(argv, compose["env"], 600)
-    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     record = json.loads((compose["results"] / "latest-performance.json").read_text())
     run = record["profiles"]["throughput"]
+    # The `run` container's /metrics reached the compose Prometheus (dns_sd on the
+    # service name), whatever the run's verdict: its acked total there is the record's.
+    promql = (
+        'sum(last_over_time(kafkaval_loadgen_messages_acked_total{job="kafkaval-loadgen",'
+        'profile="throughput"}[30m]))'
+    )
+    found = _query(compose["prometheus"], promql)
+    assert found, "no kafkaval_loadgen_* series from the loadgen run in the compose Prometheus"
+    assert float(found[0]["value"][1]) == run["acked"]
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     assert run["passed"], run
     assert run["acked"] == run["sent"] > 0
     assert run["consumed"] == run["acked"]
@@ -155,15 +164,6 @@ def test_quick_throughput_and_startup_run_in_compose(compose: dict[str, Any]) ->
     )
     assert leftovers == [], "the startup container was not removed"
     assert record["environment"]["brokers"] == 1
-    # The `run` container's /metrics reached the compose Prometheus (dns_sd on the
-    # service name): its acked total there is the run record's.
-    promql = (
-        'sum(last_over_time(kafkaval_loadgen_messages_acked_total{job="kafkaval-loadgen",'
-        'profile="throughput"}[30m]))'
-    )
-    found = _query(compose["prometheus"], promql)
-    assert found, "no kafkaval_loadgen_* series from the loadgen run in the compose Prometheus"
-    assert float(found[0]["value"][1]) == run["acked"]
 
 
 def test_broker_restart_scenario_runs_in_compose(compose: dict[str, Any]) -> None:
