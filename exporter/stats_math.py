@@ -124,7 +124,9 @@ def usage_from_stats(
         fs_read_bytes=read,
         fs_write_bytes=written,
         network_by_interface=network_by_interface(stats),
-        fs_by_device=blkio_by_device(stats, sys_block),
+        # No device entries (no I/O yet, or an engine that does not report them):
+        # the totals (0) as one series, so the container still has a disk series.
+        fs_by_device=blkio_by_device(stats, sys_block) or None,
     )
 
 

@@ -133,7 +133,7 @@ def compose(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
 def test_quick_throughput_and_startup_run_in_compose(compose: dict[str, Any]) -> None:
     # Correctness, not speed (a 2-core test machine runs several stacks): the
     # latency and startup limits are generous, as in test_perf_suite.
-    argv = [*compose["cmd"], "run", "--rm", "loadgen", "--quick", "--no-progress"]
+    argv = [*compose["cmd"], "run", "--rm", "--use-aliases", "loadgen", "--quick", "--no-progress"]
     argv += ["--profile", "throughput", "--profile", "startup"]
     argv += ["--threshold", "max_p95_service_seconds=5", "--threshold", "max_startup_seconds=90"]
     out = run_cmd(argv, compose["env"], 600)
@@ -170,7 +170,8 @@ def test_broker_restart_scenario_runs_in_compose(compose: dict[str, Any]) -> Non
     # Chaos may touch exactly this project's broker container, by name.
     env = {**compose["env"], "KAFKAVAL_CHAOS_TARGETS": compose["kafka"]}
     # No --cluster: against the compose Kafka the default is its own shape (single).
-    argv = [*compose["cmd"], "run", "--rm", "chaos", "--quick", "--scenario", "broker-restart"]
+    argv = [*compose["cmd"], "run", "--rm", "--use-aliases", "chaos", "--quick"]
+    argv += ["--scenario", "broker-restart"]
     out = run_cmd(argv, env, 900)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     record = json.loads((compose["results"] / "latest-delivery.json").read_text())
