@@ -12,6 +12,7 @@ from cdc.load import MIN_RATE_FRACTION, LoadParams, run_cdc_load
 from cdc.restart import MUTATIONS, RestartParams, run_connector_restart
 from cdc.snapshot import FULL_ROWS, QUICK_ROWS, run_snapshot
 from kafkaval.config import Settings
+from kafkaval.files import ensure_writable_dir
 
 
 def _cdc_options(p: argparse.ArgumentParser) -> None:
@@ -44,7 +45,7 @@ def cdc_config_from_args(args: argparse.Namespace) -> CdcConfig:
 def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
     cdc = sub.add_parser("cdc", help="the Debezium CDC pipeline: up, down, snapshot, restart, load")
     verbs = cdc.add_subparsers(
-        dest="cdc_verb", metavar="up|down|snapshot|connector-restart", parser_class=type(cdc)
+        dest="cdc_verb", metavar="up|down|snapshot|connector-restart|load", parser_class=type(cdc)
     )
     up = verbs.add_parser(
         "up", parents=[parent], help="start PostgreSQL + Connect, register the connector"
@@ -64,6 +65,7 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
         "--rows", type=int, help=f"rows to pre-load (default {FULL_ROWS}, QUICK {QUICK_ROWS})"
     )
     snap.add_argument("--quick", action="store_true", help=f"{QUICK_ROWS} rows")
+    snap.add_argument("--no-progress", action="store_true", help="no live progress line")
     snap.set_defaults(func=cmd_snapshot)
     rs = verbs.add_parser(
         "connector-restart",
@@ -85,6 +87,7 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
         help="changes at a target rate: e2e latency, connector lag, exact check",
     )
     _cdc_options(ld)
+    ld.add_argument("--no-progress", action="store_true", help="no live progress line")
     _change_options(ld, rate=100.0, quick_help="10 s of load")
     ld.add_argument("--duration", type=float, help="seconds of load (60; QUICK 10)")
     ld.add_argument(
@@ -117,8 +120,10 @@ def cmd_down(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_snapshot(args: argparse.Namespace, settings: Settings) -> int:
+    ensure_writable_dir(settings.path("results_dir"))  # found before the load, not after it
     rows = args.rows or (QUICK_ROWS if args.quick else FULL_ROWS)
-    record = run_snapshot(settings, cdc_config_from_args(args), rows, args.quick)
+    show = False if args.no_progress else None
+    record = run_snapshot(settings, cdc_config_from_args(args), rows, args.quick, progress=show)
     r = record["results"]
     print(
         f"cdc-snapshot: {r['rows_read']}/{rows} rows, {r['snapshot_events']} events, "
@@ -133,6 +138,7 @@ def cmd_snapshot(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_connector_restart(args: argparse.Namespace, settings: Settings) -> int:
+    ensure_writable_dir(settings.path("results_dir"))  # found before the load, not after it
     phase = args.phase_seconds or (15.0 if args.quick else 60.0)
     params = RestartParams(
         rate=args.rate, phase_seconds=phase, mix=ChangeMix.parse(args.mix), mutation=args.mutation
@@ -160,6 +166,7 @@ def cmd_connector_restart(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
+    ensure_writable_dir(settings.path("results_dir"))  # found before the load, not after it
     duration = args.duration or (10.0 if args.quick else 60.0)
     params = LoadParams(
         rate=args.rate,
@@ -167,7 +174,8 @@ def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
         mix=ChangeMix.parse(args.mix),
         min_rate_fraction=args.min_rate_fraction,
     )
-    record = run_cdc_load(settings, cdc_config_from_args(args), params)
+    show = False if args.no_progress else None
+    record = run_cdc_load(settings, cdc_config_from_args(args), params, progress=show)
     r = record["results"]
     e2e, lag = r["e2e_latency_seconds"], r["connector_lag_seconds"]
 

@@ -27,6 +27,7 @@ from cdc.errors import CdcError
 from cdc.events import end_offsets, read_events
 from cdc.live import LiveReader, ensure_topics
 from cdc.metrics import CdcMetrics, serving
+from cdc.progress import progress_line
 from kafkaval.config import Settings
 from kafkaval.environment import run_environment
 from kafkaval.errors import UsageError
@@ -57,9 +58,15 @@ class LoadParams:
 
 
 def run_cdc_load(
-    settings: Settings, cfg: CdcConfig, params: LoadParams, metrics: CdcMetrics | None = None
+    settings: Settings,
+    cfg: CdcConfig,
+    params: LoadParams,
+    metrics: CdcMetrics | None = None,
+    progress: bool | None = False,
 ) -> dict[str, Any]:
     """Drive the load, check every change, save the record; returns it.
+
+    Unless ``progress`` is False, a live line shows the load (None: by the terminal).
 
     Raises:
         UsageError: bad parameters.
@@ -70,11 +77,15 @@ def run_cdc_load(
     pipeline.require_kafka(settings)  # before the endpoint: a bad address is one line
     metrics = metrics or CdcMetrics()
     with serving(settings, metrics):
-        return _run(settings, cfg, params, metrics)
+        return _run(settings, cfg, params, metrics, progress)
 
 
 def _run(
-    settings: Settings, cfg: CdcConfig, params: LoadParams, metrics: CdcMetrics
+    settings: Settings,
+    cfg: CdcConfig,
+    params: LoadParams,
+    metrics: CdcMetrics,
+    progress: bool | None,
 ) -> dict[str, Any]:
     connect.wait_running(connect.ConnectClient(cfg.rest_url), cfg.connector_name, 30.0)
     ensure_topics(settings, cfg)
@@ -86,11 +97,17 @@ def _run(
         driver.load_live_ids(conn)
     live = LiveReader(settings, cfg.topics, start, params.duration + 180, metrics, SCENARIO)
     live.start()
+
+    def e2e_so_far() -> str:
+        lat = live.latency()
+        return f"e2e p99 {lat['p99'] * 1000:,.0f} ms" if lat.get("count") else ""
+
     try:
         t0 = time.monotonic()
-        committed = driver.run(
-            params.rate, int(params.rate * params.duration) + 1, params.duration, PHASE
-        )
+        with progress_line(metrics, SCENARIO, extra=e2e_so_far, show=progress):
+            committed = driver.run(
+                params.rate, int(params.rate * params.duration) + 1, params.duration, PHASE
+            )
         load_seconds = time.monotonic() - t0
     finally:
         driver.stop()

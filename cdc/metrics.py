@@ -39,6 +39,11 @@ class CdcMetrics(Collector):
         with self._lock:
             self._counts[(scenario, name)] += amount
 
+    def count(self, scenario: str, name: str) -> float:
+        """The current value of counter ``name`` (e.g. "events_consumed") of ``scenario``."""
+        with self._lock:
+            return self._counts.get((scenario, name), 0.0)
+
     def e2e(self, scenario: str, seconds: float) -> None:
         with self._lock:
             self._e2e.setdefault(scenario, SlotHistogram()).observe(seconds)

@@ -21,6 +21,7 @@ from cdc.config import TABLES, CdcConfig
 from cdc.errors import CdcError
 from cdc.events import ChangeEvent, read_events
 from cdc.metrics import CdcMetrics, serving
+from cdc.progress import progress_line
 from cdc.schema import LOAD_SHARES, TRUNCATE_SQL
 from kafkaval.config import Settings
 from kafkaval.environment import run_environment
@@ -87,11 +88,17 @@ def delete_topics(settings: Settings, topics: list[str], timeout: float = 30.0) 
 
 
 def run_snapshot(
-    settings: Settings, cfg: CdcConfig, rows: int, quick: bool, metrics: CdcMetrics | None = None
+    settings: Settings,
+    cfg: CdcConfig,
+    rows: int,
+    quick: bool,
+    metrics: CdcMetrics | None = None,
+    progress: bool | None = False,
 ) -> dict[str, Any]:
     """Load ``rows`` rows, snapshot them through Debezium, measure, save the run record.
 
-    The rows loaded and snapshot events read are served to Prometheus meanwhile.
+    The rows loaded and snapshot events read are served to Prometheus meanwhile
+    and, unless ``progress`` is False, shown on a live line (None: by the terminal).
 
     Raises:
         UsageError: rows out of range.
@@ -105,11 +112,16 @@ def run_snapshot(
         raise CdcError(f"Kafka Connect at {cfg.rest_url} is not reachable: run `kafkaval cdc up`")
     metrics = metrics or CdcMetrics()
     with serving(settings, metrics):
-        return _run(settings, cfg, rows, quick, metrics)
+        return _run(settings, cfg, rows, quick, metrics, progress)
 
 
 def _run(
-    settings: Settings, cfg: CdcConfig, rows: int, quick: bool, metrics: CdcMetrics
+    settings: Settings,
+    cfg: CdcConfig,
+    rows: int,
+    quick: bool,
+    metrics: CdcMetrics,
+    progress: bool | None,
 ) -> dict[str, Any]:
     run_id = new_run_id()
     started_at = utc_now()
@@ -143,14 +155,15 @@ def _run(
             all_consumed_at.append(time.monotonic())
 
     timeout = max(120.0, rows / 1000)
-    _events, _tomb, finished = read_events(
-        settings,
-        cfg.topics,
-        timeout,
-        done=lambda _e: len(reads) >= rows and "last_ts_ms" in marks,
-        on_event=count,
-        keep=False,
-    )
+    with progress_line(metrics, SCENARIO, expected=rows, show=progress):
+        _events, _tomb, finished = read_events(
+            settings,
+            cfg.topics,
+            timeout,
+            done=lambda _e: len(reads) >= rows and "last_ts_ms" in marks,
+            on_event=count,
+            keep=False,
+        )
     total_reads = sum(reads.values())
     exact = (
         len(reads) == rows and total_reads == rows and all(per_table[t] == split[t] for t in TABLES)

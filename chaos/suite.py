@@ -36,6 +36,7 @@ from chaos.scenarios import (
 from kafkaval.config import Settings
 from kafkaval.environment import run_environment
 from kafkaval.errors import UsageError
+from kafkaval.files import ensure_writable_dir
 from kafkaval.kafka_client import check_clients
 from kafkaval.records import iso, new_run_id, save_run_record, utc_now
 from stack import local
@@ -186,7 +187,9 @@ def run_suite(
 
     Raises:
         ChaosError: a scenario could not run at all.
+        KafkavalError: the results folder is not writable (checked before any load).
     """
+    ensure_writable_dir(settings.path("results_dir"))
     timing = timing or (Timing.quick() if quick else Timing())
     stop = stop or threading.Event()
     metrics = metrics or DeliveryMetrics()

@@ -224,4 +224,5 @@ class DockerSource:
                 cid, state.get("StartedAt", ""), int(info.get("RestartCount") or 0)
             ),
             usage=usage,
+            id=f"/docker/{cid}",
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 
 
 @dataclasses.dataclass(frozen=True)
@@ -22,6 +23,10 @@ class Usage:
     network_transmit_bytes: int | None
     fs_read_bytes: int
     fs_write_bytes: int
+    # The same counters per network interface (rx, tx) and per block device
+    # (read, written), where the source tells them apart (Docker; not /proc).
+    network_by_interface: Mapping[str, tuple[int, int]] | None = None
+    fs_by_device: Mapping[str, tuple[int, int]] | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,3 +40,4 @@ class TargetSample:
     start_time_seconds: float | None  # Unix time the current run started
     restarts: int
     usage: Usage | None  # None when stopped or the stats call failed
+    id: str = ""  # cAdvisor's id: the container's cgroup ("/docker/<id>"); "" for processes

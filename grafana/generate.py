@@ -1,7 +1,13 @@
 """Generate the Grafana dashboards in grafana/dashboards/*.json.
 
 The JSON is generated, not hand-edited, so every panel's PromQL stays readable
-here and every panel points at the provisioned datasource by its pinned uid.
+here. Every panel's datasource is the ``datasource`` template variable, whose
+default is the provisioned datasource's pinned uid: the files work as they are
+with the provisioning here, and a user who imports one into their own Grafana
+picks their Prometheus in the variable (``__inputs`` would not do: file
+provisioning does not resolve them). ``job`` and ``instance`` variables narrow
+every query to the scrape targets wanted (a Prometheus that also scrapes
+cAdvisor holds the same container series under another job).
 Regenerate after a change: ``python grafana/generate.py``; a unit test checks
 the committed files equal the output.
 
@@ -16,11 +22,29 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 DASHBOARDS = HERE / "dashboards"
-# Pinned in provisioning/datasources/prometheus.yml; dashboards refer to it by uid.
+# Pinned in provisioning/datasources/prometheus.yml: the datasource variable's default.
 DATASOURCE_UID = "kafkaval-prometheus"
-DS = {"type": "prometheus", "uid": DATASOURCE_UID}
+DS = {"type": "prometheus", "uid": "${datasource}"}
+# Every query's scrape-target filter (the job and instance variables).
+SCOPE = 'job=~"$job",instance=~"$instance"'
 
 LOADGEN = "kafkaval_loadgen_"
+# The project's limits, drawn on the panels that show them (loadgen/profiles.py,
+# chaos bounds): p95 service latency under 100 ms; no acked message lost.
+P95_LIMIT_SECONDS = 0.1
+Thresholds = list[tuple[float | None, str]]
+LATENCY_LIMIT: Thresholds = [(None, "green"), (P95_LIMIT_SECONDS, "red")]
+LOST_LIMIT: Thresholds = [(None, "green"), (1, "red")]  # counts: > 0 is >= 1
+# A verdict gauge (1 passed, 0 failed) shown as words.
+PASS_FAIL = [
+    {
+        "type": "value",
+        "options": {
+            "1": {"text": "PASS", "color": "green", "index": 0},
+            "0": {"text": "FAIL", "color": "red", "index": 1},
+        },
+    }
+]
 
 
 def _target(expr: str, legend: str, ref: str, fmt: str = "time_series") -> dict[str, Any]:
@@ -64,7 +88,11 @@ class Layout:
         kind: str = "timeseries",
         description: str = "",
         width: int = 12,
+        thresholds: Thresholds | None = None,
+        mappings: list[dict[str, Any]] | None = None,
     ) -> None:
+        """Add a panel; ``thresholds`` (value, color) steps are drawn as lines on graphs
+        and color stats; ``mappings`` turn values into words (PASS_FAIL)."""
         if self.x + width > 24:
             self.x, self.y = 0, self.y + 8
         refs = "ABCDEFGH"
@@ -82,6 +110,16 @@ class Layout:
             "fieldConfig": {"defaults": {"unit": unit}, "overrides": []},
             "options": {"legend": {"displayMode": "list", "placement": "bottom"}},
         }
+        defaults = panel["fieldConfig"]["defaults"]
+        if thresholds:
+            defaults["thresholds"] = {
+                "mode": "absolute",
+                "steps": [{"value": v, "color": c} for v, c in thresholds],
+            }
+            if kind == "timeseries":
+                defaults["custom"] = {"thresholdsStyle": {"mode": "line"}}
+        if mappings:
+            defaults["mappings"] = mappings
         if kind == "heatmap":
             panel["options"] = {
                 "calculate": False,
@@ -110,6 +148,38 @@ def _faults(sel: str = "") -> dict[str, Any]:
         "textFormat": "fault active",
         "useValueForTime": False,
     }
+
+
+def _datasource_var() -> dict[str, Any]:
+    """The Prometheus every panel queries: the provisioned one, or the user's pick."""
+    return {
+        "type": "datasource",
+        "name": "datasource",
+        "label": "Prometheus",
+        "query": "prometheus",
+        "current": {"text": "kafkaval Prometheus", "value": DATASOURCE_UID},
+        "includeAll": False,
+        "multi": False,
+        "refresh": 1,
+        "regex": "",
+        "hide": 0,
+    }
+
+
+def _scope_vars(metric: str, job: str | None = None) -> list[dict[str, Any]]:
+    """``job`` and ``instance`` from the targets that serve ``metric``.
+
+    Args:
+        job: preselected job (else All), e.g. the exporter's where cAdvisor may
+            serve the same series under another job.
+    """
+    jobs = _query_var("job", "job", f"label_values({metric}, job)")
+    if job:
+        jobs["current"] = {"text": job, "value": [job]}
+    instances = _query_var(
+        "instance", "instance", f'label_values({metric}{{job=~"$job"}}, instance)'
+    )
+    return [jobs, instances]
 
 
 def _query_var(name: str, label: str, query: str, include_all: bool = True) -> dict[str, Any]:
@@ -155,7 +225,7 @@ def _dashboard(
         "editable": True,
         "refresh": "5s",
         "time": {"from": "now-15m", "to": "now"},
-        "templating": {"list": variables},
+        "templating": {"list": [_datasource_var(), *variables]},
         "annotations": {"list": [builtin, *(annotations or [])]},
         # Every kafkaval dashboard (tag) one click away, on the same time range:
         # the client's view next to the cluster's.
@@ -189,8 +259,8 @@ def _profile_rate(metric: str, sel: str) -> str:
 
 
 def load_dashboard() -> dict[str, Any]:
-    sel = 'profile=~"$profile"'
-    tsel = 'profile=~"$profile",topic=~"$topic"'
+    sel = f'profile=~"$profile",{SCOPE}'
+    tsel = f'profile=~"$profile",topic=~"$topic",{SCOPE}'
     lay = Layout()
     lay.row("Rate")
     lay.panel(
@@ -206,7 +276,7 @@ def load_dashboard() -> dict[str, Any]:
             ),
         ],
         unit="msg/s",
-        description="Target -1 means as fast as possible.",
+        description="No target line while a phase runs as fast as possible.",
     )
     lay.panel(
         "Acked / failed / consumed",
@@ -231,6 +301,8 @@ def load_dashboard() -> dict[str, Any]:
         "Service time (send -> ack)",
         _quantiles(f"{LOADGEN}service_latency_seconds", sel),
         unit="s",
+        description="The red line is the limit on p95: 100 ms.",
+        thresholds=LATENCY_LIMIT,
     )
     lay.panel(
         "Response time (intended send -> ack)",
@@ -300,6 +372,7 @@ def load_dashboard() -> dict[str, Any]:
         [(f"sum by (profile) ({LOADGEN}rdkafka_queued_messages{{{sel}}})", "{{profile}}")],
     )
     variables = [
+        *_scope_vars(f"{LOADGEN}messages_sent_total"),
         _query_var("profile", "profile", f"label_values({LOADGEN}messages_sent_total, profile)"),
         _query_var(
             "topic",
@@ -317,8 +390,8 @@ def _zero_if_absent(metric: str, sel: str) -> str:
 
 
 def delivery_dashboard() -> dict[str, Any]:
-    sel = 'scenario=~"$scenario"'
-    gsel = 'scenario=~"$scenario",group=~"$group"'
+    sel = f'scenario=~"$scenario",{SCOPE}'
+    gsel = f'scenario=~"$scenario",group=~"$group",{SCOPE}'
     lay = Layout()
     lay.row("Produced and consumed")
     lay.panel(
@@ -421,7 +494,7 @@ def delivery_dashboard() -> dict[str, Any]:
         ],
     )
     lay.panel(
-        "Scenario verdict (1 = bounds met)",
+        "Scenario verdict",
         [
             (
                 "max by (scenario, cluster) (kafkaval_delivery_scenario_passed{" + sel + "})",
@@ -429,8 +502,21 @@ def delivery_dashboard() -> dict[str, Any]:
             )
         ],
         kind="stat",
+        width=6,
+        description="PASS: every bound of the scenario's last run was met.",
+        thresholds=[(None, "red"), (1, "green")],
+        mappings=PASS_FAIL,
+    )
+    lay.panel(
+        "Lost acked messages",
+        [("sum by (scenario) (kafkaval_delivery_lost_total{" + sel + "})", "{{scenario}}")],
+        kind="stat",
+        width=6,
+        description="Acked and not in the log at the final read: any value above 0 is a failure.",
+        thresholds=LOST_LIMIT,
     )
     variables = [
+        *_scope_vars("kafkaval_delivery_sent_total"),
         _query_var("scenario", "scenario", "label_values(kafkaval_delivery_sent_total, scenario)"),
         _query_var(
             "group",
@@ -442,7 +528,7 @@ def delivery_dashboard() -> dict[str, Any]:
 
 
 def resources_dashboard() -> dict[str, Any]:
-    sel = 'name=~"$container"'
+    sel = f'name=~"$container",{SCOPE}'
     lay = Layout()
     lay.row("Per container or process")
     lay.panel(
@@ -511,10 +597,12 @@ def resources_dashboard() -> dict[str, Any]:
         [("max by (name) (kafkaval_container_running{" + sel + "})", "{{name}}")],
     )
     variables = [
+        # The exporter's job preselected: cAdvisor's series carry the same names.
+        *_scope_vars("container_cpu_usage_seconds_total", job="exporter"),
         _query_var(
             "container",
             "container / process",
-            "label_values(container_cpu_usage_seconds_total, name)",
+            'label_values(container_cpu_usage_seconds_total{job=~"$job"}, name)',
         ),
     ]
     return _dashboard("kafkaval-resources", "Kafka resources", lay, variables)

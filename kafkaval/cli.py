@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.metadata
 import sys
 from collections.abc import Sequence
 
@@ -71,11 +72,20 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     return load_settings(args.config, overrides=overrides)
 
 
+def _version() -> str:
+    """The installed distribution's version (a source tree that was never installed has none)."""
+    try:
+        return importlib.metadata.version("kafkaval")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown (not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="kafkaval",
         description="Measure a Kafka / Debezium pipeline and check it loses nothing.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="verb", metavar="VERB", parser_class=_Parser)
     parent = common_options()
     for name in COMMAND_MODULES:
@@ -86,7 +96,24 @@ def build_parser() -> argparse.ArgumentParser:
                 raise
             continue  # component not built yet
         module.register(sub, parent)
+    _metavars_from_flags(parser)
     return parser
+
+
+def _metavars_from_flags(parser: argparse.ArgumentParser) -> None:
+    """Name each flag's value after the flag (``--state-dir STATE_DIR``).
+
+    argparse derives it from ``dest``, which for setting overrides is an internal
+    name (``settings_state_dir``, ``cdcopt_pg_port``) that help must not show.
+    """
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                _metavars_from_flags(child)
+        elif action.option_strings and action.metavar is None and action.choices is None:
+            if action.nargs != 0:
+                flag = max(action.option_strings, key=len)
+                action.metavar = flag.lstrip("-").replace("-", "_").upper()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -6,6 +6,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from kafkaval.errors import KafkavalError
+
 
 def write_atomic(path: str | os.PathLike[str], data: str | bytes) -> Path:
     """Write ``data`` to ``path`` through a temporary file and ``os.replace``.
@@ -26,4 +28,30 @@ def write_atomic(path: str | os.PathLike[str], data: str | bytes) -> Path:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    return path
+
+
+def ensure_writable_dir(path: str | os.PathLike[str], setting: str = "results_dir") -> Path:
+    """Create ``path`` if needed and prove a file can be written in it.
+
+    Runs call this before any load, so a folder they cannot write is found
+    before the run, not after it (when its record would be lost).
+
+    Args:
+        path: the folder.
+        setting: the configuration field that names it, for the error's fix.
+
+    Raises:
+        KafkavalError: the folder cannot be created or written.
+    """
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".write-test.", dir=path)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        raise KafkavalError(
+            f"folder {path} is not writable ({e.strerror}): fix its permissions or set {setting}"
+        ) from None
     return path

@@ -52,7 +52,7 @@ _DRIVER_ONLY = {
 def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
     perf = sub.add_parser("perf", help="the performance suite and load-generator benchmarks")
     verbs = perf.add_subparsers(
-        dest="perf_verb", metavar="run|worker|compare|scale|overhead", parser_class=type(perf)
+        dest="perf_verb", metavar="run|worker|ab|compare|scale|overhead", parser_class=type(perf)
     )
     run = verbs.add_parser("run", parents=[parent], help="run the benchmarks with thresholds")
     run.add_argument("--quick", action="store_true", help="scaled-down sizes, same code path")

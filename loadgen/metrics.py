@@ -151,10 +151,17 @@ class LoadgenCollector:
                     self._counts[key] = self._counts.get(key, 0) + consumed
             self._cursors = {k: v for k, v in self._cursors.items() if k[0] != id(source)}
 
-    def set_target_rate(self, profile: str, rate: float) -> None:
-        """The rate the schedule asks for now; -1 means as fast as possible."""
+    def set_target_rate(self, profile: str, rate: float | None) -> None:
+        """The rate the schedule asks for now; None (as fast as possible): no series.
+
+        A "max" phase has no target to draw, and a sentinel value (-1) would
+        poison every aggregation over the gauge, so its series is absent then.
+        """
         with self._lock:
-            self._target_rate[profile] = rate
+            if rate is None:
+                self._target_rate.pop(profile, None)
+            else:
+                self._target_rate[profile] = rate
 
     # -- folding recorded data into buckets ----------------------------------
     def _fold(self, source: object, attr: str, recorder: Any, key: tuple[str, str, str]) -> None:
@@ -191,7 +198,7 @@ class LoadgenCollector:
             yield from self._histograms()
             rate = GaugeMetricFamily(
                 PREFIX + "target_rate_messages_per_second",
-                "Rate the schedule asks for now (msg/s; -1 = as fast as possible)",
+                "Rate the schedule asks for now (msg/s; absent while as fast as possible)",
                 labels=["profile", "role"],
             )
             for profile, value in sorted(self._target_rate.items()):
@@ -245,12 +252,17 @@ class LoadgenCollector:
             "queue_latency_seconds": "librdkafka brokers[].int_latency.avg, max over brokers",
             "outbuf_latency_seconds": "librdkafka brokers[].outbuf_latency.avg, max over brokers",
             "queued_messages": "librdkafka msg_cnt: messages in the client's queues",
-            "retries": "librdkafka brokers[].txretries summed over brokers (current client)",
         }
-        fams = {
+        fams: dict[str, GaugeMetricFamily | CounterMetricFamily] = {
             k: GaugeMetricFamily(PREFIX + "rdkafka_" + k, h, labels=["profile", "role"])
             for k, h in specs.items()
         }
+        # Cumulative over the client's life (a new client starts at 0: rate() sees a reset).
+        fams["retries"] = CounterMetricFamily(
+            PREFIX + "rdkafka_retries",
+            "librdkafka brokers[].txretries summed over brokers (current client)",
+            labels=["profile", "role"],
+        )
         sources: list[tuple[ProducerSource | ConsumerSource, str]] = [
             (p, "producer") for p in self._producers
         ]

@@ -306,7 +306,7 @@ def run_load(
             wl,
             producer_config(settings, opts.producer_props, wl.producer_props),
             running=running,
-            on_phase=lambda p: collector.set_target_rate(spec.name, p.rate or -1.0),
+            on_phase=lambda p: collector.set_target_rate(spec.name, p.rate or None),
         )
         collector.attach_producer(producer)
         total = wl.count

@@ -13,6 +13,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from kafkaval.config import Settings
 from kafkaval.errors import KafkavalError
+from kafkaval.files import ensure_writable_dir
 from kafkaval.kafka_client import check_clients
 from stack import probes
 
@@ -126,9 +127,11 @@ def preflight(
     exists (the broker is ours), else only the results folder.
 
     Raises:
-        KafkavalError: not enough disk or memory, broker or Prometheus unreachable.
+        KafkavalError: results folder not writable, not enough disk or memory, broker or
+            Prometheus unreachable.
     """
-    notes = []
+    results = ensure_writable_dir(settings.path("results_dir"))
+    notes = [f"results: {results} writable"]
     state = settings.path("state_dir")
     where = state if state.exists() else settings.path("results_dir")
     probe_dir = where if where.exists() else Path(os.getcwd())

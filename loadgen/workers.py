@@ -115,7 +115,7 @@ def _worker_main(
                 running=running,
                 worker=index,
                 phases=tuple(p for p in phases if p.count > 0),
-                on_phase=lambda p: collector.set_target_rate(wl.name, p.rate or -1.0),
+                on_phase=lambda p: collector.set_target_rate(wl.name, p.rate or None),
             )
             collector.attach_producer(producer)
             producer.warm_up()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
@@ -12,7 +12,7 @@ from typing import Any, TextIO
 from kafkaval.config import Settings
 from kafkaval.errors import KafkavalError
 from kafkaval.records import load_run_record, utc_now
-from report.collect import Collector
+from report.collect import Collector, RecordOnlyCollector, WindowEmpty
 from report.prom_client import PromClient
 from report.render import BUILDERS, Rendered, write_reports
 from report.trend import collect_trend
@@ -31,6 +31,14 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
     )
     p.add_argument("--reports-dir", dest="settings_reports_dir", help="where reports are written")
     p.add_argument("--no-charts", action="store_true", help="skip the PNG charts")
+    p.add_argument(
+        "--require",
+        action="append",
+        choices=sorted(BUILDERS),
+        help="a report that must be built from Prometheus, else exit 1 (repeatable; default: "
+        "every report with a run record). The others are written from their run record if "
+        "Prometheus lacks their window",
+    )
     p.set_defaults(func=cmd_report)
 
 
@@ -40,8 +48,16 @@ def generate(
     now: Callable[[], datetime] = utc_now,
     charts: bool = True,
     out: TextIO = sys.stdout,
+    require: Collection[str] | None = None,
 ) -> list[Path]:
-    """Build every report whose run record exists, then write them all.
+    """Build every report whose run record exists, write them all, then judge.
+
+    Each report stands on its own: one whose run window Prometheus no longer
+    holds is written from the run record's exact figures, marked as such at
+    its top; one that cannot be built now (Prometheus unreachable, a query
+    rejected, a damaged record) is skipped and its previous file left as it
+    was. Either way one line on ``out`` says why, and the other reports are
+    still written.
 
     Args:
         settings: results_dir, reports_dir, prometheus_url, scrape_interval are used.
@@ -49,26 +65,42 @@ def generate(
         now: the clock stamped into the reports.
         charts: draw PNG charts.
         out: where the one-line notes (skipped reports, files written) go.
+        require: the kinds that must be built from Prometheus (a suite names its
+            own); None: every kind that has a run record.
 
     Raises:
-        KafkavalError: no run record at all, Prometheus unreachable or without data for
-            a run's window, or the reports cannot be written. Nothing is written then.
+        KafkavalError: no run record at all, the reports cannot be written, or a
+            required report could only be built from its record or not at all
+            (raised after everything else was written).
     """
     source = source or PromClient(settings.prometheus_url)
     collector = Collector(source, settings.scrape_interval)
     results = settings.path("results_dir")
     built: list[Rendered] = []
+    shortfalls: dict[str, str] = {}
+    seen = []
     for kind, build in BUILDERS.items():
         path = results / f"latest-{kind}.json"
         if not path.exists():
             print(f"skipped {kind} report: no {path} (run {SUITE_COMMANDS[kind]})", file=out)
             continue
-        record = load_run_record(path)
-        extra = {"trend": collect_trend(results)} if kind == "performance" else {}
-        built.append(
-            build(record, collector, now(), charts, fallback_environment(settings), **extra)
-        )
-    if not built:
+        seen.append(kind)
+        env = fallback_environment(settings)
+        try:
+            record = load_run_record(path)
+            extra = {"trend": collect_trend(results)} if kind == "performance" else {}
+            try:
+                built.append(build(record, collector, now(), charts, env, **extra))
+                continue
+            except WindowEmpty as e:
+                reason = str(e)
+            only = RecordOnlyCollector(reason, settings.scrape_interval)
+            built.append(build(record, only, now(), False, env, **extra))
+            shortfalls[kind] = f"written from the run record only: {reason}"
+        except KafkavalError as e:
+            shortfalls[kind] = f"skipped: {e}"
+        print(f"{kind} report {shortfalls[kind]}", file=out)
+    if not seen:
         raise KafkavalError(
             f"no run records in {results}: run make test-kafka-performance or "
             "make test-kafka-delivery first"
@@ -76,6 +108,10 @@ def generate(
     written = write_reports(built, settings.path("reports_dir"))
     for rep in built:
         print(f"wrote {settings.path('reports_dir') / rep.filename}", file=out)
+    failed = [k for k in (seen if require is None else require) if k in shortfalls]
+    if failed:
+        written_note = " (the other reports were written)" if built else ""
+        raise KafkavalError("; ".join(f"{k} report {shortfalls[k]}" for k in failed) + written_note)
     return written
 
 
@@ -95,5 +131,5 @@ def fallback_environment(settings: Settings) -> dict[str, Any]:
 
 
 def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
-    generate(settings, charts=not args.no_charts)
+    generate(settings, charts=not args.no_charts, require=args.require)
     return 0

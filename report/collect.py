@@ -111,6 +111,10 @@ class Window:
         }
 
 
+class WindowEmpty(PrometheusError):
+    """Prometheus answers but holds nothing of a run's window (retention, another server)."""
+
+
 class Collector:
     """Runs the named queries of one window and keeps what came back.
 
@@ -118,6 +122,9 @@ class Collector:
         source: Prometheus (anything with ``query`` and ``query_range``).
         scrape_interval: seconds between scrapes; sets padding, rate ranges and steps.
     """
+
+    # Why the report is built without Prometheus (RecordOnlyCollector); None: with it.
+    record_only: str | None = None
 
     def __init__(self, source: QuerySource, scrape_interval: float) -> None:
         self.source = source
@@ -166,7 +173,7 @@ class Collector:
         """Fail when Prometheus holds no kafkaval series at all over ``window``.
 
         Raises:
-            PrometheusError: the window is empty (wrong Prometheus, expired retention,
+            WindowEmpty: the window is empty (wrong Prometheus, expired retention,
                 or nothing scraped the run).
         """
         span = promql.duration(window.seconds)
@@ -174,11 +181,46 @@ class Collector:
         step = promql.duration(window.scrape_interval)
         expr = f'max_over_time(count({{__name__=~"kafkaval_.+"}})[{span}:{step}])'
         if not self.source.query(expr, at=window.end):
-            raise PrometheusError(
+            raise WindowEmpty(
                 f"Prometheus has no kafkaval data for {what} between "
                 f"{window.start:%Y-%m-%d %H:%M:%S} and {window.end:%H:%M:%S} UTC: "
                 "was it scraping the run (retention, --prometheus-url)?"
             )
+
+
+class _NoData:
+    """A query source without any series (any query, any window)."""
+
+    def query(self, *args: Any, **kwargs: Any) -> list[Sample]:
+        return []
+
+    def query_range(self, *args: Any, **kwargs: Any) -> list[Series]:
+        return []
+
+
+class RecordOnlyCollector(Collector):
+    """A collector for a run whose window Prometheus no longer holds.
+
+    Every query answers "no data", so the report shows the run record's exact
+    figures alone; the context carries ``record_only`` (the reason) and the
+    templates say so at the top, and the cross-check rows read "not checked".
+    """
+
+    def __init__(self, reason: str, scrape_interval: float) -> None:
+        super().__init__(_NoData(), scrape_interval)
+        self.record_only = reason
+
+    def require_data(self, window: Window, what: str) -> None:
+        return None
+
+
+def _not_checked(checks: list[dict[str, Any]], collector: Collector) -> list[dict[str, Any]]:
+    """Cross-check rows as they are, or marked "not checked" in a record-only report."""
+    if not collector.record_only:
+        return checks
+    return [
+        {**c, "ok": None, "cause": "not checked: report from the run record only"} for c in checks
+    ]
 
 
 def _crosscheck(what: str, prom: float | None, record: Any, note: str) -> dict[str, Any]:
@@ -334,6 +376,8 @@ def collect_performance(
             for k in PERF_TOTALS
             if k in entry
         ]
+        # The message totals shown: Prometheus's, or the record's when it is all there is.
+        totals = {k: record_total(entry, k) for k in PERF_TOTALS} if collector.record_only else prom
         profile: dict[str, Any] = {
             "name": name,
             "passed": entry.get("passed"),
@@ -342,13 +386,14 @@ def collect_performance(
             "target_rate": entry.get("target_rate", prom["target_rate"]),
             "achieved_rate": entry.get("achieved_rate"),
             "prom": prom,
+            "totals": totals,
             "latency": latency,
             "send_delay_p99": send_delay_p99,
             "outbuf_latency_max": outbuf_max,
             "thresholds": threshold_rows(entry.get("thresholds") or {}),
             "resources": resources(collector, w),
             "broker": broker_side(collector, w, latency["service"]["prometheus"].get("p50")),
-            "crosscheck": checks,
+            "crosscheck": _not_checked(checks, collector),
         }
         if charts:
             profile["series"] = {
@@ -361,6 +406,7 @@ def collect_performance(
         profiles.append(profile)
     context: dict[str, Any] = {
         "run": _run_summary(record, run_window),
+        "record_only": collector.record_only,
         "environment": environment(record, fallback_env),
         "profiles": profiles,
         "resources": resources(collector, run_window),
@@ -464,7 +510,7 @@ def collect_delivery(
             },
             "faults": [_fault_row(f, w) for f in entry.get("faults") or []],
             "cluster_view": cluster_view(collector, w),
-            "crosscheck": checks,
+            "crosscheck": _not_checked(checks, collector),
             "statement": guarantee_statement(entry),
         }
         if charts:
@@ -477,6 +523,7 @@ def collect_delivery(
         scenarios.append(scenario)
     return {
         "run": _run_summary(record, run_window),
+        "record_only": collector.record_only,
         "environment": environment(record, fallback_env),
         "scenarios": scenarios,
     }

@@ -1,8 +1,8 @@
 """Context -> Markdown (jinja2) and PNG charts; building both reports; writing them atomically.
 
-Everything is rendered in memory first and written only when both reports are
-complete, so a failure half-way (Prometheus gone, a bad record) leaves the
-previous reports and images exactly as they were.
+Everything is rendered in memory first and written only when every report that
+can be built is complete, so a failure half-way leaves the previous reports and
+images exactly as they were; each file is replaced atomically.
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ from prometheus_client import CollectorRegistry
 
 from kafkaval.config import Settings
 from kafkaval.errors import KafkavalError, UsageError
+from kafkaval.files import ensure_writable_dir
 from kafkaval.records import load_run_record
 from kafkaval.targets import MetricsServer, announced
 from scheduler import baseline, comparison, history
@@ -88,7 +89,7 @@ def cmd_schedule(args: argparse.Namespace, settings: Settings) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     results = settings.path("results_dir")
-    _check_writable(results)
+    ensure_writable_dir(results)
     stop = StopControl()
     state = SchedulerState(j.name for j in schedule.jobs)
     runner = JobRunner(settings, schedule, state=state, stop=stop)
@@ -107,18 +108,6 @@ def cmd_schedule(args: argparse.Namespace, settings: Settings) -> int:
             print(f"scheduled {job.describe()}", file=sys.stderr)
         service.serve()
     return 0
-
-
-def _check_writable(results: Path) -> None:
-    try:
-        results.mkdir(parents=True, exist_ok=True)
-        probe = results / ".scheduler-write-test"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as e:
-        raise KafkavalError(
-            f"results folder {results} is not writable ({e.strerror}): fix it or set results_dir"
-        ) from None
 
 
 @contextlib.contextmanager

@@ -16,6 +16,9 @@ from prometheus_client.registry import Collector
 
 from kafkaval.records import parse_iso
 
+# The scheduled job's name. Not "job": Prometheus owns that label (the scrape
+# job) and would store ours as "exported_job".
+JOB_LABEL = "schedule_job"
 STATUSES = ("ok", "regression", "checks_failed", "failed", "aborted", "missed", "running")
 
 
@@ -86,33 +89,33 @@ class SchedulerCollector(Collector):
         started = GaugeMetricFamily(
             "kafkaval_scheduler_last_run_start_timestamp_seconds",
             "Start time of the job's last finished run (Unix seconds).",
-            labels=["job"],
+            labels=[JOB_LABEL],
         )
         ended = GaugeMetricFamily(
             "kafkaval_scheduler_last_run_end_timestamp_seconds",
             "End time of the job's last finished run (Unix seconds).",
-            labels=["job"],
+            labels=[JOB_LABEL],
         )
         duration = GaugeMetricFamily(
             "kafkaval_scheduler_last_run_duration_seconds",
             "Duration of the job's last finished run.",
-            labels=["job"],
+            labels=[JOB_LABEL],
         )
         status = GaugeMetricFamily(
             "kafkaval_scheduler_last_run_status",
             "1 for the status of the job's last finished run, 0 for the others.",
-            labels=["job", "status"],
+            labels=[JOB_LABEL, "status"],
         )
         regression = GaugeMetricFamily(
             "kafkaval_scheduler_regression",
             "1 while the job's latest run is judged a regression on this metric, else 0.",
-            labels=["job", "metric"],
+            labels=[JOB_LABEL, "metric"],
         )
         change = GaugeMetricFamily(
             "kafkaval_scheduler_metric_change_ratio",
             "Relative change of the metric's median vs the baseline in the latest run "
             "(positive = worse).",
-            labels=["job", "metric"],
+            labels=[JOB_LABEL, "metric"],
         )
         for job, rec in sorted(last.items()):
             for fam, key in ((started, "started_at"), (ended, "ended_at")):
@@ -132,19 +135,21 @@ class SchedulerCollector(Collector):
         runs = CounterMetricFamily(
             "kafkaval_scheduler_runs",
             "Scheduled runs finished, by outcome (incl. missed).",
-            labels=["job", "status"],
+            labels=[JOB_LABEL, "status"],
         )
         for (job, st), n in sorted(totals.items()):
             runs.add_metric([job, st], float(n))
         running_fam = GaugeMetricFamily(
-            "kafkaval_scheduler_running", "1 while a run of the job is in progress.", labels=["job"]
+            "kafkaval_scheduler_running",
+            "1 while a run of the job is in progress.",
+            labels=[JOB_LABEL],
         )
         for job, is_running in sorted(running.items()):
             running_fam.add_metric([job], 1.0 if is_running else 0.0)
         next_fam = GaugeMetricFamily(
             "kafkaval_scheduler_next_run_timestamp_seconds",
             "When the job runs next (Unix seconds).",
-            labels=["job"],
+            labels=[JOB_LABEL],
         )
         for job, ts in sorted(nxt.items()):
             next_fam.add_metric([job], ts)

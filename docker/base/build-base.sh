@@ -5,31 +5,66 @@
 # cannot be pulled. This makes an equivalent image from Debian's own packages:
 # Debian bookworm minbase plus Python 3 and OpenJDK 17, imported as $1.
 # Usage: build-base.sh IMAGE[:TAG] [LABEL=VALUE ...]
+#        build-base.sh --print-mirror   (the mirror it would use, then exit)
+# The Debian mirror comes from BASE_MIRROR, else from this machine's apt sources.
 set -euo pipefail
 
-IMAGE="${1:?usage: build-base.sh IMAGE[:TAG] [LABEL=VALUE ...]}"; shift
+IMAGE="${1:?usage: build-base.sh IMAGE[:TAG] [LABEL=VALUE ...]}"
 SUITE="${BASE_SUITE:-bookworm}"
 INCLUDE="${BASE_INCLUDE:-python3,python3-venv,openjdk-17-jre-headless,ca-certificates}"
 
-# The Debian mirror this machine already uses (deb822 .sources or one-line lists).
+# The Debian mirror this machine's apt already uses for $SUITE: deb822 stanzas
+# in sources.list.d/*.sources, or one-line entries in sources.list and
+# sources.list.d/*.list. Only an entry for exactly $SUITE counts (not
+# -security or -updates). Prints nothing when there is none.
+APT_ETC="${APT_ETC:-/etc/apt}"
 mirror() {
   local m
-  m=$(grep -hsE '^URIs:' /etc/apt/sources.list.d/*.sources 2>/dev/null \
-        | awk '{print $2}' | grep -v security | head -n1 || true)
+  m=$(awk -v suite="$SUITE" '
+        function has(list, word,   n, i, w) { n = split(list, w, /[ \t]+/)
+          for (i = 1; i <= n; i++) if (w[i] == word) return 1; return 0 }
+        BEGIN { RS = ""; FS = "\n" }
+        { types = uris = suites = ""; enabled = "yes"; key = ""
+          for (i = 1; i <= NF; i++) {
+            line = $i
+            if (line ~ /^#/) continue
+            if (match(line, /^[A-Za-z-]+:/)) {
+              key = tolower(substr(line, 1, RLENGTH - 1)); val = substr(line, RLENGTH + 1)
+            } else if (line ~ /^[ \t]/) { val = line } else continue
+            if (key == "types") types = types " " val
+            else if (key == "uris") uris = uris " " val
+            else if (key == "suites") suites = suites " " val
+            else if (key == "enabled") enabled = val
+          }
+          gsub(/[ \t]/, "", enabled)
+          if (has(types, "deb") && has(suites, suite) && tolower(enabled) != "no") {
+            n = split(uris, u, /[ \t]+/)
+            for (j = 1; j <= n; j++) if (u[j] ~ /^https?:\/\//) { print u[j]; exit }
+          }
+        }' "$APT_ETC"/sources.list.d/*.sources 2>/dev/null || true)
   if [ -z "$m" ]; then
-    m=$(grep -hsE '^deb ' /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null \
-          | grep -v security | awk '{for (i=2;i<=NF;i++) if ($i ~ /^https?:/) {print $i; exit}}' \
-          | head -n1 || true)
+    m=$(cat "$APT_ETC"/sources.list "$APT_ETC"/sources.list.d/*.list 2>/dev/null \
+          | sed -E 's/\[[^]]*\]//' \
+          | awk -v suite="$SUITE" '$1 == "deb" && $2 ~ /^https?:\/\// && $3 == suite {print $2; exit}' \
+          || true)
   fi
-  echo "${m:-http://deb.debian.org/debian}"
+  echo "$m"
 }
+
+MIRROR="${BASE_MIRROR:-$(mirror)}"
+if [ -z "$MIRROR" ]; then
+  echo "build-base.sh: no Debian mirror for $SUITE in $APT_ETC/sources.list or" \
+       "$APT_ETC/sources.list.d/*.sources: set BASE_MIRROR to the Debian archive URL" >&2
+  exit 1
+fi
+if [ "$IMAGE" = "--print-mirror" ]; then echo "$MIRROR"; exit 0; fi
+shift
 
 command -v debootstrap >/dev/null || [ -x /usr/sbin/debootstrap ] || {
   echo "debootstrap not installed: run scripts/install-system-deps.sh" >&2; exit 1; }
 
 ROOT=$(mktemp -d /var/tmp/kafkaval-rootfs.XXXXXX)
 trap 'rm -rf "$ROOT"' EXIT
-MIRROR="${BASE_MIRROR:-$(mirror)}"
 echo "base image: debootstrap $SUITE from $MIRROR (include $INCLUDE)"
 PATH="/usr/sbin:/sbin:$PATH" debootstrap --variant=minbase --include="$INCLUDE" \
   "$SUITE" "$ROOT" "$MIRROR" > "$ROOT.log" 2>&1 || {

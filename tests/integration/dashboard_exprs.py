@@ -31,6 +31,8 @@ def expressions() -> list[tuple[str, str, str]]:
             if ann.get("expr"):
                 out.append((path.stem, f"annotation {ann['name']}", ann["expr"]))
         for var in dashboard["templating"]["list"]:
+            if var["type"] != "query":
+                continue  # the datasource picker: no PromQL
             query = var["query"]["query"]
             m = re.fullmatch(r"label_values\((.+), (\w+)\)", query)
             assert m, f"unexpected variable query {query}"

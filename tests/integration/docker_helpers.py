@@ -17,7 +17,8 @@ import pytest
 BASE_IMAGE = "kafkaval/base:bookworm"
 KAFKA_IMAGE = "kafkaval/kafka:4.3.0"
 PROMETHEUS_IMAGE = "kafkaval/prometheus:local"
-KAFKAVAL_IMAGE = "kafkaval/kafkaval:local"
+# Another tag of the project's image (one built from a branch) for this session's tests.
+KAFKAVAL_IMAGE = os.environ.get("KAFKAVAL_TEST_KAFKAVAL_IMAGE", "kafkaval/kafkaval:local")
 POSTGRES_IMAGE = "kafkaval/postgres:local"
 CONNECT_IMAGE = "kafkaval/connect:local"
 TEST_LABEL = "org.kafkaval.test"

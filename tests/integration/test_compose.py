@@ -53,6 +53,7 @@ def _query(url: str, promql: str) -> list[dict[str, Any]]:
     "extra,env",
     [
         ([], {}),
+        (["-f", "docker-compose.yml", "-f", "docker-compose.engine.yml"], {}),
         (["--profile", "cdc"], {}),
         (["--env-file", "docker/cluster.env"], {}),
         (
@@ -60,7 +61,7 @@ def _query(url: str, promql: str) -> list[dict[str, Any]]:
             {"ATTACH_NETWORK": "pipeline_default", "ATTACH_BOOTSTRAP_SERVERS": "kafka:9092"},
         ),
     ],
-    ids=["default", "cdc", "cluster", "attach"],
+    ids=["default", "engine", "cdc", "cluster", "attach"],
 )
 def test_config_is_accepted(extra: list[str], env: dict[str, str]) -> None:
     out = run_cmd([*compose_cmd(), *extra, "config", "-q"], {**os.environ, **env}, 60)
@@ -96,7 +97,9 @@ def compose(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
     # Resources dashboard's limit panel then has a series to show.
     override = tmp_path_factory.mktemp("compose-override") / "limits.yml"
     override.write_text('services:\n  kafka:\n    mem_limit: "1g"\n')
-    cmd = [*compose_cmd(), "-f", "docker-compose.yml", "-f", str(override)]
+    # The engine for the startup benchmark and the broker fault (docker-compose.engine.yml).
+    cmd = [*compose_cmd(), "-f", "docker-compose.yml", "-f", "docker-compose.engine.yml"]
+    cmd += ["-f", str(override)]
     try:
         up = run_cmd([*cmd, "up", "-d", "--no-build", "kafka", "prometheus", "exporter"], env, 300)
         assert up.returncode == 0, up.stderr
@@ -130,13 +133,22 @@ def compose(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
 def test_quick_throughput_and_startup_run_in_compose(compose: dict[str, Any]) -> None:
     # Correctness, not speed (a 2-core test machine runs several stacks): the
     # latency and startup limits are generous, as in test_perf_suite.
-    argv = [*compose["cmd"], "run", "--rm", "loadgen", "--quick", "--no-progress"]
+    argv = [*compose["cmd"], "run", "--rm", "--use-aliases", "loadgen", "--quick", "--no-progress"]
     argv += ["--profile", "throughput", "--profile", "startup"]
     argv += ["--threshold", "max_p95_service_seconds=5", "--threshold", "max_startup_seconds=90"]
     out = run_cmd(argv, compose["env"], 600)
-    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     record = json.loads((compose["results"] / "latest-performance.json").read_text())
     run = record["profiles"]["throughput"]
+    # The `run` container's /metrics reached the compose Prometheus (dns_sd on the
+    # service name), whatever the run's verdict: its acked total there is the record's.
+    promql = (
+        'sum(last_over_time(kafkaval_loadgen_messages_acked_total{job="kafkaval-loadgen",'
+        'profile="throughput"}[30m]))'
+    )
+    found = _query(compose["prometheus"], promql)
+    assert found, "no kafkaval_loadgen_* series from the loadgen run in the compose Prometheus"
+    assert float(found[0]["value"][1]) == run["acked"]
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     assert run["passed"], run
     assert run["acked"] == run["sent"] > 0
     assert run["consumed"] == run["acked"]
@@ -158,7 +170,8 @@ def test_broker_restart_scenario_runs_in_compose(compose: dict[str, Any]) -> Non
     # Chaos may touch exactly this project's broker container, by name.
     env = {**compose["env"], "KAFKAVAL_CHAOS_TARGETS": compose["kafka"]}
     # No --cluster: against the compose Kafka the default is its own shape (single).
-    argv = [*compose["cmd"], "run", "--rm", "chaos", "--quick", "--scenario", "broker-restart"]
+    argv = [*compose["cmd"], "run", "--rm", "--use-aliases", "chaos", "--quick"]
+    argv += ["--scenario", "broker-restart"]
     out = run_cmd(argv, env, 900)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     record = json.loads((compose["results"] / "latest-delivery.json").read_text())
@@ -181,7 +194,10 @@ def test_prometheus_holds_the_exporters_kafka_series(compose: dict[str, Any]) ->
         interval=2,
     )
     series = _query(compose["prometheus"], promql)[0]
-    assert series["metric"]["compose_service"] == "kafka"
+    labels = series["metric"]
+    # cAdvisor's label names: the compose service label, the container's cgroup id.
+    assert labels["container_label_com_docker_compose_service"] == "kafka"
+    assert labels["id"].startswith("/docker/") and labels["image"]
     assert float(series["value"][1]) > 0
 
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 import pytest
 
-from kafkaval.cli import main
+from kafkaval.cli import build_parser, main
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
@@ -40,3 +41,43 @@ def test_missing_config_file(capsys: pytest.CaptureFixture[str], tmp_path: Path)
 def test_status_without_stack(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     assert main(["stack", "status", "--state-dir", str(tmp_path)]) == 1
     assert "no stack" in capsys.readouterr().out
+
+
+def _parsers() -> list[tuple[str, argparse.ArgumentParser]]:
+    """Every parser of the command tree with its command path."""
+    found = [("kafkaval", build_parser())]
+    for path, parser in found:  # grows while iterating: a breadth-first walk
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                found += [(f"{path} {name}", child) for name, child in action.choices.items()]
+    return found
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["--version"])
+    assert exit_.value.code == 0
+    assert capsys.readouterr().out.startswith("kafkaval ")
+
+
+def test_help_shows_no_internal_dest_names() -> None:
+    leaks = []
+    for path, parser in _parsers():
+        text = parser.format_help()
+        for action in parser._actions:
+            flag_name = max(action.option_strings, key=len, default="").lstrip("-")
+            internal = action.dest.upper()
+            if action.option_strings and flag_name.replace("-", "_") != action.dest:
+                if internal in text:
+                    leaks.append(f"{path}: {internal}")
+    assert not leaks
+
+
+def test_every_verb_is_listed_by_its_parent() -> None:
+    for path, parser in _parsers():
+        for action in parser._actions:
+            # A hand-written list of verbs as metavar ("up|down|...") must name them all.
+            if isinstance(action, argparse._SubParsersAction) and "|" in (action.metavar or ""):
+                listed = str(action.metavar).split("|")
+                missing = [name for name in action.choices if name not in listed]
+                assert not missing, f"{path} --help does not list {missing}"

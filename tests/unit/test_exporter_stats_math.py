@@ -70,3 +70,20 @@ def test_working_set_never_negative_and_missing_sections() -> None:
 def test_docker_timestamps(text: str, expected: float | None) -> None:
     got = _parse_docker_time(text)
     assert got == (None if expected is None else pytest.approx(expected, abs=1e-6))
+
+
+def test_per_interface_and_per_device_as_cadvisor_labels_them(tmp_path: Path) -> None:
+    # sysfs names device 254:0; 253:0 is unknown to it and keeps its number.
+    (tmp_path / "254:0").mkdir()
+    (tmp_path / "254:0" / "uevent").write_text("MAJOR=254\nMINOR=0\nDEVNAME=vda\nDEVTYPE=disk\n")
+    usage = stats_math.usage_from_stats(load("docker-stats-cgroup2.json"), sys_block=tmp_path)
+    assert usage.network_by_interface == {"eth0": (1536, 420), "eth1": (1000, 80)}
+    assert usage.fs_by_device == {"253:0": (8192, 0), "/dev/vda": (5242880, 31457280)}
+
+
+def test_no_block_io_entries_keeps_one_series_of_totals() -> None:
+    stats = load("docker-stats-cgroup2.json")
+    stats["blkio_stats"] = {"io_service_bytes_recursive": None}
+    usage = stats_math.usage_from_stats(stats)
+    assert usage.fs_by_device is None
+    assert (usage.fs_read_bytes, usage.fs_write_bytes) == (0, 0)

@@ -63,6 +63,9 @@ def test_expected_dashboards_exist() -> None:
     }
 
 
+CLUSTER_DASHBOARDS = {"kafka-cluster.json", "connect.json"}
+
+
 @pytest.mark.parametrize("path", DASHBOARD_FILES, ids=lambda p: p.name)
 def test_every_dashboard_links_to_the_others(path: Path) -> None:
     dashboard = json.loads(path.read_text())
@@ -101,27 +104,142 @@ def test_uids_are_unique() -> None:
 def test_dashboard_structure(path: Path) -> None:
     text = path.read_text()
     dashboard = json.loads(text)
-    assert "${DS_" not in text, "datasource must be referenced by uid, not an import input"
-    assert "__inputs" not in dashboard
-    known = _datasource_uids()
+    # A datasource variable, not __inputs: file provisioning does not resolve those.
+    assert "${DS_" not in text and "__inputs" not in dashboard
+    variables = {v["name"]: v for v in dashboard["templating"]["list"]}
+    ds_var = variables["datasource"]
+    assert ds_var["type"] == "datasource" and ds_var["query"] == "prometheus"
+    assert ds_var["current"]["value"] in _datasource_uids(), "default is not provisioned"
     for ref in _datasource_refs(dashboard):
         assert isinstance(ref, dict), f"datasource given by name {ref!r}, not by uid"
         if ref.get("type") == "grafana":
             continue  # Grafana's built-in annotation source
-        assert ref.get("uid") in known, f"datasource uid {ref.get('uid')} is not provisioned"
+        assert ref == {"type": "prometheus", "uid": "${datasource}"}, ref
+    # The client-side dashboards pick their scrape targets with job/instance (a
+    # Prometheus that also scrapes cAdvisor serves the container series twice);
+    # the cluster dashboards read the JMX agents' own jobs (kafka-broker,
+    # kafka-connect) and their recording rules, which no other exporter serves.
+    job_scoped = path.name not in CLUSTER_DASHBOARDS
+    if job_scoped:
+        assert {"job", "instance"} <= set(variables)
     panels = _panels(dashboard)
     ids = [p["id"] for p in panels]
     assert len(ids) == len(set(ids)), "panel ids must be unique"
-    variables = {v["name"] for v in dashboard["templating"]["list"]}
-    assert variables, "every dashboard has template variables"
     for panel in panels:
         if panel["type"] == "row":
             continue
         assert panel["targets"], f"panel {panel['title']!r} has no query"
         for target in panel["targets"]:
             used = set(re.findall(r"\$(\w+)", target["expr"])) - {"__rate_interval"}
-            assert used <= variables, f"{panel['title']!r} uses undefined variables {used}"
+            assert used <= set(variables), f"{panel['title']!r} uses undefined variables {used}"
             assert target["expr"].count("(") == target["expr"].count(")")
+            # Every query is narrowed to the chosen scrape targets.
+            if job_scoped:
+                assert 'job=~"$job"' in target["expr"], f"{panel['title']!r}: no job filter"
+
+
+def test_limits_and_verdicts_are_drawn() -> None:
+    def panel(file: str, title: str) -> dict[str, Any]:
+        dashboard = json.loads((GRAFANA / "dashboards" / file).read_text())
+        return next(p for p in _panels(dashboard) if p["title"] == title)
+
+    def steps(p: dict[str, Any]) -> list[Any]:
+        return [
+            (s["value"], s["color"]) for s in p["fieldConfig"]["defaults"]["thresholds"]["steps"]
+        ]
+
+    assert steps(panel("load.json", "Service time (send -> ack)")) == [
+        (None, "green"),
+        (0.1, "red"),
+    ]
+    assert steps(panel("delivery.json", "Lost acked messages"))[1] == (1, "red")
+    verdict = panel("delivery.json", "Scenario verdict")
+    (mapping,) = verdict["fieldConfig"]["defaults"]["mappings"]
+    assert {k: v["text"] for k, v in mapping["options"].items()} == {"1": "PASS", "0": "FAIL"}
+
+
+# What Grafana 11.2 (the version docker-compose.yml pins) accepts, from its
+# dashboard schema (schemaVersion 39): the parts these dashboards use.
+GRAFANA_PINNED = "11.2."
+SCHEMA_VERSION = 39
+PANEL_TYPES = {
+    "row", "timeseries", "stat", "gauge", "bargauge", "table", "heatmap", "text",
+    "state-timeline", "status-history", "barchart", "histogram", "piechart", "logs",
+}  # fmt: skip
+VARIABLE_TYPES = {"query", "datasource", "custom", "constant", "interval", "textbox", "adhoc"}
+MAPPING_TYPES = {"value", "range", "regex", "special"}
+THRESHOLD_STYLES = {"off", "line", "area", "line+area", "dashed", "dashed+area"}
+
+
+def _schema_errors(d: dict[str, Any]) -> list[str]:
+    errors = []
+
+    def need(ok: bool, what: str) -> None:
+        if not ok:
+            errors.append(what)
+
+    need(isinstance(d.get("uid"), str) and 0 < len(d["uid"]) <= 40, "uid: 1-40 characters")
+    need(isinstance(d.get("title"), str) and bool(d["title"]), "title")
+    need(d.get("schemaVersion") == SCHEMA_VERSION, f"schemaVersion {SCHEMA_VERSION}")
+    need(all(isinstance(t, str) for t in d.get("tags", [])), "tags: strings")
+    need(isinstance(d.get("time", {}).get("from"), str), "time.from")
+    need(d.get("timezone") in ("utc", "browser", ""), "timezone")
+    for v in d["templating"]["list"]:
+        need(v.get("type") in VARIABLE_TYPES, f"variable {v.get('name')}: type")
+        need(bool(re.fullmatch(r"\w+", v.get("name", ""))), f"variable name {v.get('name')}")
+        if v["type"] == "query":
+            need("datasource" in v and "query" in v, f"variable {v['name']}: datasource, query")
+    for a in d["annotations"]["list"]:
+        need(isinstance(a.get("enable"), bool) and "name" in a and "datasource" in a, "annotation")
+    for p in _panels(d):
+        where = f"panel {p.get('title')!r}"
+        need(p.get("type") in PANEL_TYPES, f"{where}: type {p.get('type')}")
+        need(isinstance(p.get("id"), int), f"{where}: id")
+        g = p.get("gridPos", {})
+        need(all(isinstance(g.get(k), int) for k in "hwxy"), f"{where}: gridPos")
+        need(1 <= g.get("w", 0) and g.get("x", 0) + g.get("w", 0) <= 24, f"{where}: width")
+        if p["type"] == "row":
+            need(isinstance(p.get("panels"), list), f"{where}: panels")
+            continue
+        refs = [t.get("refId") for t in p.get("targets", [])]
+        need(len(refs) == len(set(refs)) and all(refs), f"{where}: refIds")
+        defaults = p.get("fieldConfig", {}).get("defaults", {})
+        if "thresholds" in defaults:
+            th = defaults["thresholds"]
+            values = [s.get("value") for s in th.get("steps", [])]
+            need(th.get("mode") in ("absolute", "percentage"), f"{where}: thresholds.mode")
+            need(bool(values) and values[0] is None, f"{where}: first step is the base (null)")
+            need(values[1:] == sorted(values[1:]), f"{where}: steps ascending")
+        for m in defaults.get("mappings", []):
+            need(m.get("type") in MAPPING_TYPES, f"{where}: mapping type")
+            need(isinstance(m.get("options"), dict), f"{where}: mapping options")
+        style = defaults.get("custom", {}).get("thresholdsStyle", {}).get("mode", "off")
+        need(style in THRESHOLD_STYLES, f"{where}: thresholdsStyle")
+    return errors
+
+
+def test_schema_is_that_of_the_pinned_grafana() -> None:
+    compose = (GRAFANA.parent / "docker-compose.yml").read_text()
+    pinned = re.search(r"GRAFANA_IMAGE:-grafana/grafana:([0-9.]+)", compose)
+    assert pinned and pinned[1].startswith(GRAFANA_PINNED), (
+        "docker-compose.yml pins another Grafana: check the dashboard schema for it here"
+    )
+
+
+@pytest.mark.parametrize("path", DASHBOARD_FILES, ids=lambda p: p.name)
+def test_dashboard_passes_the_schema_check(path: Path) -> None:
+    assert _schema_errors(json.loads(path.read_text())) == []
+
+
+def test_schema_check_finds_errors() -> None:
+    dashboard = json.loads(DASHBOARD_FILES[0].read_text())
+    bad = _panels(dashboard)[1]
+    bad["type"] = "graph-old"
+    bad["gridPos"]["w"] = 30
+    bad["fieldConfig"]["defaults"]["thresholds"] = {"mode": "fixed", "steps": [{"value": 1}]}
+    dashboard["schemaVersion"] = 41
+    errors = _schema_errors(dashboard)
+    assert len(errors) == 5, errors
 
 
 def test_delivery_dashboard_shades_faults() -> None:

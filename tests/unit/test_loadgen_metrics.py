@@ -151,3 +151,21 @@ def test_bucket_lookup_matches_the_bounds_at_every_edge() -> None:
         np.searchsorted(_BOUNDS_US, values, side="left"), minlength=len(_BOUNDS_US) + 1
     )
     assert (bucket_counts(values) == expected).all()
+
+
+def test_retries_are_a_counter_and_max_rate_has_no_target_series() -> None:
+    coll = LoadgenCollector()
+    reg = CollectorRegistry()
+    reg.register(coll)
+    stats = {"brokers": {"b1": {"nodeid": 1, "txretries": 4}}}
+    rec = ProducerRecorder(1)
+    coll.attach_producer(FakeProducer("burst", rec, {"t.a": rec.topic_counts[0]}, stats))
+    lbl = {"profile": "burst", "role": "producer"}
+    assert _sample(reg, "kafkaval_loadgen_rdkafka_retries_total", lbl) == 4.0
+    coll.set_target_rate("burst", 5000.0)
+    coll.set_target_rate("burst", None)  # a phase as fast as possible
+    text = generate_latest(reg).decode()
+    assert "# TYPE kafkaval_loadgen_rdkafka_retries_total counter" in text
+    assert "kafkaval_loadgen_target_rate_messages_per_second{" not in text
+    coll.set_target_rate("burst", 0.0)  # between runs
+    assert _sample(reg, "kafkaval_loadgen_target_rate_messages_per_second", lbl) == 0.0

@@ -111,8 +111,8 @@ def _scrape(state: SchedulerState) -> str:
 
 def _p99_regression_gauge(job: str) -> str:
     return (
-        f'kafkaval_scheduler_regression{{job="{job}",'
-        'metric="performance.snapshot.service_p99_seconds"} 1.0'
+        'kafkaval_scheduler_regression{metric="performance.snapshot.service_p99_seconds",'
+        f'schedule_job="{job}"}} 1.0'
     )
 
 
@@ -143,10 +143,16 @@ def test_runner_flags_a_slowed_run_and_not_a_normal_one(settings: Settings) -> N
     )
     assert on_disk["status"] == "regression" and on_disk["ended_at"]
     # the collector shows the regression gauge for the latest run
-    text = _scrape(runner.state)
-    assert _p99_regression_gauge("perf") in text
-    assert 'kafkaval_scheduler_runs_total{job="perf",status="regression"} 1.0' in text
-    assert 'kafkaval_scheduler_last_run_status{job="perf",status="regression"} 1.0' in text
+    reg = CollectorRegistry()
+    reg.register(SchedulerCollector(runner.state))
+    job = {"schedule_job": "perf"}
+    metric = "performance.snapshot.service_p99_seconds"
+    assert reg.get_sample_value("kafkaval_scheduler_regression", {**job, "metric": metric}) == 1
+    assert reg.get_sample_value("kafkaval_scheduler_runs_total", {**job, "status": "regression"})
+    assert (
+        reg.get_sample_value("kafkaval_scheduler_last_run_status", {**job, "status": "regression"})
+        == 1
+    )
 
 
 def test_a_crashing_suite_is_recorded_as_failed_and_does_not_raise(settings: Settings) -> None:
@@ -368,8 +374,8 @@ def test_ab_job_runs_perf_ab_against_the_pinned_side_and_exposes_its_verdicts(
     out = runner.run(job)
     assert out["status"] == "regression" and out["verdicts"] == [verdict]
     assert (
-        'kafkaval_scheduler_regression{job="ab",'
-        'metric="performance.snapshot.service_p99_windowed_seconds"} 1.0' in _scrape(runner.state)
+        'kafkaval_scheduler_regression{metric="performance.snapshot.service_p99_windowed_seconds",'
+        'schedule_job="ab"} 1.0' in _scrape(runner.state)
     )
     for bad, message in (
         ({"rounds": 3}, "needs baseline"),
