@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
+import subprocess
 import sys
 import threading
 from pathlib import Path
@@ -17,6 +19,8 @@ from kafkaval.errors import UsageError
 from kafkaval.targets import scrape_target
 
 DEFAULT_PORT = 19417
+# Set in the exporter process a --consumer-lag supervisor starts (see _supervise).
+CHILD_ENV = "KAFKAVAL_EXPORTER_CHILD"
 
 
 def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
@@ -83,9 +87,52 @@ def _validate(args: argparse.Namespace) -> None:
             raise UsageError(f"bad --label {label!r}: write key or key=value")
 
 
+def _supervise() -> int:
+    """Run this same exporter as a child, and start it again if a signal kills it.
+
+    With --consumer-lag the process holds a librdkafka AdminClient, and
+    librdkafka can abort the whole process on an internal assertion while
+    brokers restart (rd_kafka_enq_once_del_source_return, seen in the delivery
+    scenarios). The container stats must outlive that: the child is restarted,
+    its scrape gap is the only trace. SIGTERM/SIGINT are passed on and end both.
+    """
+    stop = threading.Event()
+    child: list[subprocess.Popen[bytes]] = []
+
+    def on_signal(sig: int, _frame: object) -> None:
+        stop.set()
+        if child and child[-1].poll() is None:
+            child[-1].send_signal(sig)
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, on_signal)
+    from stack.processes import parent_death_hook
+
+    while not stop.is_set():
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "kafkaval", *sys.argv[1:]],
+            env={**os.environ, CHILD_ENV: "1"},
+            preexec_fn=parent_death_hook(),
+        )
+        child.append(proc)
+        rc = proc.wait()
+        child.pop()
+        if stop.is_set() or rc >= 0:
+            return max(rc, 0)
+        print(
+            f"kafkaval exporter: the exporter died of signal {-rc}; starting it again",
+            file=sys.stderr,
+            flush=True,
+        )
+        stop.wait(1.0)
+    return 0
+
+
 def run(args: argparse.Namespace, settings: Settings) -> int:
     """Serve until SIGTERM/SIGINT."""
     _validate(args)
+    if args.consumer_lag and os.environ.get(CHILD_ENV) != "1":
+        return _supervise()
     logging.basicConfig(level=logging.INFO, format="kafkaval exporter: %(message)s")
     from exporter.server import serve, wait_forever
 

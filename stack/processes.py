@@ -101,7 +101,7 @@ class ManagedProcess:
                     env=env,
                     cwd=self.cwd,
                     start_new_session=True,
-                    preexec_fn=_parent_death_hook() if self.die_with_parent else None,
+                    preexec_fn=parent_death_hook() if self.die_with_parent else None,
                 )
             except OSError as e:
                 raise KafkavalError(f"cannot start {self.name} ({self.argv[0]}): {e}") from e
@@ -160,7 +160,7 @@ class ManagedProcess:
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
-def _parent_death_hook() -> Callable[[], None]:
+def parent_death_hook() -> Callable[[], None]:
     """A preexec_fn asking the kernel for SIGTERM when the parent (thread) that
     started the child exits. libc is loaded here, in the parent: the child may
     not import or take locks between fork and exec. Linux only, like the rest

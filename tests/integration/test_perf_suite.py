@@ -210,7 +210,7 @@ def test_down_broker_fails_cleanly(tmp_path: Path) -> None:
     assert proc.returncode == 1, proc.stderr
     assert time.monotonic() - t0 < 30
     lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and "does not answer" in lines[0], proc.stderr
+    assert len(lines) == 1 and "is not reachable" in lines[0], proc.stderr
     assert "Traceback" not in proc.stderr
 
 
