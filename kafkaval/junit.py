@@ -91,7 +91,7 @@ def performance_cases(record: Mapping[str, Any]) -> list[Case]:
 
 
 # Bounds on a per-group count: (bound name, the group's count it caps).
-_GROUP_BOUNDS = (("missing_per_group", "missing"), ("redeliveries_per_group", "redeliveries"))
+_PER_GROUP = "_per_group"  # a bound per consumer group (chaos/checker.py group_bound)
 
 
 def _bound_checks(e: Mapping[str, Any]) -> list[tuple[str, str, Any, Any, bool]]:
@@ -110,12 +110,15 @@ def _bound_checks(e: Mapping[str, Any]) -> list[tuple[str, str, Any, Any, bool]]
                 faults = e.get("faults") or []
                 left = sum(not f.get("rolled_back") for f in faults)
                 out.append((name, "faults not rolled back == 0", left, 0, left == 0))
-        elif name in dict(_GROUP_BOUNDS):
-            field = dict(_GROUP_BOUNDS)[name]
+        elif name.endswith(_PER_GROUP):
+            field = name.removesuffix(_PER_GROUP)
             for group, g in (e.get("groups") or {}).items():
+                # One number for every group or a mapping group -> number; an
+                # unstated group's bound is 0, as the checker takes it.
+                limit = (bound.get(group) if isinstance(bound, Mapping) else bound) or 0
                 value = g.get(field)
-                held = isinstance(value, int) and value <= bound
-                out.append((f"{name} {group}", f"{field} <= {bound}", value, bound, held))
+                held = isinstance(value, int) and value <= limit
+                out.append((f"{name} {group}", f"{field} <= {limit}", value, limit, held))
         elif isinstance(bound, int | float) and not isinstance(bound, bool):
             value = e.get(name)
             held = isinstance(value, int | float) and value <= bound

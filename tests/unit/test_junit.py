@@ -190,3 +190,28 @@ def test_error_case_redacts_the_settings_secrets(tmp_path: Path) -> None:
         run_with_junit(str(path), "delivery", broken, ["hunter2"])
     text = path.read_text()
     assert "hunter2" not in text and "broker said no" in text
+
+
+def test_delivery_cases_take_the_bounds_the_checker_writes() -> None:
+    # bounds_for writes redeliveries_per_group as a mapping group -> bound and a
+    # "why" table: the JUnit cases must judge both shapes, not crash on them.
+    from chaos.scenarios import SCENARIOS, bounds_for
+
+    scenario = SCENARIOS["consumer-restart"]
+    bounds = bounds_for(scenario, {g: 3 for g in scenario.groups})
+    group = scenario.groups[0]
+    entry = {
+        "passed": False,
+        "sent": 10,
+        "acked": 10,
+        "groups": {group: {"missing": 0, "redeliveries": 4, "poll_skip": 0}},
+        "faults": [],
+        "bounds": bounds,
+        "failures": [f"group {group} redeliveries 4 > 3"],
+    }
+    cases = {c.name: c for c in delivery_cases({"scenarios": {"s": entry}})}
+    assert cases[f"bound redeliveries_per_group {group}"].failure == (
+        "redeliveries <= 3: measured 4, limit 3"
+    )
+    assert cases[f"bound poll_skip_per_group {group}"].failure is None
+    assert cases[f"bound missing_per_group {group}"].failure is None
