@@ -31,7 +31,9 @@ def write_atomic(path: str | os.PathLike[str], data: str | bytes) -> Path:
     return path
 
 
-def ensure_writable_dir(path: str | os.PathLike[str], setting: str = "results_dir") -> Path:
+def ensure_writable_dir(
+    path: str | os.PathLike[str], setting: str = "results_dir", keep: bool = True
+) -> Path:
     """Create ``path`` if needed and prove a file can be written in it.
 
     Runs call this before any load, so a folder they cannot write is found
@@ -40,11 +42,14 @@ def ensure_writable_dir(path: str | os.PathLike[str], setting: str = "results_di
     Args:
         path: the folder.
         setting: the configuration field that names it, for the error's fix.
+        keep: leave the folders it had to create; a preflight passes False so
+            a run refused by a later check leaves nothing behind.
 
     Raises:
         KafkavalError: the folder cannot be created or written.
     """
     path = Path(path)
+    created = [p for p in (path, *path.parents) if not p.exists()]
     try:
         path.mkdir(parents=True, exist_ok=True)
         fd, probe = tempfile.mkstemp(prefix=".write-test.", dir=path)
@@ -54,4 +59,11 @@ def ensure_writable_dir(path: str | os.PathLike[str], setting: str = "results_di
         raise KafkavalError(
             f"folder {path} is not writable ({e.strerror}): fix its permissions or set {setting}"
         ) from None
+    finally:
+        if not keep:
+            for folder in created:  # deepest first
+                try:
+                    folder.rmdir()
+                except OSError:
+                    break
     return path

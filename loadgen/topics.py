@@ -130,7 +130,7 @@ def preflight(
         KafkavalError: results folder not writable, not enough disk or memory, broker or
             Prometheus unreachable.
     """
-    results = ensure_writable_dir(settings.path("results_dir"))
+    results = ensure_writable_dir(settings.path("results_dir"), keep=False)
     notes = [f"results: {results} writable"]
     state = settings.path("state_dir")
     where = state if state.exists() else settings.path("results_dir")

@@ -24,6 +24,14 @@ def test_writable_folder_is_created_and_left_clean(tmp_path: Path) -> None:
     assert folder.is_dir() and list(folder.iterdir()) == []
 
 
+def test_a_probe_only_check_leaves_no_folder_it_made(tmp_path: Path) -> None:
+    # A preflight refused by a later check (broker down) must leave nothing behind.
+    (tmp_path / "kept").mkdir()
+    ensure_writable_dir(tmp_path / "kept" / "new" / "results", keep=False)
+    assert list(tmp_path.iterdir()) == [tmp_path / "kept"]
+    assert list((tmp_path / "kept").iterdir()) == []
+
+
 def test_unwritable_folder_names_cause_and_fix(unwritable: Path) -> None:
     with pytest.raises(KafkavalError, match="not writable .* set results_dir") as e:
         ensure_writable_dir(unwritable)
