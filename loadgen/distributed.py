@@ -131,8 +131,6 @@ def check_workers(wl: Workload, workers: int) -> None:
 def worker_args(spec: prof.ProfileSpec, opts: Any, settings: Settings) -> list[str]:
     """``kafkaval`` arguments that make each worker build the driver's workload."""
     args = ["perf", "worker", "--profile", spec.name, "--workers", str(opts.workers)]
-    args += ["--key-space", str(opts.key_space), "--payload", opts.payload]
-    args += ["--partitions", str(opts.partitions)]
     prefix = settings.topic_prefix if opts.topic_prefix is None else opts.topic_prefix
     args += ["--topic-prefix", prefix]
     if opts.quick:
@@ -143,6 +141,10 @@ def worker_args(spec: prof.ProfileSpec, opts: Any, settings: Settings) -> list[s
         ("--duration", opts.duration),
         ("--record-size", opts.record_size),
         ("--replication-factor", opts.replication_factor),
+        # Unset ones the worker resolves from the same profile, as the driver did.
+        ("--key-space", opts.key_space),
+        ("--payload", opts.payload),
+        ("--partitions", opts.partitions),
     ):
         if value is not None:
             args += [flag, str(value)]
@@ -297,8 +299,10 @@ def _drive(
             if t["state"] != "complete" or now - first > RESULT_GRACE:
                 why = t["error"] or t["state"]
                 code = f", exit code {t['exit_code']}" if t["exit_code"] is not None else ""
+                said = f"; it said: {t['log']}" if t.get("log") else ""
                 raise KafkavalError(
-                    f"worker {slot} (task on node {t['node']}) ended without a result: {why}{code}"
+                    f"worker {slot} (task on node {t['node']}) ended without a result: "
+                    f"{why}{code}{said}"
                 )
         if started is None and len(ready) == n:
             channel.send("go", {"start_at": time.time() + START_LEAD})

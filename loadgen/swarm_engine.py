@@ -53,6 +53,7 @@ class SwarmEngine:
         self._client: Any = None
         self._service: Any = None
         self._node_addr: dict[str, str] = {}
+        self._last_lines: dict[str, str] = {}  # task id -> last log line, read once
         self.run_id = ""
 
     def preflight(self) -> None:
@@ -137,8 +138,25 @@ class SwarmEngine:
                 "exit_code": (status.get("ContainerStatus") or {}).get("ExitCode"),
                 "node": node[:12],
                 "metrics": f"{addr}:{self.metrics_port + slot}" if addr else None,
+                "log": self._last_log_line(t) if status.get("State") == "failed" else "",
             }
         return out
+
+    def _last_log_line(self, task: dict[str, Any]) -> str:
+        """The failed task's last stderr/stdout line: the worker's own one-line error."""
+        task_id = task.get("ID", "")
+        if task_id not in self._last_lines:
+            cid = ((task.get("Status") or {}).get("ContainerStatus") or {}).get("ContainerID")
+            line = ""
+            if cid:
+                try:
+                    raw = self._client.containers.get(cid).logs(tail=3)
+                    lines = raw.decode("utf-8", "replace").strip().splitlines()
+                    line = lines[-1].strip() if lines else ""
+                except ENGINE_ERRORS:
+                    pass  # the container is on another node or gone: the exit code stays
+            self._last_lines[task_id] = line
+        return self._last_lines[task_id]
 
     def _node_address(self, node_id: str) -> str | None:
         if node_id not in self._node_addr:

@@ -160,6 +160,7 @@ def test_three_workers_make_one_run_with_exact_totals(
     opts = _opts(messages=3000, workers=3, engine="swarm", engine_prefix=PREFIX, keep_topics=True)
     record = run_suite(settings, opts, out=io.StringIO())
     p = record["profiles"]["throughput"]
+    assert "engine" in p, p.get("error")
     run_id = p["engine"]["run_id"]
     run_topics = p["parameters"]["topics"]
     control = p["engine"]["control_topic"]
@@ -231,13 +232,14 @@ def test_a_dying_worker_fails_the_run_naming_it_and_nothing_is_left(
     killer.start()
     opts = _opts(workers=3, engine="swarm", engine_prefix=PREFIX)
     try:
-        with pytest.raises(KafkavalError) as e:
-            run_suite(settings, opts, out=io.StringIO())
+        # A broken profile is recorded failed with its reason (the other profiles still run).
+        record = run_suite(settings, opts, out=io.StringIO())
     finally:
         stop.set()
         killer.join(5)
     assert killed, "no worker container was seen running"
-    message = str(e.value)
+    assert record["passed"] is False
+    message = record["profiles"]["throughput"].get("error", "")
     assert "\n" not in message and f"worker {killed['slot']} " in message, message
     assert "ended without a result" in message, message
     assert _leftovers(swarm) == []

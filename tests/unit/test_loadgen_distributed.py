@@ -107,6 +107,26 @@ def test_too_many_workers_for_a_phase_is_a_usage_error() -> None:
         distributed.check_workers(wl, 3)
 
 
+@pytest.mark.parametrize(
+    "opts",
+    [
+        {},  # every option left to the profile: nothing "None" may reach the worker
+        {"key_space": 7, "payload": "raw", "partitions": 2, "messages": 300, "record_size": 256},
+    ],
+)
+def test_worker_args_parse_and_carry_the_drivers_choices(opts: dict[str, Any]) -> None:
+    from kafkaval.cli import build_parser
+    from loadgen.suite import SuiteOptions
+
+    spec = PROFILES["throughput"]
+    args = distributed.worker_args(spec, SuiteOptions(workers=2, **opts), Settings())
+    assert "None" not in args, args
+    ns = build_parser().parse_args(args)
+    assert ns.perf_verb == "worker" and ns.profiles == ["throughput"] and ns.workers == 2
+    for name, value in opts.items():
+        assert getattr(ns, name) == value, name
+
+
 # -- the control topic, over an in-memory "partition" --------------------------------
 
 
