@@ -79,13 +79,18 @@ def _files_holding(secret: bytes, *roots: Path, skip: Path) -> list[Path]:
     """Every file under ``roots`` (binary ones too: Prometheus' TSDB) containing ``secret``."""
     found = []
     for root in roots:
-        for path in root.rglob("*"):
-            if path.is_file() and path != skip:
+        # os.walk, not rglob: Kafka and Prometheus remove folders while we look
+        # (a deleted topic's "-delete" folder, a TSDB compaction); rglob raises then.
+        for folder, _dirs, files in os.walk(root, onerror=lambda _e: None):
+            for name in files:
+                path = Path(folder, name)
+                if path == skip:
+                    continue
                 try:
                     if secret in path.read_bytes():
                         found.append(path)
                 except OSError:
-                    continue  # removed while we looked (a TSDB compaction)
+                    continue  # removed while we looked
     return found
 
 
