@@ -9,12 +9,10 @@ profile (``repeat`` times) with its own topics, producer and consumer, the
 from __future__ import annotations
 
 import dataclasses
-import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any, TextIO
 
 import numpy as np
@@ -23,6 +21,7 @@ from kafkaval.config import Settings
 from kafkaval.environment import run_environment
 from kafkaval.errors import KafkavalError, UsageError
 from kafkaval.records import SCHEMA_VERSION, iso, new_run_id, save_run_record, utc_now
+from kafkaval.signals import stop_on_signals
 from kafkaval.tags import describe
 from loadgen import cost, results, topics
 from loadgen import profiles as prof
@@ -237,24 +236,6 @@ class Progress:
             self.out.flush()
 
 
-@contextmanager
-def stop_on_signals(running: threading.Event) -> Iterator[None]:
-    """SIGINT/SIGTERM only clear ``running``; the loop then ends and cleans up."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(_signo: int, _frame: Any) -> None:
-        running.clear()
-
-    old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for s, h in old.items():
-            signal.signal(s, h)
-
-
 def run_load(
     settings: Settings,
     spec: prof.ProfileSpec,
@@ -432,7 +413,7 @@ def run_suite(
     profiles_out: dict[str, Any] = {}
     aborted: dict[str, Any] | None = None  # the threshold --abort-on-fail stopped the run on
     with (
-        stop_on_signals(running),
+        stop_on_signals(running.clear),
         metrics_endpoint(settings, collector, 0, linger=opts.linger, tags=opts.tags) as address,
     ):
         print(f"metrics: http://{address}/metrics (job {JOB})", file=out)
