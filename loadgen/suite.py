@@ -20,6 +20,7 @@ import numpy as np
 from kafkaval.config import Settings
 from kafkaval.environment import run_environment
 from kafkaval.errors import KafkavalError, UsageError
+from kafkaval.histogram import BUCKET_ERROR_BOUND
 from kafkaval.records import SCHEMA_VERSION, iso, new_run_id, save_run_record, utc_now
 from kafkaval.signals import stop_on_signals
 from kafkaval.tags import describe
@@ -29,7 +30,7 @@ from loadgen.broker_resources import broker_peaks
 from loadgen.consumer import RunConsumer
 from loadgen.distributed import ENGINES
 from loadgen.endpoint import JOB, instance_name, metrics_endpoint
-from loadgen.metrics import BUCKET_ERROR_BOUND, LoadgenCollector
+from loadgen.metrics import LoadgenCollector
 from loadgen.payloads import PAYLOAD_KINDS
 from loadgen.producer import PacedProducer
 from loadgen.recorder import UNSET

@@ -18,8 +18,8 @@ import pytest
 import requests
 
 from kafkaval.config import Settings
+from kafkaval.histogram import BUCKET_ERROR_BOUND, BUCKETS_SECONDS
 from kafkaval.records import SCHEMA_VERSION, record_schema
-from loadgen.metrics import BUCKET_ERROR_BOUND, BUCKETS_SECONDS
 from loadgen.suite import SuiteOptions, run_suite
 
 pytestmark = pytest.mark.integration
