@@ -353,23 +353,3 @@ def sum_errors(per_worker: Iterable[dict[str, int]]) -> dict[str, int]:
         for name, n in errors.items():
             total[name] = total.get(name, 0) + n
     return total
-
-
-def run_compare_workers(settings: Settings, wl: Workload, workers: int) -> dict:
-    """bench-compare's loadgen side (``loadgen.compare.compare_workload``) in several processes."""
-    from loadgen.compare import LOADGEN_PROPS
-    from loadgen.recorder import summarize_us
-
-    pool = WorkerPool(
-        settings, wl, workers, producer_config(settings, LOADGEN_PROPS), serve_metrics=False
-    )
-    out = pool.run(timeout=600)
-    _, sent, acked = merge(out, pool.shares, wl.phases)
-    ok = acked != UNSET
-    span = (acked[ok].max() - sent[sent != UNSET].min()) / 1e6
-    svc = summarize_us((acked - sent)[ok])
-    return {
-        "records": int(ok.sum()),
-        "msgs_per_s": float(ok.sum() / span),
-        "p99_ms": (svc["p99"] or 0.0) * 1e3,
-    }
