@@ -15,7 +15,7 @@ from loadgen.profiles import PROFILES
 from loadgen.thresholds import parse_cli
 
 if TYPE_CHECKING:
-    from loadgen.suite import SuiteOptions
+    from loadgen.options import SuiteOptions
 
 
 def _rate(text: str) -> float | str:
@@ -220,7 +220,7 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
 
 def _suite_options(args: argparse.Namespace) -> SuiteOptions:
     from kafkaval.tags import parse_tags
-    from loadgen.suite import SuiteOptions
+    from loadgen.options import SuiteOptions
 
     overrides, exprs = parse_cli(args.threshold)
     return SuiteOptions(
@@ -265,7 +265,7 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
 
     from kafkaval.signals import stop_on_signals
     from loadgen.engine_worker import contract_from, require_one_load_profile, run_worker
-    from loadgen.suite import build_workload
+    from loadgen.options import build_workload
 
     spec = require_one_load_profile(args.profiles)
     contract = contract_from(os.environ, args.run_id, args.worker_index, args.workers)
