@@ -19,8 +19,8 @@ from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, M
 from prometheus_client.registry import Collector
 
 from kafkaval.config import Settings
+from kafkaval.histogram import SlotHistogram
 from kafkaval.targets import serve_metrics
-from loadgen.metrics import SlotHistogram
 
 METRICS_PORT_OFFSET = 85  # clear of loadgen workers (+0..16), exporter (+17), delivery (+90)
 JOB = "kafkaval-cdc"

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from typing import TextIO
 
 from cdc.metrics import CdcMetrics
-from loadgen.suite import Progress
+from loadgen.console import Progress
 
 
 @contextlib.contextmanager

@@ -14,13 +14,13 @@ from chaos.suite import (
     plan,
     run_suite,
     shapes_of,
-    stop_on_signals,
     table,
     validate_scenarios,
 )
 from kafkaval.config import Settings
 from kafkaval.errors import UsageError
 from kafkaval.junit import run_with_junit
+from kafkaval.signals import stop_on_signals
 from kafkaval.tags import add_gating_arguments, parse_tags, tagged
 from kafkaval.targets import serve_metrics
 
@@ -112,7 +112,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     stop = threading.Event()
     port = settings.metrics_port + METRICS_PORT_OFFSET
     with (
-        stop_on_signals(stop),
+        stop_on_signals(stop.set),
         serve_metrics(
             settings, tagged(metrics, tags), port, "kafkaval-delivery", "runner", "metrics"
         ),

@@ -21,7 +21,7 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
-from loadgen.metrics import SlotHistogram
+from kafkaval.histogram import SlotHistogram
 
 # Per scenario and cluster shape.
 SCENARIO_COUNTERS = {

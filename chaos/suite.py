@@ -13,7 +13,6 @@ Against any other Kafka only the shape it has can run.
 from __future__ import annotations
 
 import dataclasses
-import signal
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -143,24 +142,6 @@ def shape_settings(settings: Settings, shape: str) -> Iterator[Settings]:
     finally:
         if started:
             local.down(other)
-
-
-@contextmanager
-def stop_on_signals(stop: threading.Event) -> Iterator[None]:
-    """SIGINT/SIGTERM only set ``stop``; faults and consumers are undone in normal code."""
-
-    def handler(signum: int, _frame: object) -> None:
-        stop.set()
-
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for s, h in old.items():
-            signal.signal(s, h)
 
 
 def run_suite(

@@ -260,7 +260,7 @@ def register(verbs: argparse._SubParsersAction, parent: argparse.ArgumentParser)
 def cmd_ab(args: argparse.Namespace, settings: Settings) -> int:
     import json
 
-    from loadgen.suite import SuiteOptions
+    from loadgen.options import SuiteOptions
     from scheduler.jobs import load_schedule
 
     policy = load_schedule(settings).policy

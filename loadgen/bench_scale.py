@@ -26,10 +26,12 @@ from kafkaval.errors import KafkavalError
 from kafkaval.files import write_atomic
 from loadgen import topics
 from loadgen.compare import run_perf_test
+from loadgen.console import Progress
 from loadgen.metrics import LoadgenCollector
+from loadgen.options import SuiteOptions, build_workload
 from loadgen.profiles import PROFILES
 from loadgen.readback import count_loadgen_messages
-from loadgen.suite import Progress, SuiteOptions, build_workload, run_load
+from loadgen.repetition import run_load
 
 WORKER_COUNTS = (1, 2, 3)
 RECORD_SIZE = 100

@@ -15,7 +15,7 @@ from loadgen.profiles import PROFILES
 from loadgen.thresholds import parse_cli
 
 if TYPE_CHECKING:
-    from loadgen.suite import SuiteOptions
+    from loadgen.options import SuiteOptions
 
 
 def _rate(text: str) -> float | str:
@@ -220,7 +220,7 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
 
 def _suite_options(args: argparse.Namespace) -> SuiteOptions:
     from kafkaval.tags import parse_tags
-    from loadgen.suite import SuiteOptions
+    from loadgen.options import SuiteOptions
 
     overrides, exprs = parse_cli(args.threshold)
     return SuiteOptions(
@@ -263,8 +263,9 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     import os
     import threading
 
+    from kafkaval.signals import stop_on_signals
     from loadgen.engine_worker import contract_from, require_one_load_profile, run_worker
-    from loadgen.suite import build_workload, stop_on_signals
+    from loadgen.options import build_workload
 
     spec = require_one_load_profile(args.profiles)
     contract = contract_from(os.environ, args.run_id, args.worker_index, args.workers)
@@ -274,7 +275,7 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     wl = build_workload(spec, opts, settings)
     running = threading.Event()
     running.set()
-    with stop_on_signals(running):
+    with stop_on_signals(running.clear):
         s = run_worker(settings, spec, wl, contract, opts.producer_props, running)
     print(
         f"worker {contract.index}/{contract.workers} of {contract.run_id}: sent {s['sent']}, "

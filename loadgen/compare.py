@@ -18,6 +18,8 @@ import re
 import subprocess
 from typing import Any
 
+import numpy as np
+
 from kafkaval.config import Settings
 from kafkaval.errors import KafkavalError, UsageError
 from kafkaval.files import write_atomic
@@ -26,6 +28,7 @@ from loadgen.pacing import Phase
 from loadgen.payloads import min_record_size
 from loadgen.producer import PacedProducer
 from loadgen.recorder import UNSET, summarize_us
+from loadgen.workers import WorkerPool, merge
 from loadgen.workload import Workload, producer_config
 from stack.jars import ensure_kafka_jars, require_java
 
@@ -123,15 +126,22 @@ def compare_workload(topic: str, n: int, size: int, rate: float | None) -> Workl
 def run_loadgen(
     settings: Settings, topic: str, n: int, size: int, rate: float | None, workers: int = 1
 ) -> dict:
-    """The loadgen producer on the same topic; msg/s from first send to last ack."""
+    """The loadgen producer (``workers`` > 1: that many processes) on the same topic."""
     wl = compare_workload(topic, n, size, rate)
+    props = producer_config(settings, LOADGEN_PROPS)
     if workers > 1:
-        from loadgen.workers import run_compare_workers
-
-        return run_compare_workers(settings, wl, workers)
-    producer = PacedProducer(wl, producer_config(settings, LOADGEN_PROPS))
+        pool = WorkerPool(settings, wl, workers, props, serve_metrics=False)
+        out = pool.run(timeout=600)
+        _, sent, acked = merge(out, pool.shares, wl.phases)
+        return _figures(sent, acked)
+    producer = PacedProducer(wl, props)
     producer.run()
     _, sent, acked = producer.recorder.arrays()
+    return {**_figures(sent, acked), "failed": producer.recorder.failed_count}
+
+
+def _figures(sent: np.ndarray, acked: np.ndarray) -> dict[str, Any]:
+    """Records acked, msg/s from first send to last ack, and the p99 send -> ack in ms."""
     ok = acked != UNSET
     span = (acked[ok].max() - sent[sent != UNSET].min()) / 1e6
     svc = summarize_us((acked - sent)[ok])
@@ -139,7 +149,6 @@ def run_loadgen(
         "records": int(ok.sum()),
         "msgs_per_s": float(ok.sum() / span),
         "p99_ms": (svc["p99"] or 0.0) * 1e3,
-        "failed": producer.recorder.failed_count,
     }
 
 

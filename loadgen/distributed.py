@@ -1,7 +1,7 @@
 """The driver of a distributed run: workers on an engine, one merged result.
 
 ``perf run --engine swarm --workers N`` comes here for each load profile
-(loadgen.suite's hook, in place of the local worker processes): the engine
+(loadgen.repetition's hook, in place of the local worker processes): the engine
 (loadgen.swarm_engine) starts N ``kafkaval perf worker`` tasks, the run's
 control topic (loadgen.control) releases them together and brings back
 their summaries, and ``merge_summaries`` turns those into the same result
@@ -175,7 +175,6 @@ def run_engine_workers(
     settings: Settings,
     spec: prof.ProfileSpec,
     wl: Workload,
-    collector: Any,
     opts: Any,
     running: threading.Event,
     progress: Any,

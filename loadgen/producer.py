@@ -4,7 +4,7 @@ Delivery goes through callbacks (per partition, loadgen.delivery_order; or
 ``_seq_callback``), ``poll`` serves them while the loop waits for the next
 due time, a full local queue (``BufferError``) is polled and retried (the
 wait shows up as send delay), and ``flush`` ends the run within a deadline.
-A stop request only clears the running flag (loadgen.suite installs the
+A stop request only clears the running flag (kafkaval.signals installs the
 signal handler).
 """
 

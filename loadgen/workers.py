@@ -28,9 +28,7 @@ import numpy as np
 from kafkaval.config import Settings
 from kafkaval.errors import KafkavalError
 from loadgen.pacing import Phase
-from loadgen.recorder import UNSET
-from loadgen.workload import Workload, producer_config
-from stack.processes import rss_bytes
+from loadgen.workload import Workload
 
 READY_TIMEOUT = 60.0
 
@@ -254,98 +252,6 @@ def merge(
     return tuple(np.concatenate(cols[n]) for n in ("intended", "sent", "acked"))  # type: ignore[return-value]
 
 
-def run_workers(
-    settings: Settings,
-    spec: Any,
-    wl: Workload,
-    collector: Any,
-    opts: Any,
-    running: threading.Event,
-    progress: Any,
-    label: str,
-    consumer: Any,
-    watch: Any = None,
-) -> dict:
-    """One repetition of a load profile with ``opts.workers`` producer processes."""
-    from loadgen import results
-
-    pool = WorkerPool(
-        settings,
-        wl,
-        opts.workers,
-        producer_config(settings, opts.producer_props, wl.producer_props),
-        tags=opts.tags,
-    )
-    planned = sum(p.duration or 0 for p in wl.phases)
-    rss: list[tuple[float, int]] = []
-    eta = f"/{planned:.0f}s" if planned else ""
-
-    def tick(elapsed: float) -> None:
-        # Memory of the producers (the workers) plus this process: the sustained
-        # profile's drift figure. The workers' live figures are on their /metrics;
-        # here the consumer (in this process) shows the progress.
-        rss.append((elapsed, sum(rss_bytes(pid) or 0 for pid in [None, *pool.pids()])))
-        consumed = consumer.consumed if consumer is not None else 0
-        if watch is not None and consumer is not None:
-            from loadgen.suite import seconds_so_far
-
-            # The producers' figures are in the worker processes until they end.
-            rec = consumer.recorder
-            watch.check(
-                {"duplicates_consumed": rec.duplicates},
-                lambda name: seconds_so_far(rec.e2e_done if name == "e2e" else None),
-                wl.count,
-            )
-        progress.line(
-            f"{label}: {elapsed:5.1f}s{eta} {opts.workers} workers, "
-            f"consumed {consumed}/{wl.count} ~{consumed / elapsed if elapsed else 0:,.0f} msg/s"
-        )
-
-    try:
-        out = pool.run(timeout=planned * 3 + 120 + wl.count / 1000, running=running, tick=tick)
-    finally:
-        progress.done()
-    intended, sent, acked = merge(out, pool.shares, wl.phases)
-    failed = sum(r["failed"] for r in out)
-    drain_s = None
-    if consumer is not None:
-        n_acked = int((acked != -1).sum())
-        if consumer.drain(n_acked, 30 + wl.count / 5000):
-            drain_s = max(0.0, consumer.last_consume_mono - max(r["last_ack"] for r in out))
-    e2e = (
-        np.frombuffer(consumer.recorder.e2e_done, dtype=np.int64)
-        if consumer
-        else np.zeros(0, dtype=np.int64)
-    )
-    res = results.load_result(
-        spec,
-        wl.phases,
-        intended,
-        sent,
-        acked,
-        failed,
-        e2e,
-        consumer.consumed if consumer else 0,
-        consumer.recorder.duplicates if consumer else 0,
-        drain_s,
-        rss,
-    )
-    if consumer is not None:
-        res.update(
-            consumer.id_mismatch(
-                {
-                    r["index"]: np.frombuffer(array("q", r["acked"]), dtype=np.int64) != UNSET
-                    for r in out
-                }
-            )
-        )
-    errors = sum_errors(r["errors"] for r in out)
-    if errors:
-        res["client_errors"] = errors
-    res["workers"] = opts.workers
-    return res
-
-
 def sum_errors(per_worker: Iterable[dict[str, int]]) -> dict[str, int]:
     """The workers' client error counts, summed per error name."""
     total: dict[str, int] = {}
@@ -353,23 +259,3 @@ def sum_errors(per_worker: Iterable[dict[str, int]]) -> dict[str, int]:
         for name, n in errors.items():
             total[name] = total.get(name, 0) + n
     return total
-
-
-def run_compare_workers(settings: Settings, wl: Workload, workers: int) -> dict:
-    """bench-compare's loadgen side (``loadgen.compare.compare_workload``) in several processes."""
-    from loadgen.compare import LOADGEN_PROPS
-    from loadgen.recorder import summarize_us
-
-    pool = WorkerPool(
-        settings, wl, workers, producer_config(settings, LOADGEN_PROPS), serve_metrics=False
-    )
-    out = pool.run(timeout=600)
-    _, sent, acked = merge(out, pool.shares, wl.phases)
-    ok = acked != UNSET
-    span = (acked[ok].max() - sent[sent != UNSET].min()) / 1e6
-    svc = summarize_us((acked - sent)[ok])
-    return {
-        "records": int(ok.sum()),
-        "msgs_per_s": float(ok.sum() / span),
-        "p99_ms": (svc["p99"] or 0.0) * 1e3,
-    }

@@ -17,7 +17,7 @@ import pytest
 
 from kafkaval.config import Settings
 from loadgen import ab
-from loadgen.suite import SuiteOptions
+from loadgen.options import SuiteOptions
 from scheduler.verdict import VerdictPolicy
 
 pytestmark = pytest.mark.integration

@@ -18,9 +18,10 @@ import pytest
 import requests
 
 from kafkaval.config import Settings
+from kafkaval.histogram import BUCKET_ERROR_BOUND, BUCKETS_SECONDS
 from kafkaval.records import SCHEMA_VERSION, record_schema
-from loadgen.metrics import BUCKET_ERROR_BOUND, BUCKETS_SECONDS
-from loadgen.suite import SuiteOptions, run_suite
+from loadgen.options import SuiteOptions
+from loadgen.suite import run_suite
 
 pytestmark = pytest.mark.integration
 

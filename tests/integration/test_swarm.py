@@ -35,9 +35,10 @@ from kafkaval.config import Settings
 from kafkaval.errors import KafkavalError
 from loadgen.control import ControlChannel
 from loadgen.mergeable_hist import ERROR_BOUND, unpack
+from loadgen.options import SuiteOptions
 from loadgen.readback import count_loadgen_messages
 from loadgen.recorder import PERCENTILES, percentile_nearest_rank
-from loadgen.suite import SuiteOptions, run_suite
+from loadgen.suite import run_suite
 from loadgen.swarm_engine import RUN_LABEL, SwarmEngine
 
 pytestmark = pytest.mark.integration

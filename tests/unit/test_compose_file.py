@@ -11,7 +11,7 @@ import yaml
 from cdc import metrics as cdc_metrics
 from chaos import cli as chaos_cli
 from kafkaval.config import Settings
-from loadgen.suite import MAX_WORKERS
+from loadgen.options import MAX_WORKERS
 from scheduler import cli as scheduler_cli
 from stack.prometheus import COMPOSE_JOBS
 

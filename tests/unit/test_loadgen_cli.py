@@ -42,8 +42,8 @@ def test_bad_input_is_one_line_exit_2(
 
 
 def test_summary_shows_median_and_spread_with_repetitions() -> None:
+    from loadgen.console import summary_table
     from loadgen.results import combine
-    from loadgen.suite import summary_table
 
     def rep(rate: float, p95: float) -> dict:
         lat = {"p50": p95 / 2, "p95": p95, "p99": p95 * 2, "p999": p95 * 3, "max": p95 * 4}

@@ -329,7 +329,7 @@ def test_run_removes_the_service_when_a_worker_fails(monkeypatch: pytest.MonkeyP
     wl = Workload("throughput", ("a",), phases)
     with pytest.raises(KafkavalError, match="worker 1"):
         distributed.run_engine_workers(
-            Settings(), PROFILES["throughput"], wl, None, Opts(), running, _Progress(), "t",
+            Settings(), PROFILES["throughput"], wl, Opts(), running, _Progress(), "t",
             None, engine,
         )  # fmt: skip
     assert engine.removed and calls == ["create", "delete"]

@@ -7,7 +7,8 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, generate_latest
 
-from loadgen.metrics import BUCKETS_SECONDS, LoadgenCollector, stats_gauges
+from kafkaval.histogram import BUCKETS_SECONDS
+from loadgen.metrics import LoadgenCollector, stats_gauges
 from loadgen.recorder import ConsumerRecorder, ProducerRecorder
 
 
@@ -143,7 +144,7 @@ def test_threshold_overrides_only_touch_enabled_checks() -> None:
 def test_bucket_lookup_matches_the_bounds_at_every_edge() -> None:
     import numpy as np
 
-    from loadgen.metrics import _BOUNDS_US, bucket_counts
+    from kafkaval.histogram import _BOUNDS_US, bucket_counts
 
     edges = np.floor(_BOUNDS_US).astype(np.int64)
     values = np.concatenate([edges - 1, edges, edges + 1, [-3, 0, 65_535, 65_536, 10**9]])

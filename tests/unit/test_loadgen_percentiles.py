@@ -8,7 +8,7 @@ import random
 import numpy as np
 import pytest
 
-from loadgen.metrics import BUCKET_ERROR_BOUND, BUCKETS_SECONDS, bucket_counts
+from kafkaval.histogram import BUCKET_ERROR_BOUND, BUCKETS_SECONDS, bucket_counts
 from loadgen.recorder import percentile_nearest_rank, summarize_us
 
 

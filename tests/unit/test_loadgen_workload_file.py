@@ -9,9 +9,9 @@ import pytest
 
 from kafkaval.config import Settings
 from kafkaval.errors import UsageError
+from loadgen.options import SuiteOptions, build_workload, resolve_profiles
 from loadgen.pacing import Phase
 from loadgen.profiles import PROFILES
-from loadgen.suite import SuiteOptions, build_workload, resolve_profiles
 from loadgen.thresholds import parse
 from loadgen.workload import default_topics
 from loadgen.workload_file import ProfileSpec, load_workload, parse_workload
@@ -238,7 +238,7 @@ def test_a_file_that_is_not_toml_or_missing(tmp_path: Path) -> None:
 
 
 def test_threshold_options_must_fit_a_profile_of_the_run() -> None:
-    from loadgen.suite import check_thresholds, profile_thresholds
+    from loadgen.options import check_thresholds, profile_thresholds
     from loadgen.thresholds import parse_cli
 
     overrides, exprs = parse_cli(["startup_seconds < 5s", "failed == 0", "max_failed=2"])
