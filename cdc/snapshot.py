@@ -27,6 +27,7 @@ from kafkaval.config import Settings
 from kafkaval.environment import run_environment
 from kafkaval.errors import UsageError
 from kafkaval.records import new_run_id, run_header, save_run_record, utc_now
+from kafkaval.waiting import wait_until
 from stack import probes
 
 FULL_ROWS = 895_000
@@ -83,7 +84,7 @@ def delete_topics(settings: Settings, topics: list[str], timeout: float = 30.0) 
     def gone() -> bool:
         return not set(present) & set(admin.list_topics(timeout=10).topics)
 
-    if not probes.wait_until(gone, timeout, 0.5):
+    if not wait_until(gone, timeout, 0.5):
         raise CdcError(f"topics {present} still exist {timeout:.0f} s after deletion")
 
 
