@@ -433,9 +433,11 @@ def _publish(run: ScenarioRun, r: CheckResult, passed: bool) -> None:
 def _wait_groups(run: ScenarioRun, topic: str, groups: tuple[str, ...]) -> bool:
     """Wait (bounded) until every group committed the end of every partition."""
     ends = kafka_admin.end_offsets(run.settings, topic, PARTITIONS)
-    deadline = time.monotonic() + run.timing.settle
     pending = set(groups)
-    while pending and time.monotonic() < deadline and not run.stop.is_set():
+
+    def settled() -> bool:
+        if run.stop.is_set():
+            return True  # interrupted: stop waiting, the pending groups stay pending
         for group in list(pending):
             try:
                 done = kafka_admin.committed(run.settings, _group_id(run, group), topic, PARTITIONS)
@@ -443,8 +445,9 @@ def _wait_groups(run: ScenarioRun, topic: str, groups: tuple[str, ...]) -> bool:
                 continue  # coordinator moving after a fault: ask again
             if all(done.get(p, -1) >= end for p, end in ends.items() if end > 0):
                 pending.discard(group)
-        if pending:
-            run.stop.wait(0.5)
+        return not pending
+
+    wait_until(settled, run.timing.settle, 0.5, sleep=run.stop.wait)
     return not pending
 
 

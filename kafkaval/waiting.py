@@ -12,7 +12,7 @@ def wait_until(
     interval: float = 0.2,
     check: Callable[[], None] = lambda: None,
     clock: Callable[[], float] = time.monotonic,
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Callable[[float], object] = time.sleep,
 ) -> bool:
     """Poll ``condition`` until it is true (True) or ``timeout`` s pass (False).
 
