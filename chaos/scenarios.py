@@ -21,21 +21,18 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import json
-import sys
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka import KafkaException
-
-from chaos.binding import BrokerIdentity, ClusterIdentity, bind, cluster_identity
+from chaos.binding import ClusterIdentity, cluster_identity
 from chaos.bounds import bounds_for, consumer_stalls, judge, producer_stall
 from chaos.catalog import PARTITIONS, Fault, Scenario, topic_layout
 from chaos.checker import GROUP_ANOMALIES, LOG_ANOMALIES, CheckResult, check
-from chaos.errors import ChaosError, TargetNotAllowed
+from chaos.consumer_processes import consumer_process, wait_committed, warnings_file
+from chaos.errors import ChaosError
 from chaos.evidence import (
     NO_EFFECT,
     BrokerEffect,
@@ -50,16 +47,14 @@ from chaos.final_read import read_log
 from chaos.ledger import DeliveryLog
 from chaos.metrics import DeliveryMetrics
 from chaos.redelivery import redelivery_bounds
-from chaos.safety import chaos_pid_dir, local_targets, require_running, resolve_target
-from chaos.targets import ProcessTarget, Target
-from chaos.verifiable_consumer import DEFAULT_BATCH, SECRET_PROPS_ENV
+from chaos.safety import broker_to_fault, local_targets, require_running
+from chaos.targets import ProcessTarget
+from chaos.verifiable_consumer import DEFAULT_BATCH
 from chaos.verifiable_producer import VerifiableProducer
 from kafkaval import kafka_admin
 from kafkaval.config import Settings
 from kafkaval.errors import KafkavalError
 from kafkaval.records import iso, utc_now
-from kafkaval.redact import is_secret
-from kafkaval.waiting import wait_until
 from stack.processes import ManagedProcess
 
 # How long a fault waits for every group to consume (after a broker restart a
@@ -150,93 +145,6 @@ class ScenarioRun:
     work_dir: Path | None = None
 
 
-def _consumer_process(run: ScenarioRun, topic: str, group: str, out: Path) -> ManagedProcess:
-    argv = [
-        sys.executable, "-m", "chaos.verifiable_consumer",
-        "--bootstrap", run.settings.bootstrap_servers,
-        "--group", _group_id(run, group),
-        "--topic", topic, "--out", str(out),
-        "--client-warnings", str(_warnings_file(out)),
-        "--max-seconds", str(run.timing.max_seconds + run.timing.settle + 60),
-    ]  # fmt: skip
-    if run.unsafe.consumer_skip_every:
-        argv += ["--skip-every", str(run.unsafe.consumer_skip_every)]
-    if run.unsafe.consumer_seek_past:
-        argv += ["--seek-past", str(run.unsafe.consumer_seek_past)]
-    props = {**run.settings.kafka, **run.settings.consumer}
-    for key, value in props.items():
-        if not is_secret(key):
-            argv += ["--prop", f"{key}={value}"]
-    secrets = {k: v for k, v in props.items() if is_secret(k)}
-    logs = run.settings.path("state_dir") / "logs"
-    return ManagedProcess(
-        name=f"consumer-{run.key}-{group}",
-        argv=argv,
-        log=logs / f"consumer-{run.key}-{group}.log",
-        pid_dir=chaos_pid_dir(run.settings),
-        cwd=str(Path(__file__).resolve().parents[1]),
-        env={"PYTHONPATH": str(Path(__file__).resolve().parents[1])},
-        secret_env={SECRET_PROPS_ENV: json.dumps(secrets)} if secrets else {},
-        die_with_parent=True,  # a killed runner leaves no consumer behind
-    )
-
-
-def _warnings_file(deliveries: Path) -> Path:
-    return deliveries.with_suffix(".client-warnings")
-
-
-def _broker_target(
-    run: ScenarioRun, topic: str, local: dict[str, Target], cluster: ClusterIdentity
-) -> tuple[Target, BrokerIdentity]:
-    """The broker to fault and its identity, bound to the cluster under test.
-
-    ``--target`` names it; otherwise it is the leader of partition 0: the
-    local stack's broker of that node id, else (compose) the allowed
-    container of it, whichever belongs to the cluster under test.
-
-    Raises:
-        TargetNotAllowed: not allowed, or not a broker of the cluster under test.
-        ChaosError: allowed but not found, not running, or partition 0 has no leader.
-    """
-    if run.target_name:
-        target = resolve_target(
-            run.settings, run.target_name, local, container=lambda n: _container(run.settings, n)
-        )
-        require_running(target)
-        return target, bind(target, cluster)
-    leaders: list[int] = []
-
-    def led() -> bool:
-        leader = kafka_admin.partition_leader(run.settings, topic)
-        if leader is not None and leader >= 0:
-            leaders.append(leader)
-        return bool(leaders)
-
-    if not wait_until(led, 30.0, 0.5):
-        raise ChaosError(f"[{run.key}] partition 0 of {topic} has no leader for 30 s: no fault")
-    leader = leaders[-1]
-    candidates: list[Callable[[], Target]] = []
-    if f"broker-{leader}" in local:
-        candidates.append(lambda: local[f"broker-{leader}"])
-    if run.settings.chaos_targets:
-        # Kafka in containers (compose): the allowed container of that node id.
-        from chaos.docker_backend import broker_container
-
-        candidates.append(lambda: broker_container(run.settings, leader))
-    if not candidates:
-        resolve_target(run.settings, f"broker-{leader}", local)  # raises: not allowed
-    refusal: TargetNotAllowed | None = None
-    for candidate in candidates:
-        target = candidate()
-        require_running(target)
-        try:
-            return target, bind(target, cluster, node_id=leader)
-        except TargetNotAllowed as e:
-            refusal = refusal or e
-    assert refusal is not None
-    raise refusal
-
-
 def _run_faults(
     run: ScenarioRun,
     scenario: Scenario,
@@ -260,7 +168,9 @@ def _run_faults(
         meter.wait_consuming(since, LIVE_TIMEOUT, run.stop.is_set)
         probe: EffectWatch
         if fault.role == "broker":
-            target, identity = _broker_target(run, topic, local, cluster)
+            target, identity = broker_to_fault(
+                run.settings, run.target_name, topic, local, cluster, run.key
+            )
             probe = BrokerEffect(client, topic, identity.node_id)
         else:
             group = fault.role.split(":", 1)[1]
@@ -298,12 +208,6 @@ def _group_id(run: ScenarioRun, group: str) -> str:
     return f"kafkaval-{run.run_id}-{run.key}-{group}"
 
 
-def _container(settings: Settings, name: str) -> Target:
-    from chaos.docker_backend import docker_target  # the engine only where it is used
-
-    return docker_target(settings, name)
-
-
 def run_scenario(scenario: Scenario, run: ScenarioRun) -> dict[str, Any]:
     """Run ``scenario`` once on ``run.shape``; return its result entry for the record.
 
@@ -318,7 +222,9 @@ def run_scenario(scenario: Scenario, run: ScenarioRun) -> dict[str, Any]:
     started_wall = utc_now()  # the scenario's own report window starts here
     cluster = cluster_identity(run.settings.client_config())
     if run.target_name:  # an explicit target is refused before anything starts
-        _broker_target(run, topic, local_targets(run.settings), cluster)
+        broker_to_fault(
+            run.settings, run.target_name, topic, local_targets(run.settings), cluster, run.key
+        )
     _create_topic(run.settings, topic, run.shape)
     consumers: dict[str, ManagedProcess] = {}
     outs: dict[str, Path] = {}
@@ -338,7 +244,16 @@ def run_scenario(scenario: Scenario, run: ScenarioRun) -> dict[str, Any]:
     try:
         for group in scenario.groups:
             outs[group] = work / f"{run.key}-{group}.deliveries"
-            consumers[group] = _consumer_process(run, topic, group, outs[group])
+            consumers[group] = consumer_process(
+                run.settings,
+                f"consumer-{run.key}-{group}",
+                _group_id(run, group),
+                topic,
+                outs[group],
+                run.timing.max_seconds + run.timing.settle + 60,
+                run.unsafe.consumer_skip_every,
+                run.unsafe.consumer_seek_past,
+            )
             consumers[group].start()
         max_messages = int(run.timing.rate * run.timing.max_seconds)
         thread = producer.run_in_thread(run.timing.rate, max_messages, run.timing.max_seconds)
@@ -357,7 +272,8 @@ def run_scenario(scenario: Scenario, run: ScenarioRun) -> dict[str, Any]:
             raise ChaosError(f"[{run.key}] the producer did not finish within 120 s of stopping")
         if producer.error is not None:
             raise ChaosError(f"[{run.key}] producer failed: {producer.error}") from producer.error
-        settled = _wait_groups(run, topic, scenario.groups)
+        group_ids = [_group_id(run, g) for g in scenario.groups]
+        settled = wait_committed(run.settings, topic, group_ids, run.timing.settle, run.stop)
     finally:
         producer.stop()
         progress_stop.set()
@@ -371,7 +287,7 @@ def run_scenario(scenario: Scenario, run: ScenarioRun) -> dict[str, Any]:
         if path.exists():
             deliveries.extend_from_file(str(path))
         groups[group] = deliveries
-        warnings_path = _warnings_file(path)
+        warnings_path = warnings_file(path)
         if warnings_path.exists():
             consumer_warnings[group] = warnings_path.read_text(errors="replace").splitlines()
     result = check({producer.ledger.producer_id: producer.ledger}, log, groups)
@@ -428,27 +344,6 @@ def _publish(run: ScenarioRun, r: CheckResult, passed: bool) -> None:
         for name in ("delivered", "redeliveries", *GROUP_ANOMALIES):
             run.metrics.inc_group(run.key, run.shape, group, name, getattr(g, name))
     run.metrics.passed(run.key, run.shape, passed)
-
-
-def _wait_groups(run: ScenarioRun, topic: str, groups: tuple[str, ...]) -> bool:
-    """Wait (bounded) until every group committed the end of every partition."""
-    ends = kafka_admin.end_offsets(run.settings, topic, PARTITIONS)
-    pending = set(groups)
-
-    def settled() -> bool:
-        if run.stop.is_set():
-            return True  # interrupted: stop waiting, the pending groups stay pending
-        for group in list(pending):
-            try:
-                done = kafka_admin.committed(run.settings, _group_id(run, group), topic, PARTITIONS)
-            except KafkaException:
-                continue  # coordinator moving after a fault: ask again
-            if all(done.get(p, -1) >= end for p, end in ends.items() if end > 0):
-                pending.discard(group)
-        return not pending
-
-    wait_until(settled, run.timing.settle, 0.5, sleep=run.stop.wait)
-    return not pending
 
 
 def _start_progress(run: ScenarioRun, producer: VerifiableProducer, done: threading.Event) -> None:
