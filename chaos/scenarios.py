@@ -29,6 +29,7 @@ from typing import Any
 
 from chaos.binding import ClusterIdentity, cluster_identity
 from chaos.bounds import bounds_for, consumer_stalls, judge, producer_stall
+from chaos.broker_target import broker_to_fault
 from chaos.catalog import PARTITIONS, Fault, Scenario, topic_layout
 from chaos.checker import GROUP_ANOMALIES, LOG_ANOMALIES, CheckResult, check
 from chaos.consumer_processes import consumer_process, wait_committed, warnings_file
@@ -47,7 +48,7 @@ from chaos.final_read import read_log
 from chaos.ledger import DeliveryLog
 from chaos.metrics import DeliveryMetrics
 from chaos.redelivery import redelivery_bounds
-from chaos.safety import broker_to_fault, local_targets, require_running
+from chaos.safety import local_targets, require_running
 from chaos.targets import ProcessTarget
 from chaos.verifiable_consumer import DEFAULT_BATCH
 from chaos.verifiable_producer import VerifiableProducer
