@@ -18,6 +18,7 @@ from cdc.config import CdcConfig
 from cdc.debezium_jars import CONNECTOR_PLUGIN_CLASS
 from cdc.errors import CdcError
 from kafkaval.config import Settings
+from kafkaval.waiting import wait_until
 from stack import jmx, security
 from stack.kafka import java_argv, log4j2_console
 from stack.processes import ManagedProcess
@@ -290,9 +291,10 @@ def wait_running(
         CdcError: a task FAILED (with the first line and root cause of its
             trace), or not running within ``timeout`` s.
     """
-    deadline = clock() + timeout
     status: dict[str, Any] = {}
-    while clock() < deadline:
+
+    def running() -> bool:
+        nonlocal status
         try:
             status = client.status(name)
         except CdcError:
@@ -304,14 +306,14 @@ def wait_running(
                 f"(full trace: GET {client.url}/connectors/{name}/status)"
             )
         tasks = status.get("tasks", [])
-        if (
+        return (
             status.get("connector", {}).get("state") == "RUNNING"
-            and tasks
+            and bool(tasks)
             and all(t.get("state") == "RUNNING" for t in tasks)
-        ):
-            return status
-        check()
-        time.sleep(0.5)
+        )
+
+    if wait_until(running, timeout, 0.5, check, clock):
+        return status
     states = [status.get("connector", {}).get("state")] + [
         t.get("state") for t in status.get("tasks", [])
     ]

@@ -19,8 +19,8 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaExcepti
 
 from cdc.errors import CdcError
 from kafkaval.config import Settings
+from kafkaval.kafka_client import quiet
 from loadgen.consumer import take_available
-from stack.probes import quiet
 
 StartOffsets = dict[tuple[str, int], int]
 

@@ -10,15 +10,15 @@ from cdc.errors import CdcError
 from cdc.events import read_events
 from cdc.metrics import CdcMetrics
 from kafkaval.config import Settings
+from kafkaval.kafka_admin import admin_client
 from loadgen.recorder import summarize_us
-from stack import probes
 
 
 def ensure_topics(settings: Settings, cfg: CdcConfig) -> None:
     # The reader waits for all three topics; an empty table has none yet.
-    from confluent_kafka.admin import AdminClient, NewTopic
+    from confluent_kafka.admin import NewTopic
 
-    admin = AdminClient(probes.quiet(settings.client_config()))
+    admin = admin_client(settings.client_config())
     existing = set(admin.list_topics(timeout=10).topics)
     new = [NewTopic(t) for t in cfg.topics if t not in existing]
     if new:

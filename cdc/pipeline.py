@@ -21,6 +21,7 @@ from cdc.errors import CdcError
 from kafkaval.config import Settings
 from kafkaval.errors import KafkavalError
 from kafkaval.kafka_client import check_clients
+from kafkaval.waiting import wait_until
 from stack import jmx, probes
 from stack.jars import ensure_kafka_jars, require_java
 from stack.processes import ManagedProcess, load_managed
@@ -141,7 +142,7 @@ def _wait(condition: Callable[[], bool], proc: ManagedProcess, timeout: float, w
         if not proc.is_running():
             raise CdcError(f"{proc.name} exited during startup; read {proc.log}: {_last(proc)}")
 
-    if not probes.wait_until(condition, timeout, 0.5, alive):
+    if not wait_until(condition, timeout, 0.5, alive):
         raise CdcError(f"{what} not ready within {timeout:.0f} s; read {proc.log}")
 
 
@@ -197,7 +198,7 @@ def unregister_connector(cfg: CdcConfig, drop_slot: bool = True) -> list[str]:
         client.delete(cfg.connector_name)
         gone.append(f"connector {cfg.connector_name}")
     if drop_slot:
-        if probes.wait_until(lambda: not postgres.slot_state(cfg)[1], 30.0, 0.5):
+        if wait_until(lambda: not postgres.slot_state(cfg)[1], 30.0, 0.5):
             if postgres.drop_slot(cfg):
                 gone.append(f"slot {cfg.slot_name}")
         postgres.drop_publication(cfg)
@@ -209,7 +210,7 @@ def _wait_stopped(client: connect.ConnectClient, name: str, timeout: float = 30.
         st = client.status(name)
         return st.get("connector", {}).get("state") == "STOPPED"
 
-    if not probes.wait_until(stopped, timeout, 0.3):
+    if not wait_until(stopped, timeout, 0.3):
         raise CdcError(f"connector {name} did not stop within {timeout:.0f} s")
 
 

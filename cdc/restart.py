@@ -43,7 +43,7 @@ from kafkaval.config import Settings
 from kafkaval.environment import run_environment
 from kafkaval.errors import UsageError
 from kafkaval.records import iso, merge_scenario, new_run_id, run_header, save_run_record, utc_now
-from stack import probes
+from kafkaval.waiting import wait_until
 
 MUTATIONS = ("delete-offsets", "drop-slot")
 # Time a change may take from commit to an acked event before its offset can
@@ -139,7 +139,7 @@ def _kill_and_restart(worker: Target, cfg: CdcConfig) -> dict[str, Any]:
     finally:
         worker.start()  # at once, also when the kill failed or Ctrl-C came in between
     try:
-        if not probes.wait_until(client.reachable, pipeline.CONNECT_START_TIMEOUT, 0.5):
+        if not wait_until(client.reachable, pipeline.CONNECT_START_TIMEOUT, 0.5):
             raise CdcError(
                 f"Connect worker {worker.name} did not come back after the kill; "
                 f"{_log_hint(worker)}"
@@ -194,7 +194,7 @@ def _mutate(cfg: CdcConfig, mutation: str) -> dict[str, float]:
         if mutation == "delete-offsets":
             client.delete_offsets(cfg.connector_name)
         else:
-            if not probes.wait_until(lambda: not postgres.slot_state(cfg)[1], 30.0, 0.5):
+            if not wait_until(lambda: not postgres.slot_state(cfg)[1], 30.0, 0.5):
                 raise CdcError(f"replication slot {cfg.slot_name} still active after stop")
             postgres.drop_slot(cfg)
     finally:

@@ -14,8 +14,6 @@ import time
 from collections import Counter
 from typing import Any
 
-from confluent_kafka.admin import AdminClient
-
 from cdc import connect, pipeline, postgres
 from cdc.config import TABLES, CdcConfig
 from cdc.errors import CdcError
@@ -23,11 +21,12 @@ from cdc.events import ChangeEvent, read_events
 from cdc.metrics import CdcMetrics, serving
 from cdc.progress import progress_line
 from cdc.schema import LOAD_SHARES, TRUNCATE_SQL
+from kafkaval import kafka_admin
 from kafkaval.config import Settings
 from kafkaval.environment import run_environment
-from kafkaval.errors import UsageError
+from kafkaval.errors import KafkavalError, UsageError
 from kafkaval.records import new_run_id, run_header, save_run_record, utc_now
-from stack import probes
+from kafkaval.waiting import wait_until
 
 FULL_ROWS = 895_000
 QUICK_ROWS = 20_000
@@ -68,23 +67,24 @@ def load_rows(cfg: CdcConfig, rows: int) -> dict[str, int]:
 
 
 def delete_topics(settings: Settings, topics: list[str], timeout: float = 30.0) -> None:
-    """Delete the table topics (if present) and wait until they are gone."""
-    admin = AdminClient(probes.quiet(settings.client_config()))
-    present = [t for t in topics if t in admin.list_topics(timeout=10).topics]
-    if not present:
-        return
-    for fut in admin.delete_topics(present, operation_timeout=timeout).values():
-        try:
-            fut.result(timeout=timeout)
-        except Exception as e:  # noqa: BLE001 - gone already is what we want
-            if "UNKNOWN_TOPIC" not in str(e):
-                raise CdcError(f"cannot delete topic: {e}") from e
+    """Delete the table topics (if present) and wait until they are gone.
+
+    Raises:
+        CdcError: the deletion was refused, or the topics still exist after ``timeout`` s.
+    """
+    try:
+        kafka_admin.delete_topics(settings, topics, timeout)
+    except KafkavalError as e:
+        raise CdcError(str(e)) from e
+    admin = kafka_admin.admin_client(settings.client_config())
+    left: list[str] = []
 
     def gone() -> bool:
-        return not set(present) & set(admin.list_topics(timeout=10).topics)
+        left[:] = [t for t in topics if t in admin.list_topics(timeout=10).topics]
+        return not left
 
-    if not probes.wait_until(gone, timeout, 0.5):
-        raise CdcError(f"topics {present} still exist {timeout:.0f} s after deletion")
+    if not wait_until(gone, timeout, 0.5):
+        raise CdcError(f"topics {left} still exist {timeout:.0f} s after deletion")
 
 
 def run_snapshot(

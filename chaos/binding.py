@@ -17,11 +17,10 @@ import dataclasses
 from pathlib import Path
 
 from confluent_kafka import KafkaException
-from confluent_kafka.admin import AdminClient
 
 from chaos.errors import ChaosError, TargetNotAllowed
 from chaos.targets import Target
-from stack.probes import quiet
+from kafkaval.kafka_admin import admin_client
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,7 +49,7 @@ def cluster_identity(client_config: dict[str, str], timeout: float = 10.0) -> Cl
     """
     bootstrap = client_config.get("bootstrap.servers", "")
     try:
-        md = AdminClient(quiet(client_config)).list_topics(timeout=timeout)
+        md = admin_client(client_config).list_topics(timeout=timeout)
     except KafkaException as e:
         raise ChaosError(
             f"the cluster under test ({bootstrap}) did not answer a metadata request: {e}; "

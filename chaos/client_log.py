@@ -3,7 +3,7 @@
 The verifiable producer (in process) and the verifiable consumers (their own
 processes) send librdkafka's log to a logger of their own; its WARNING-or-worse
 lines are kept, a bounded number of them, so that a scenario whose client
-stopped can say which client bug it was (see chaos.scenarios).
+stopped can say which client bug it was (see chaos.bounds).
 """
 
 from __future__ import annotations

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import functools
 import json
-import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -30,6 +29,7 @@ from chaos.targets import Target
 from kafkaval.config import Settings
 from kafkaval.docker_engine import ENGINE_ERRORS
 from kafkaval.files import write_atomic
+from kafkaval.waiting import wait_until
 
 # Network modes without a user-defined network to cut (nothing to disconnect).
 _UNPARTITIONABLE = ("host", "none")
@@ -79,11 +79,8 @@ class DockerTarget(Target):
             raise ChaosError(f"cannot {action} container {self.name}: {e}") from e
 
     def _wait(self, condition: Callable[[], bool], timeout: float, what: str) -> None:
-        deadline = time.monotonic() + timeout
-        while not condition():
-            if time.monotonic() > deadline:
-                raise ChaosError(f"container {self.name} did not {what} within {timeout:.0f} s")
-            time.sleep(0.1)
+        if not wait_until(condition, timeout, 0.1):
+            raise ChaosError(f"container {self.name} did not {what} within {timeout:.0f} s")
 
     # -- faults -------------------------------------------------------------
     def kill(self) -> None:

@@ -32,12 +32,12 @@ from datetime import datetime
 from typing import Any
 
 from confluent_kafka import ConsumerGroupState, KafkaException
-from confluent_kafka.admin import AdminClient
 
 from chaos.errors import ChaosError
 from kafkaval.errors import KafkavalError
+from kafkaval.kafka_admin import admin_client
 from kafkaval.records import iso, utc_now
-from stack.probes import quiet, wait_until
+from kafkaval.waiting import wait_until
 
 NO_EFFECT = "fault had no effect on the cluster under test"
 POLL_SECONDS = 0.5
@@ -137,7 +137,7 @@ class BrokerEffect(EffectWatch):
         client_config: client settings of the cluster under test.
         topic: the scenario's topic (its leaders and ISRs are compared).
         node_id: the broker the fault acts on.
-        connect: makes an admin client for a client config (default: AdminClient).
+        connect: makes an admin client for a client config (default: admin_client).
     """
 
     def __init__(
@@ -149,7 +149,7 @@ class BrokerEffect(EffectWatch):
         **kw: Any,
     ) -> None:
         super().__init__(**kw)
-        self.connect = connect or (lambda config: AdminClient(quiet(config)))
+        self.connect = connect or admin_client
         self.client_config = client_config
         self.others = client_config  # bootstrap from the other brokers, once known
         self.topic = topic
@@ -226,7 +226,7 @@ class GroupRebalance(EffectWatch):
         **kw: Any,
     ) -> None:
         super().__init__(**kw)
-        self.admin = admin if admin is not None else AdminClient(quiet(client_config))
+        self.admin = admin if admin is not None else admin_client(client_config)
         self.group = group
         self.settle = settle
         self.members: frozenset[str] = frozenset()

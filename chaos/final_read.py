@@ -21,7 +21,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaExcepti
 
 from chaos.errors import ChaosError
 from chaos.ledger import DeliveryLog
-from stack.probes import quiet
+from kafkaval.kafka_client import quiet
 
 
 def read_log(

@@ -18,14 +18,13 @@ import functools
 from collections.abc import Callable, Mapping
 
 from confluent_kafka import KafkaException
-from confluent_kafka.admin import AdminClient
 
 from chaos.binding import read_meta_properties
 from chaos.errors import ChaosError, TargetNotAllowed
 from chaos.targets import ProcessTarget, Target
 from kafkaval.config import Settings
+from kafkaval.kafka_admin import admin_client
 from stack import kafka
-from stack.probes import quiet
 from stack.processes import load_managed
 
 
@@ -37,7 +36,7 @@ def chaos_pid_dir(settings: Settings):  # noqa: ANN201 - a Path
 def broker_listed(client_config: dict[str, str], node_id: int, timeout: float = 3.0) -> bool:
     """True if the cluster's metadata lists broker ``node_id`` (it is registered and serving)."""
     try:
-        md = AdminClient(quiet(client_config)).list_topics(timeout=timeout)
+        md = admin_client(client_config).list_topics(timeout=timeout)
     except KafkaException:
         return False
     return node_id in md.brokers

@@ -1,4 +1,4 @@
-"""The delivery scenarios: produce and consume through faults, then check every message.
+"""Running a delivery scenario: produce and consume through faults, then check every message.
 
 Every scenario runs the same skeleton on one cluster shape:
 
@@ -13,40 +13,27 @@ Every scenario runs the same skeleton on one cluster shape:
 6. the final read and the checker; each count is compared with the
    scenario's bound for this shape.
 
-The bounds (`bounds_for`) are the written expectation: 0 acked lost, 0
-failed-but-visible, 0 log duplicates and 0 reorders (idempotent producer),
-0 inconsistent offsets, foreign or removed records; per group 0 missing,
-unseen, inconsistent offsets, non-monotonic polls, poll skips and unreadable
-ledger lines (chaos.checker defines each class), and redeliveries per group
-as derived from the run in chaos.redelivery (0 for a group no fault hits).
+This module only runs: the scenarios themselves are chaos.catalog, the
+bounds and the judge chaos.bounds.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
-import json
-import sys
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaException, TopicPartition
-from confluent_kafka.admin import AdminClient, NewTopic
-
-from chaos.binding import BrokerIdentity, ClusterIdentity, bind, cluster_identity
-from chaos.checker import (
-    GROUP_ANOMALIES,
-    LOG_ANOMALIES,
-    CheckResult,
-    check,
-    group_bound,
-    samples,
-)
-from chaos.client_log import known_cause
-from chaos.errors import ChaosError, TargetNotAllowed
+from chaos.binding import ClusterIdentity, cluster_identity
+from chaos.bounds import bounds_for, consumer_stalls, judge, producer_stall
+from chaos.broker_target import broker_to_fault
+from chaos.catalog import PARTITIONS, Fault, Scenario, topic_layout
+from chaos.checker import GROUP_ANOMALIES, LOG_ANOMALIES, CheckResult, check
+from chaos.consumer_processes import consumer_process, wait_committed, warnings_file
+from chaos.errors import ChaosError
 from chaos.evidence import (
     NO_EFFECT,
     BrokerEffect,
@@ -61,66 +48,19 @@ from chaos.final_read import read_log
 from chaos.ledger import DeliveryLog
 from chaos.metrics import DeliveryMetrics
 from chaos.redelivery import redelivery_bounds
-from chaos.safety import chaos_pid_dir, local_targets, require_running, resolve_target
-from chaos.targets import ProcessTarget, Target
-from chaos.verifiable_consumer import DEFAULT_BATCH, SECRET_PROPS_ENV
+from chaos.safety import local_targets, require_running
+from chaos.targets import ProcessTarget
+from chaos.verifiable_consumer import DEFAULT_BATCH
 from chaos.verifiable_producer import VerifiableProducer
+from kafkaval import kafka_admin
 from kafkaval.config import Settings
+from kafkaval.errors import KafkavalError
 from kafkaval.records import iso, utc_now
-from kafkaval.redact import is_secret
-from stack.probes import quiet, wait_until
 from stack.processes import ManagedProcess
 
-SHAPES = ("single", "3-broker")
-PARTITIONS = 3
 # How long a fault waits for every group to consume (after a broker restart a
 # consumer reconnects with backoff); past it the fault runs and is judged "not live".
 LIVE_TIMEOUT = 30.0
-
-
-@dataclasses.dataclass(frozen=True)
-class Fault:
-    kind: str  # a chaos.faults kind
-    role: str  # "broker" (the chosen broker) or "consumer:<group>"
-
-
-@dataclasses.dataclass(frozen=True)
-class Scenario:
-    name: str
-    description: str
-    groups: tuple[str, ...]
-    faults: tuple[Fault, ...]
-
-
-SCENARIOS: dict[str, Scenario] = {
-    s.name: s
-    for s in (
-        Scenario(
-            "broker-restart",
-            "graceful restart, then kill -9, of a broker while producing and consuming",
-            ("g1",),
-            (Fault("restart", "broker"), Fault("kill", "broker")),
-        ),
-        Scenario(
-            "consumer-restart",
-            "kill -9, then gracefully restart, the only consumer of a group mid-stream",
-            ("g1",),
-            (Fault("kill", "consumer:g1"), Fault("restart", "consumer:g1")),
-        ),
-        Scenario(
-            "network-partition",
-            "cut one broker off the network (both ways) for a bounded time, then heal",
-            ("g1",),
-            (Fault("partition", "broker"),),
-        ),
-        Scenario(
-            "multiple-consumer-groups",
-            "three groups read the same topic; one is killed -9 mid-way and resumes",
-            ("g1", "g2", "g3"),
-            (Fault("kill", "consumer:g2"),),
-        ),
-    )
-}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -156,70 +96,6 @@ def fault_seconds(fault: Fault, timing: Timing) -> float:
     return timing.partition if fault.kind in ("partition", "pause") else timing.down
 
 
-# The verdict rests on the acked messages: every acked one must be read back.
-# With message.timeout.ms (60 s) longer than any fault, nearly every send is
-# acked; failed and indeterminate sends are counted and checked separately.
-# This floor only refuses a run that acked so little (the cluster unavailable
-# most of the time) that "nothing acked was lost" would rest on a fraction of
-# what was sent.
-MIN_ACKED_FRACTION = 0.5
-MIN_ACKED_WHY = (
-    "a floor, not a target: with message.timeout.ms 60 s longer than any fault every "
-    "send should be acked; below half acked the cluster was unavailable most of the "
-    "run and 'no acked message lost' would rest on a fraction of what was sent"
-)
-
-
-def bounds_for(scenario: Scenario, redeliveries: Mapping[str, int]) -> dict[str, Any]:
-    """The written expectation of ``scenario``: the maximum of each count.
-
-    The same on both shapes (idempotence is on for both), and never relaxed
-    for the unsafe setups of the self-tests: those must fail these bounds.
-    ``redeliveries``: each group's bound, derived from the run (chaos.redelivery).
-    """
-    return {
-        "lost": 0,
-        "failed_visible": 0,
-        "log_duplicates": 0,  # enable.idempotence=true on both shapes
-        "reordered": 0,  # idempotence keeps order per partition across retries
-        "inconsistent_offsets": 0,
-        "foreign": 0,  # the scenario's topic is its own: anything else is a stray writer
-        "removed": 0,  # a record the final read cannot see proves nothing either way
-        **{f"{name}_per_group": 0 for name in GROUP_ANOMALIES},
-        "redeliveries_per_group": {g: redeliveries.get(g, 0) for g in scenario.groups},
-        "faults_rolled_back": True,
-        "min_acked_fraction": MIN_ACKED_FRACTION,
-        "why": {"min_acked_fraction": MIN_ACKED_WHY},
-    }
-
-
-def judge(result: CheckResult, bounds: dict[str, Any], faults_ok: bool) -> list[str]:
-    """Every bound ``result`` exceeds, one line each; empty means passed."""
-    failures = []
-
-    def over(prefix: str, r: Any, name: str, bound: int) -> None:
-        # A bound that is not stated is 0: an unstated anomaly class never passes.
-        value = getattr(r, name)
-        if value > bound:
-            example = ", ".join(samples(r, name))
-            line = f"{prefix}{name} {value} > {bound}"
-            failures.append(f"{line} ({example})" if example else line)
-
-    for name in LOG_ANOMALIES:
-        over("", result, name, bounds.get(name, 0))
-    if result.log_start_offsets:  # whatever was there, the final read could not check it
-        starts = ", ".join(f"partition {p}: {o}" for p, o in result.log_start_offsets.items())
-        failures.append(f"records removed before the final read (log start offsets {starts})")
-    for group, g in result.groups.items():
-        for name in (*GROUP_ANOMALIES, "redeliveries"):
-            over(f"group {group} ", g, name, group_bound(bounds, name, group) or 0)
-    if result.sent == 0 or result.acked < bounds["min_acked_fraction"] * result.sent:
-        failures.append(f"acked {result.acked} of {result.sent} sent")
-    if not faults_ok:
-        failures.append("a fault was not rolled back (results not trusted)")
-    return failures
-
-
 def producer_config(settings: Settings, shape: str, unsafe: Unsafe) -> dict[str, str]:
     return {
         **settings.client_config("producer"),
@@ -233,64 +109,24 @@ def producer_config(settings: Settings, shape: str, unsafe: Unsafe) -> dict[str,
     }
 
 
-def create_topic(settings: Settings, topic: str, shape: str) -> None:
+def _create_topic(settings: Settings, topic: str, shape: str) -> None:
     """Create the scenario's fresh topic.
 
     Raises:
         ChaosError: creation failed.
     """
-    rf = 3 if shape == "3-broker" else 1
-    config = {"min.insync.replicas": "2"} if rf == 3 else {}
-    admin = AdminClient(quiet(settings.client_config()))
-    futures = admin.create_topics(
-        [NewTopic(topic, num_partitions=PARTITIONS, replication_factor=rf, config=config)],
-        operation_timeout=30,
-        request_timeout=30,
-    )
+    rf, config = topic_layout(shape)
     try:
-        futures[topic].result(timeout=40)
-    except KafkaException as e:
-        raise ChaosError(f"cannot create topic {topic}: {e}") from e
+        kafka_admin.create_topics(settings, [topic], PARTITIONS, rf, config, timeout=30.0)
+    except KafkavalError as e:
+        raise ChaosError(str(e)) from e
 
 
-def delete_topic(settings: Settings, topic: str) -> None:
-    # Best effort: a leftover test topic only costs disk.
-    admin = AdminClient(quiet(settings.client_config()))
+def _delete_topic(settings: Settings, topic: str) -> None:
     try:
-        admin.delete_topics([topic], operation_timeout=10)[topic].result(timeout=15)
-    except KafkaException:
-        pass
-
-
-def partition_leader(settings: Settings, topic: str, partition: int = 0) -> int | None:
-    try:
-        md = AdminClient(quiet(settings.client_config())).list_topics(topic, timeout=10)
-    except KafkaException:
-        return None
-    t = md.topics.get(topic)
-    if t is None or partition not in t.partitions:
-        return None
-    return t.partitions[partition].leader
-
-
-def end_offsets(settings: Settings, topic: str) -> dict[int, int]:
-    consumer = Consumer(quiet({**settings.client_config(), "group.id": "kafkaval-ends"}))
-    try:
-        return {
-            p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
-            for p in range(PARTITIONS)
-        }
-    finally:
-        consumer.close()
-
-
-def committed(settings: Settings, group: str, topic: str) -> dict[int, int]:
-    consumer = Consumer(quiet({**settings.client_config(), "group.id": group}))
-    try:
-        parts = consumer.committed([TopicPartition(topic, p) for p in range(PARTITIONS)], 10)
-        return {tp.partition: tp.offset for tp in parts}
-    finally:
-        consumer.close()
+        kafka_admin.delete_topics(settings, [topic], timeout=15.0)
+    except KafkavalError:
+        pass  # best effort: a leftover test topic only costs disk
 
 
 @dataclasses.dataclass
@@ -308,93 +144,6 @@ class ScenarioRun:
     unsafe: Unsafe = dataclasses.field(default_factory=Unsafe)
     say: Callable[[str], None] = print
     work_dir: Path | None = None
-
-
-def _consumer_process(run: ScenarioRun, topic: str, group: str, out: Path) -> ManagedProcess:
-    argv = [
-        sys.executable, "-m", "chaos.verifiable_consumer",
-        "--bootstrap", run.settings.bootstrap_servers,
-        "--group", _group_id(run, group),
-        "--topic", topic, "--out", str(out),
-        "--client-warnings", str(_warnings_file(out)),
-        "--max-seconds", str(run.timing.max_seconds + run.timing.settle + 60),
-    ]  # fmt: skip
-    if run.unsafe.consumer_skip_every:
-        argv += ["--skip-every", str(run.unsafe.consumer_skip_every)]
-    if run.unsafe.consumer_seek_past:
-        argv += ["--seek-past", str(run.unsafe.consumer_seek_past)]
-    props = {**run.settings.kafka, **run.settings.consumer}
-    for key, value in props.items():
-        if not is_secret(key):
-            argv += ["--prop", f"{key}={value}"]
-    secrets = {k: v for k, v in props.items() if is_secret(k)}
-    logs = run.settings.path("state_dir") / "logs"
-    return ManagedProcess(
-        name=f"consumer-{run.key}-{group}",
-        argv=argv,
-        log=logs / f"consumer-{run.key}-{group}.log",
-        pid_dir=chaos_pid_dir(run.settings),
-        cwd=str(Path(__file__).resolve().parents[1]),
-        env={"PYTHONPATH": str(Path(__file__).resolve().parents[1])},
-        secret_env={SECRET_PROPS_ENV: json.dumps(secrets)} if secrets else {},
-        die_with_parent=True,  # a killed runner leaves no consumer behind
-    )
-
-
-def _warnings_file(deliveries: Path) -> Path:
-    return deliveries.with_suffix(".client-warnings")
-
-
-def _broker_target(
-    run: ScenarioRun, topic: str, local: dict[str, Target], cluster: ClusterIdentity
-) -> tuple[Target, BrokerIdentity]:
-    """The broker to fault and its identity, bound to the cluster under test.
-
-    ``--target`` names it; otherwise it is the leader of partition 0: the
-    local stack's broker of that node id, else (compose) the allowed
-    container of it, whichever belongs to the cluster under test.
-
-    Raises:
-        TargetNotAllowed: not allowed, or not a broker of the cluster under test.
-        ChaosError: allowed but not found, not running, or partition 0 has no leader.
-    """
-    if run.target_name:
-        target = resolve_target(
-            run.settings, run.target_name, local, container=lambda n: _container(run.settings, n)
-        )
-        require_running(target)
-        return target, bind(target, cluster)
-    leaders: list[int] = []
-
-    def led() -> bool:
-        leader = partition_leader(run.settings, topic)
-        if leader is not None and leader >= 0:
-            leaders.append(leader)
-        return bool(leaders)
-
-    if not wait_until(led, 30.0, 0.5):
-        raise ChaosError(f"[{run.key}] partition 0 of {topic} has no leader for 30 s: no fault")
-    leader = leaders[-1]
-    candidates: list[Callable[[], Target]] = []
-    if f"broker-{leader}" in local:
-        candidates.append(lambda: local[f"broker-{leader}"])
-    if run.settings.chaos_targets:
-        # Kafka in containers (compose): the allowed container of that node id.
-        from chaos.docker_backend import broker_container
-
-        candidates.append(lambda: broker_container(run.settings, leader))
-    if not candidates:
-        resolve_target(run.settings, f"broker-{leader}", local)  # raises: not allowed
-    refusal: TargetNotAllowed | None = None
-    for candidate in candidates:
-        target = candidate()
-        require_running(target)
-        try:
-            return target, bind(target, cluster, node_id=leader)
-        except TargetNotAllowed as e:
-            refusal = refusal or e
-    assert refusal is not None
-    raise refusal
 
 
 def _run_faults(
@@ -420,7 +169,9 @@ def _run_faults(
         meter.wait_consuming(since, LIVE_TIMEOUT, run.stop.is_set)
         probe: EffectWatch
         if fault.role == "broker":
-            target, identity = _broker_target(run, topic, local, cluster)
+            target, identity = broker_to_fault(
+                run.settings, run.target_name, topic, local, cluster, run.key
+            )
             probe = BrokerEffect(client, topic, identity.node_id)
         else:
             group = fault.role.split(":", 1)[1]
@@ -458,12 +209,6 @@ def _group_id(run: ScenarioRun, group: str) -> str:
     return f"kafkaval-{run.run_id}-{run.key}-{group}"
 
 
-def _container(settings: Settings, name: str) -> Target:
-    from chaos.docker_backend import docker_target  # the engine only where it is used
-
-    return docker_target(settings, name)
-
-
 def run_scenario(scenario: Scenario, run: ScenarioRun) -> dict[str, Any]:
     """Run ``scenario`` once on ``run.shape``; return its result entry for the record.
 
@@ -478,8 +223,10 @@ def run_scenario(scenario: Scenario, run: ScenarioRun) -> dict[str, Any]:
     started_wall = utc_now()  # the scenario's own report window starts here
     cluster = cluster_identity(run.settings.client_config())
     if run.target_name:  # an explicit target is refused before anything starts
-        _broker_target(run, topic, local_targets(run.settings), cluster)
-    create_topic(run.settings, topic, run.shape)
+        broker_to_fault(
+            run.settings, run.target_name, topic, local_targets(run.settings), cluster, run.key
+        )
+    _create_topic(run.settings, topic, run.shape)
     consumers: dict[str, ManagedProcess] = {}
     outs: dict[str, Path] = {}
     faults = FaultRunner(
@@ -498,7 +245,16 @@ def run_scenario(scenario: Scenario, run: ScenarioRun) -> dict[str, Any]:
     try:
         for group in scenario.groups:
             outs[group] = work / f"{run.key}-{group}.deliveries"
-            consumers[group] = _consumer_process(run, topic, group, outs[group])
+            consumers[group] = consumer_process(
+                run.settings,
+                f"consumer-{run.key}-{group}",
+                _group_id(run, group),
+                topic,
+                outs[group],
+                run.timing.max_seconds + run.timing.settle + 60,
+                run.unsafe.consumer_skip_every,
+                run.unsafe.consumer_seek_past,
+            )
             consumers[group].start()
         max_messages = int(run.timing.rate * run.timing.max_seconds)
         thread = producer.run_in_thread(run.timing.rate, max_messages, run.timing.max_seconds)
@@ -517,7 +273,8 @@ def run_scenario(scenario: Scenario, run: ScenarioRun) -> dict[str, Any]:
             raise ChaosError(f"[{run.key}] the producer did not finish within 120 s of stopping")
         if producer.error is not None:
             raise ChaosError(f"[{run.key}] producer failed: {producer.error}") from producer.error
-        settled = _wait_groups(run, topic, scenario.groups)
+        group_ids = [_group_id(run, g) for g in scenario.groups]
+        settled = wait_committed(run.settings, topic, group_ids, run.timing.settle, run.stop)
     finally:
         producer.stop()
         progress_stop.set()
@@ -531,7 +288,7 @@ def run_scenario(scenario: Scenario, run: ScenarioRun) -> dict[str, Any]:
         if path.exists():
             deliveries.extend_from_file(str(path))
         groups[group] = deliveries
-        warnings_path = _warnings_file(path)
+        warnings_path = warnings_file(path)
         if warnings_path.exists():
             consumer_warnings[group] = warnings_path.read_text(errors="replace").splitlines()
     result = check({producer.ledger.producer_id: producer.ledger}, log, groups)
@@ -557,7 +314,7 @@ def run_scenario(scenario: Scenario, run: ScenarioRun) -> dict[str, Any]:
     if not settled:
         failures.append("a consumer group did not commit the end of the log in time")
     _publish(run, result, not failures)
-    delete_topic(run.settings, topic)
+    _delete_topic(run.settings, topic)
     entry = {
         "passed": not failures,
         "cluster": run.shape,
@@ -580,63 +337,6 @@ def run_scenario(scenario: Scenario, run: ScenarioRun) -> dict[str, Any]:
     return entry
 
 
-def producer_stall(producer: VerifiableProducer, faults_undone_at: float, r: CheckResult) -> str:
-    """Why the run proves nothing, when the producer client itself stopped.
-
-    A stall is: sends after the faults were undone, and not one ack since,
-    while the broker answered (the final read of the log succeeded). That is
-    the client's doing, not the broker's, and the message says so instead of a
-    bare "acked N of M". Empty when there was no stall.
-    """
-    last = producer.last_ack_at
-    if r.acked >= r.sent or (last is not None and last >= faults_undone_at):
-        return ""
-    return _stall(
-        f"producer client stalled: no ack after the faults were undone, {r.sent - r.acked} "
-        "sends without one",
-        known_cause(producer.client_warnings, "client_warnings"),
-    )
-
-
-def consumer_stalls(
-    r: CheckResult,
-    deliveries: dict[str, Path],
-    faults_undone_wall: float,
-    warnings: dict[str, list[str]],
-) -> list[str]:
-    """The groups whose consumer client stopped: the consumer side of producer_stall.
-
-    A stall is: messages missing for the group, and not one delivery recorded
-    since the faults were undone (the deliveries file was last written
-    before), while the broker answered the final read. One message per such
-    group; none when there was no stall.
-    """
-    out = []
-    for group, g in r.groups.items():
-        path = deliveries.get(group)
-        if g.missing == 0 or path is None:
-            continue
-        last_write = path.stat().st_mtime if path.exists() else None
-        if last_write is not None and last_write >= faults_undone_wall:
-            continue  # it delivered after the undo: judged as a delivery failure
-        out.append(
-            _stall(
-                f"consumer client stalled: group {group} recorded no delivery after the "
-                f"faults were undone, {g.missing} missing",
-                known_cause(warnings.get(group, []), f"consumer_warnings[{group!r}]"),
-            )
-        )
-    return out
-
-
-def _stall(what: str, why: str) -> str:
-    """One failure line for a client stall: what stopped, then why it proves nothing."""
-    return (
-        f"{what}, while the broker served the final read; {why}. "
-        "The run proves nothing about the broker"
-    )
-
-
 def _publish(run: ScenarioRun, r: CheckResult, passed: bool) -> None:
     for name in LOG_ANOMALIES:
         run.metrics.inc(run.key, run.shape, name, getattr(r, name))
@@ -645,24 +345,6 @@ def _publish(run: ScenarioRun, r: CheckResult, passed: bool) -> None:
         for name in ("delivered", "redeliveries", *GROUP_ANOMALIES):
             run.metrics.inc_group(run.key, run.shape, group, name, getattr(g, name))
     run.metrics.passed(run.key, run.shape, passed)
-
-
-def _wait_groups(run: ScenarioRun, topic: str, groups: tuple[str, ...]) -> bool:
-    """Wait (bounded) until every group committed the end of every partition."""
-    ends = end_offsets(run.settings, topic)
-    deadline = time.monotonic() + run.timing.settle
-    pending = set(groups)
-    while pending and time.monotonic() < deadline and not run.stop.is_set():
-        for group in list(pending):
-            try:
-                done = committed(run.settings, _group_id(run, group), topic)
-            except KafkaException:
-                continue  # coordinator moving after a fault: ask again
-            if all(done.get(p, -1) >= end for p, end in ends.items() if end > 0):
-                pending.discard(group)
-        if pending:
-            run.stop.wait(0.5)
-    return not pending
 
 
 def _start_progress(run: ScenarioRun, producer: VerifiableProducer, done: threading.Event) -> None:

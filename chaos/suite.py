@@ -19,19 +19,12 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from typing import Any
 
+from chaos.catalog import SCENARIOS, SHAPES
 from chaos.checker import offset_anomalies
 from chaos.errors import ChaosError
 from chaos.metrics import DeliveryMetrics
 from chaos.netpartition import leftover_rules
-from chaos.scenarios import (
-    SCENARIOS,
-    SHAPES,
-    ScenarioRun,
-    Timing,
-    Unsafe,
-    fault_seconds,
-    run_scenario,
-)
+from chaos.scenarios import ScenarioRun, Timing, Unsafe, fault_seconds, run_scenario
 from kafkaval.config import Settings
 from kafkaval.environment import run_environment
 from kafkaval.errors import UsageError

@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from chaos.errors import ChaosError
+from kafkaval.waiting import wait_until
 from stack.probes import port_open
 from stack.processes import ManagedProcess
 
@@ -119,19 +120,18 @@ class Target(abc.ABC):
         fences it, and only then does it register again. Health that flaps
         like that is not yet restored.
         """
-        deadline = clock() + timeout
         healthy_since: float | None = None
-        while True:
+
+        def held() -> bool:
+            nonlocal healthy_since
             now = clock()
-            if self.is_healthy():
-                healthy_since = now if healthy_since is None else healthy_since
-                if now - healthy_since >= stable:
-                    return True
-            else:
+            if not self.is_healthy():
                 healthy_since = None
-            if now >= deadline:
                 return False
-            sleep(0.3)
+            healthy_since = now if healthy_since is None else healthy_since
+            return now - healthy_since >= stable
+
+        return wait_until(held, timeout, 0.3, clock=clock, sleep=sleep)
 
     def broker_identity(self) -> BrokerIdentity | None:
         """The Kafka cluster and node this target is (None: not a broker).

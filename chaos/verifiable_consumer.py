@@ -38,7 +38,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 from chaos.client_log import warnings_logger
 from chaos.ledger import ASSIGN_LINE, TORN_MARK, ledger_key
 from kafkaval.config import parse_props
-from stack.probes import quiet
+from kafkaval.kafka_client import quiet
 
 # A killed member's partitions return after this; the broker's minimum.
 SESSION_TIMEOUT_MS = 6000
@@ -91,7 +91,7 @@ def write_marker(fd: int, data: bytes) -> None:
     """Append a line that is not a delivery, keeping the file's modification time.
 
     The scenario reads that time as "the last delivery recorded" to tell a
-    consumer client that stalled after the faults (chaos.scenarios
+    consumer client that stalled after the faults (chaos.bounds
     consumer_stalls); an assignment or a closed torn line is not a delivery.
     """
     before = os.fstat(fd)

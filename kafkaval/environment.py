@@ -12,9 +12,9 @@ import os
 from typing import Any
 
 from confluent_kafka import KafkaException
-from confluent_kafka.admin import AdminClient
 
 from kafkaval.config import Settings
+from kafkaval.kafka_admin import admin_client
 
 
 def machine() -> dict[str, Any]:
@@ -44,7 +44,6 @@ def run_environment(settings: Settings) -> dict[str, Any]:
     memory_bytes}``."""
     # stack builds on kafkaval: imported here, not at module level.
     from stack import local
-    from stack.probes import quiet
 
     is_local = local.is_local_kafka(settings) and bool(local.running(settings))
     env: dict[str, Any] = {
@@ -57,7 +56,7 @@ def run_environment(settings: Settings) -> dict[str, Any]:
         **machine(),
     }
     try:
-        admin = AdminClient(quiet(settings.client_config()))
+        admin = admin_client(settings.client_config())
         env["brokers"] = len(admin.list_topics(timeout=5).brokers)
     except KafkaException:
         env["brokers"] = None  # unreachable now; the suites' own checks say why

@@ -14,6 +14,17 @@ from kafkaval.config import Settings
 from kafkaval.errors import KafkavalError
 from kafkaval.redact import redact_text, secret_values
 
+# Clients that expect "connection refused" (a broker starting, a fault under
+# way) would print each one to stderr; a silent logger keeps the terminal readable.
+_SILENT = logging.getLogger("kafkaval.probes")
+_SILENT.addHandler(logging.NullHandler())
+_SILENT.propagate = False
+
+
+def quiet(client_config: Mapping[str, Any]) -> dict[str, Any]:
+    """``client_config`` with librdkafka's log lines sent to a silent logger."""
+    return {**client_config, "logger": _SILENT}
+
 
 def close_producer(client: Any) -> None:
     """Destroy a producer now, without waiting for what it still holds.

@@ -18,6 +18,7 @@ from pathlib import Path
 from kafkaval.config import Settings
 from kafkaval.errors import KafkavalError, UsageError
 from kafkaval.files import write_atomic
+from kafkaval.waiting import wait_until
 from stack import jmx, kafka, probes, security
 from stack.jars import ensure_kafka_jars, require_java
 from stack.processes import ManagedProcess, load_managed
@@ -341,14 +342,14 @@ def _wait_ready(
 
     replication = 3 if local.brokers >= 3 else 1
     client = local.client_config()
-    if not probes.wait_until(
+    if not wait_until(
         lambda: probes.broker_serving(client, replication), timeout, 0.5, check_alive
     ):
         raise KafkavalError(
             f"Kafka at {local.bootstrap_servers} did not serve within {timeout:.0f} s: "
             f"{_not_ready(local)}; read {local.path('state_dir') / 'logs'}/broker-*.log"
         )
-    if not probes.wait_until(
+    if not wait_until(
         lambda: probes.prometheus_ready(local.prometheus_url),
         PROMETHEUS_START_TIMEOUT,
         0.3,
@@ -359,9 +360,7 @@ def _wait_ready(
             f"{PROMETHEUS_START_TIMEOUT:.0f} s; read {local.path('state_dir')}/logs/prometheus.log"
         )
     port = exporter_port(local)
-    if not probes.wait_until(
-        lambda: probes.port_open(port), EXPORTER_START_TIMEOUT, 0.2, check_alive
-    ):
+    if not wait_until(lambda: probes.port_open(port), EXPORTER_START_TIMEOUT, 0.2, check_alive):
         raise KafkavalError(
             f"the process exporter did not listen on 127.0.0.1:{port} within "
             f"{EXPORTER_START_TIMEOUT:.0f} s; read {local.path('state_dir')}/logs/exporter.log"

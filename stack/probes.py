@@ -6,29 +6,16 @@ answers a metadata request and acknowledges an ``acks=all`` produce.
 
 from __future__ import annotations
 
-import logging
 import socket
-import time
-from collections.abc import Callable
 from concurrent.futures import TimeoutError as FutureTimeout
-from typing import Any
 
 import requests
 from confluent_kafka import KafkaError, KafkaException, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from kafkaval.kafka_client import quiet
+
 HEALTH_TOPIC = "__kafkaval_health"
-
-# Probes expect "connection refused" while a broker starts; librdkafka would
-# print each one to stderr. A silent logger keeps the terminal readable.
-_SILENT = logging.getLogger("kafkaval.probes")
-_SILENT.addHandler(logging.NullHandler())
-_SILENT.propagate = False
-
-
-def quiet(client_config: dict[str, str]) -> dict[str, Any]:
-    """``client_config`` with librdkafka's log lines sent to a silent logger."""
-    return {**client_config, "logger": _SILENT}
 
 
 def answers_metadata(client_config: dict[str, str], timeout: float = 2.0) -> bool:
@@ -108,25 +95,3 @@ def prometheus_ready(url: str, timeout: float = 2.0) -> bool:
         return requests.get(f"{url.rstrip('/')}/-/ready", timeout=timeout).status_code == 200
     except requests.RequestException:
         return False
-
-
-def wait_until(
-    condition: Callable[[], bool],
-    timeout: float,
-    interval: float = 0.2,
-    check: Callable[[], None] = lambda: None,
-    clock: Callable[[], float] = time.monotonic,
-) -> bool:
-    """Poll ``condition`` until it is true (True) or ``timeout`` s pass (False).
-
-    ``check`` runs between polls and may raise to give up early (for example
-    when the process being waited for has exited).
-    """
-    deadline = clock() + timeout
-    while True:
-        if condition():
-            return True
-        check()
-        if clock() >= deadline:
-            return False
-        time.sleep(interval)

@@ -13,8 +13,8 @@ from cdc.config import CdcConfig
 from cdc.load import LoadParams, run_cdc_load
 from kafkaval.config import Settings
 from kafkaval.errors import UsageError
+from kafkaval.waiting import wait_until
 from report.prom_client import PromClient
-from stack import probes
 
 pytestmark = [pytest.mark.integration, pytest.mark.cdc]
 
@@ -29,7 +29,7 @@ def test_load_at_rate_arrives_exactly_once_with_latency(
     params = LoadParams(rate=50, duration=6, mix=ChangeMix.parse("40:40:20"), min_rate_fraction=0.8)
     prom = PromClient(stack_settings.prometheus_url)
     seen = 'debezium_metrics_TotalNumberOfEventsSeen{job="kafka-connect",context="streaming"}'
-    assert probes.wait_until(lambda: bool(prom.query(seen)), 60, 0.5), "Debezium not scraped"
+    assert wait_until(lambda: bool(prom.query(seen)), 60, 0.5), "Debezium not scraped"
     seen_before = prom.query(seen)[0].value
     record = run_cdc_load(stack_settings, cdc_config, params)
     r = record["results"]
@@ -56,7 +56,7 @@ def test_load_at_rate_arrives_exactly_once_with_latency(
         got[:] = [x.value for x in prom.query(seen)]
         return bool(got) and got[0] - seen_before >= r["committed"]
 
-    assert probes.wait_until(all_seen, 60, 0.5), (seen_before, got, r["committed"])
+    assert wait_until(all_seen, 60, 0.5), (seen_before, got, r["committed"])
     behind = prom.query(
         'debezium_metrics_MilliSecondsBehindSource{job="kafka-connect",context="streaming"}'
     )

@@ -11,7 +11,7 @@ from cdc import connect, pipeline, postgres
 from cdc.config import CdcConfig
 from cdc.errors import CdcError
 from kafkaval.config import Settings
-from stack.probes import wait_until
+from kafkaval.waiting import wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.cdc]
 

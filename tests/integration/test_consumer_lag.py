@@ -9,9 +9,9 @@ import pytest
 from confluent_kafka import Consumer, Producer
 
 from kafkaval.config import Settings
+from kafkaval.waiting import wait_until
 from loadgen.topics import create_topics
 from report.prom_client import PromClient
-from stack import probes
 
 pytestmark = pytest.mark.integration
 
@@ -62,14 +62,14 @@ def test_lag_rises_when_the_consumer_stops_and_falls_when_it_resumes(
     _produce(stack_settings, topic, 100)
     consumer = _consume_all(stack_settings, topic, group, 100)
     try:
-        assert probes.wait_until(lambda: lag_is(0), 60, 0.5), f"caught up: {expr} = {seen}"
+        assert wait_until(lambda: lag_is(0), 60, 0.5), f"caught up: {expr} = {seen}"
     finally:
         consumer.close()  # the consumer stops; producers go on
     _produce(stack_settings, topic, 250)
-    assert probes.wait_until(lambda: lag_is(250), 60, 0.5), f"stopped: {expr} = {seen}"
+    assert wait_until(lambda: lag_is(250), 60, 0.5), f"stopped: {expr} = {seen}"
     consumer = _consume_all(stack_settings, topic, group, 250)  # it resumes
     try:
-        assert probes.wait_until(lambda: lag_is(0), 60, 0.5), f"resumed: {expr} = {seen}"
+        assert wait_until(lambda: lag_is(0), 60, 0.5), f"resumed: {expr} = {seen}"
     finally:
         consumer.close()
     # The end offset is the partition's, the same for every group.

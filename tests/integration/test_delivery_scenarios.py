@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from chaos.catalog import SCENARIOS
 from chaos.netpartition import leftover_rules
-from chaos.scenarios import SCENARIOS
 from chaos.suite import run_suite
 from kafkaval.config import Settings, load_settings
 from stack import local

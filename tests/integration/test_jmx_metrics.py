@@ -9,9 +9,10 @@ import pytest
 from confluent_kafka import Producer
 
 from kafkaval.config import Settings
+from kafkaval.waiting import wait_until
 from loadgen.topics import create_topics
 from report.prom_client import PromClient
-from stack import local, probes
+from stack import local
 from stack.processes import find_managed
 
 pytestmark = pytest.mark.integration
@@ -30,7 +31,7 @@ def _wait_value(prom: PromClient, expr: str, ok, timeout: float, what: str) -> f
         got[:] = _values(prom, expr)
         return len(got) == 1 and ok(got[0])
 
-    assert probes.wait_until(check, timeout, 0.5), f"{what}: {expr} gave {got} after {timeout}s"
+    assert wait_until(check, timeout, 0.5), f"{what}: {expr} gave {got} after {timeout}s"
     return got[0]
 
 

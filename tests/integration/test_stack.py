@@ -19,6 +19,7 @@ from prometheus_client import CollectorRegistry, Counter, start_http_server
 from kafkaval.config import Settings
 from kafkaval.errors import KafkavalError, UsageError
 from kafkaval.targets import scrape_target
+from kafkaval.waiting import wait_until
 from loadgen.topics import create_topics
 from stack import local, probes
 from stack.processes import find_managed, load_managed
@@ -27,7 +28,7 @@ pytestmark = pytest.mark.integration
 
 
 def _wait(cond, timeout: float, what: str) -> None:  # noqa: ANN001
-    assert probes.wait_until(cond, timeout, 0.25), f"timed out after {timeout}s waiting for {what}"
+    assert wait_until(cond, timeout, 0.25), f"timed out after {timeout}s waiting for {what}"
 
 
 def _create_topic(settings: Settings, name: str, rf: int, partitions: int = 3) -> None:

@@ -7,11 +7,13 @@ from collections.abc import Sequence
 
 import pytest
 
+from chaos.bounds import bounds_for, judge
+from chaos.catalog import SCENARIOS
+from chaos.checker import CheckResult
 from chaos.errors import ChaosError, TargetNotAllowed
 from chaos.metrics import DeliveryMetrics
 from chaos.netpartition import ProcessPartitioner
 from chaos.safety import allowed_by_config, resolve_target
-from chaos.scenarios import SCENARIOS, CheckResult, bounds_for, judge
 from kafkaval.cli import main
 from kafkaval.config import Settings
 
@@ -161,8 +163,8 @@ def test_target_not_allowed_is_refused_before_anything_starts(
 
 
 def test_a_client_that_gets_no_ack_after_the_faults_is_named_a_stall() -> None:
+    from chaos.bounds import producer_stall
     from chaos.client_log import LEADER_LOST_SIGNATURE
-    from chaos.scenarios import producer_stall
     from chaos.verifiable_producer import VerifiableProducer
 
     made: list[dict] = []
@@ -202,9 +204,9 @@ def test_a_group_that_records_nothing_after_the_faults_is_named_a_consumer_stall
     import os
     import time
 
+    from chaos.bounds import consumer_stalls
     from chaos.checker import GroupResult
     from chaos.client_log import LEADER_LOST_SIGNATURE
-    from chaos.scenarios import consumer_stalls
 
     undone = time.time()
     stopped, going, whole = (tmp_path / f"{g}.deliveries" for g in ("g1", "g2", "g3"))

@@ -6,8 +6,9 @@ import dataclasses
 
 import pytest
 
+from chaos.bounds import bounds_for, judge
+from chaos.catalog import SCENARIOS
 from chaos.checker import GROUP_ANOMALIES, LOG_ANOMALIES, CheckResult, GroupResult
-from chaos.scenarios import SCENARIOS, bounds_for, judge
 
 BOUNDS = bounds_for(SCENARIOS["consumer-restart"], {"g1": 400})
 OK = CheckResult(sent=100, acked=100, groups={"g1": GroupResult(delivered=100)})

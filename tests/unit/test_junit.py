@@ -195,7 +195,8 @@ def test_error_case_redacts_the_settings_secrets(tmp_path: Path) -> None:
 def test_delivery_cases_take_the_bounds_the_checker_writes() -> None:
     # bounds_for writes redeliveries_per_group as a mapping group -> bound and a
     # "why" table: the JUnit cases must judge both shapes, not crash on them.
-    from chaos.scenarios import SCENARIOS, bounds_for
+    from chaos.bounds import bounds_for
+    from chaos.catalog import SCENARIOS
 
     scenario = SCENARIOS["consumer-restart"]
     bounds = bounds_for(scenario, {g: 3 for g in scenario.groups})

@@ -133,10 +133,7 @@ def test_cli_error_lines_never_show_the_secret(
 
 
 def test_chaos_consumer_gets_secrets_by_environment_only(tmp_path: Path) -> None:
-    import threading
-
-    from chaos.metrics import DeliveryMetrics
-    from chaos.scenarios import ScenarioRun, Timing, _consumer_process
+    from chaos.consumer_processes import consumer_process
     from chaos.verifiable_consumer import SECRET_PROPS_ENV
 
     settings = load_settings(
@@ -147,8 +144,7 @@ def test_chaos_consumer_gets_secrets_by_environment_only(tmp_path: Path) -> None
         },
         config_path=_empty(tmp_path),
     )
-    run = ScenarioRun(settings, "single", "r1", Timing(), DeliveryMetrics(), threading.Event(), "k")
-    proc = _consumer_process(run, "t", "g", tmp_path / "out")
+    proc = consumer_process(settings, "consumer-k-g", "g", "t", tmp_path / "out", 60.0)
     assert SECRET not in " ".join(proc.argv)
     assert "sasl.username=perf" in proc.argv
     assert json.loads(proc.secret_env[SECRET_PROPS_ENV]) == {"sasl.password": SECRET}

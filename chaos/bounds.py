@@ -1,0 +1,144 @@
+"""The verdict of a delivery scenario: the bounds it must stay within, and the judge.
+
+The bounds (`bounds_for`) are the written expectation: 0 acked lost, 0
+failed-but-visible, 0 log duplicates and 0 reorders (idempotent producer),
+0 inconsistent offsets, foreign or removed records; per group 0 missing,
+unseen, inconsistent offsets, non-monotonic polls, poll skips and unreadable
+ledger lines (chaos.checker defines each class), and redeliveries per group
+as derived from the run in chaos.redelivery (0 for a group no fault hits).
+A client that stalled (`producer_stall`, `consumer_stalls`) is a failure of
+its own: the run then proves nothing about the broker.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from chaos.catalog import Scenario
+from chaos.checker import GROUP_ANOMALIES, LOG_ANOMALIES, CheckResult, group_bound, samples
+from chaos.client_log import known_cause
+
+if TYPE_CHECKING:
+    from chaos.verifiable_producer import VerifiableProducer
+
+# The verdict rests on the acked messages: every acked one must be read back.
+# With message.timeout.ms (60 s) longer than any fault, nearly every send is
+# acked; failed and indeterminate sends are counted and checked separately.
+# This floor only refuses a run that acked so little (the cluster unavailable
+# most of the time) that "nothing acked was lost" would rest on a fraction of
+# what was sent.
+MIN_ACKED_FRACTION = 0.5
+MIN_ACKED_WHY = (
+    "a floor, not a target: with message.timeout.ms 60 s longer than any fault every "
+    "send should be acked; below half acked the cluster was unavailable most of the "
+    "run and 'no acked message lost' would rest on a fraction of what was sent"
+)
+
+
+def bounds_for(scenario: Scenario, redeliveries: Mapping[str, int]) -> dict[str, Any]:
+    """The written expectation of ``scenario``: the maximum of each count.
+
+    The same on both shapes (idempotence is on for both), and never relaxed
+    for the unsafe setups of the self-tests: those must fail these bounds.
+    ``redeliveries``: each group's bound, derived from the run (chaos.redelivery).
+    """
+    return {
+        "lost": 0,
+        "failed_visible": 0,
+        "log_duplicates": 0,  # enable.idempotence=true on both shapes
+        "reordered": 0,  # idempotence keeps order per partition across retries
+        "inconsistent_offsets": 0,
+        "foreign": 0,  # the scenario's topic is its own: anything else is a stray writer
+        "removed": 0,  # a record the final read cannot see proves nothing either way
+        **{f"{name}_per_group": 0 for name in GROUP_ANOMALIES},
+        "redeliveries_per_group": {g: redeliveries.get(g, 0) for g in scenario.groups},
+        "faults_rolled_back": True,
+        "min_acked_fraction": MIN_ACKED_FRACTION,
+        "why": {"min_acked_fraction": MIN_ACKED_WHY},
+    }
+
+
+def judge(result: CheckResult, bounds: dict[str, Any], faults_ok: bool) -> list[str]:
+    """Every bound ``result`` exceeds, one line each; empty means passed."""
+    failures = []
+
+    def over(prefix: str, r: Any, name: str, bound: int) -> None:
+        # A bound that is not stated is 0: an unstated anomaly class never passes.
+        value = getattr(r, name)
+        if value > bound:
+            example = ", ".join(samples(r, name))
+            line = f"{prefix}{name} {value} > {bound}"
+            failures.append(f"{line} ({example})" if example else line)
+
+    for name in LOG_ANOMALIES:
+        over("", result, name, bounds.get(name, 0))
+    if result.log_start_offsets:  # whatever was there, the final read could not check it
+        starts = ", ".join(f"partition {p}: {o}" for p, o in result.log_start_offsets.items())
+        failures.append(f"records removed before the final read (log start offsets {starts})")
+    for group, g in result.groups.items():
+        for name in (*GROUP_ANOMALIES, "redeliveries"):
+            over(f"group {group} ", g, name, group_bound(bounds, name, group) or 0)
+    if result.sent == 0 or result.acked < bounds["min_acked_fraction"] * result.sent:
+        failures.append(f"acked {result.acked} of {result.sent} sent")
+    if not faults_ok:
+        failures.append("a fault was not rolled back (results not trusted)")
+    return failures
+
+
+def producer_stall(producer: VerifiableProducer, faults_undone_at: float, r: CheckResult) -> str:
+    """Why the run proves nothing, when the producer client itself stopped.
+
+    A stall is: sends after the faults were undone, and not one ack since,
+    while the broker answered (the final read of the log succeeded). That is
+    the client's doing, not the broker's, and the message says so instead of a
+    bare "acked N of M". Empty when there was no stall.
+    """
+    last = producer.last_ack_at
+    if r.acked >= r.sent or (last is not None and last >= faults_undone_at):
+        return ""
+    return _stall(
+        f"producer client stalled: no ack after the faults were undone, {r.sent - r.acked} "
+        "sends without one",
+        known_cause(producer.client_warnings, "client_warnings"),
+    )
+
+
+def consumer_stalls(
+    r: CheckResult,
+    deliveries: dict[str, Path],
+    faults_undone_wall: float,
+    warnings: dict[str, list[str]],
+) -> list[str]:
+    """The groups whose consumer client stopped: the consumer side of producer_stall.
+
+    A stall is: messages missing for the group, and not one delivery recorded
+    since the faults were undone (the deliveries file was last written
+    before), while the broker answered the final read. One message per such
+    group; none when there was no stall.
+    """
+    out = []
+    for group, g in r.groups.items():
+        path = deliveries.get(group)
+        if g.missing == 0 or path is None:
+            continue
+        last_write = path.stat().st_mtime if path.exists() else None
+        if last_write is not None and last_write >= faults_undone_wall:
+            continue  # it delivered after the undo: judged as a delivery failure
+        out.append(
+            _stall(
+                f"consumer client stalled: group {group} recorded no delivery after the "
+                f"faults were undone, {g.missing} missing",
+                known_cause(warnings.get(group, []), f"consumer_warnings[{group!r}]"),
+            )
+        )
+    return out
+
+
+def _stall(what: str, why: str) -> str:
+    """One failure line for a client stall: what stopped, then why it proves nothing."""
+    return (
+        f"{what}, while the broker served the final read; {why}. "
+        "The run proves nothing about the broker"
+    )
