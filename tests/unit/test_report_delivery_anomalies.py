@@ -8,7 +8,7 @@ from pathlib import Path
 
 from report_fakes import FakeProm, fixture_totals
 
-from report.collect import guarantee_statement
+from report.delivery import guarantee_statement
 from report.queries import QueryRunner
 from report.render import build_delivery
 

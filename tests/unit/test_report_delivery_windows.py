@@ -9,7 +9,7 @@ from pathlib import Path
 
 from report_fakes import FakeProm, fixture_totals
 
-from report.collect import collect_delivery
+from report.delivery import collect_delivery
 from report.queries import QueryRunner
 from report.render import build_delivery
 
