@@ -27,7 +27,7 @@ from chaos.errors import ChaosError, TargetNotAllowed
 from chaos.safety import allowed_by_config
 from chaos.targets import Target
 from kafkaval.config import Settings
-from kafkaval.docker_engine import ENGINE_ERRORS
+from kafkaval.docker_engine import ENGINE_ERRORS, engine_client
 from kafkaval.files import write_atomic
 from kafkaval.waiting import wait_until
 
@@ -222,7 +222,7 @@ class DockerTarget(Target):
 def _engine_client() -> Any:
     """A client of the local Docker engine (DOCKER_HOST honoured)."""
     try:
-        return docker.from_env(version="auto", timeout=30)
+        return engine_client(timeout=30)
     except ENGINE_ERRORS as e:
         raise ChaosError(f"Docker engine unreachable ({e}): is dockerd running?") from e
 

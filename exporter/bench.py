@@ -21,6 +21,7 @@ from typing import Any
 import docker
 import requests
 
+from kafkaval.docker_engine import engine_client
 from kafkaval.errors import KafkavalError
 from kafkaval.files import write_atomic
 
@@ -62,7 +63,7 @@ def run_benchmark(containers: int, scrapes: int, image: str, out: Path) -> dict[
         KafkavalError: no engine, missing image, or the exporter never saw the containers.
     """
     try:
-        client = docker.from_env(version="auto", timeout=30)
+        client = engine_client(timeout=30)
         client.images.get(image)
     except docker.errors.ImageNotFound as e:
         raise KafkavalError(f"image {image} not found: run docker/build-images.sh") from e

@@ -21,7 +21,7 @@ import docker
 from exporter.errors import SourceUnavailable
 from exporter.sample import TargetSample
 from exporter.stats_math import usage_from_stats
-from kafkaval.docker_engine import ENGINE_ERRORS
+from kafkaval.docker_engine import ENGINE_ERRORS, engine_client
 
 # Listing containers and reading their stats: the engine failing, or its socket (OSError).
 _READ_ERRORS: tuple[type[BaseException], ...] = (*ENGINE_ERRORS, OSError)
@@ -38,17 +38,13 @@ ClientFactory = Callable[[], Any]
 def default_client_factory(
     environ: Mapping[str, str] | None = None, workers: int = DEFAULT_WORKERS
 ) -> ClientFactory:
-    """A factory for a docker-py client from DOCKER_HOST & co (default: the local socket).
-
-    The API version is negotiated ("auto") because docker-py's default (1.45)
-    is newer than engine 20.10 speaks (1.41).
-    """
+    """A factory for a docker-py client from DOCKER_HOST & co (default: the local socket),
+    its calls bounded by ``API_TIMEOUT_S`` and its pool sized for ``workers`` threads."""
 
     def make() -> Any:
-        return docker.from_env(
-            environment=dict(os.environ if environ is None else environ),
-            version="auto",
+        return engine_client(
             timeout=API_TIMEOUT_S,
+            environment=os.environ if environ is None else environ,
             max_pool_size=workers,
         )
 

@@ -23,8 +23,8 @@ import re
 from datetime import datetime
 from typing import Any
 
-from report.collect import Collector, QuerySource, Window
 from report.prom_client import PromClient, PrometheusError
+from report.queries import QueryRunner, QuerySource, Window
 
 # broker-1 (local); kafka, <project>_kafka_1, <project>-kafka-2-1 (compose v1/v2);
 # not kafkaval-* (the tools' own containers) nor the startup benchmark's broker.
@@ -50,7 +50,7 @@ def broker_peaks(
     holds no such series (no exporter running; no JMX agent for GC). Best
     effort: an unreachable Prometheus gives Nones and a note, never a failed run.
     """
-    collector = Collector(source or PromClient(prometheus_url), scrape_interval)
+    runner = QueryRunner(source or PromClient(prometheus_url), scrape_interval)
     window = Window(start, end, scrape_interval)
     keys = (
         "broker_cpu_peak_cores",
@@ -60,11 +60,11 @@ def broker_peaks(
         "broker_gc_seconds",
     )
     try:
-        cpu = _brokers(collector, "cpu_peak", window)
-        mem = _brokers(collector, "memory_peak", window)
-        cpu_s = _brokers(collector, "cpu_seconds", window)
-        written = _brokers(collector, "disk_written", window)
-        gc = collector.scalar("broker_gc_seconds", window)
+        cpu = _brokers(runner, "cpu_peak", window)
+        mem = _brokers(runner, "memory_peak", window)
+        cpu_s = _brokers(runner, "cpu_seconds", window)
+        written = _brokers(runner, "disk_written", window)
+        gc = runner.scalar("broker_gc_seconds", window)
     except PrometheusError as e:  # best effort: the load figures stand without it
         return {**dict.fromkeys(keys), "note": str(e)}
     out: dict[str, Any] = {
@@ -79,5 +79,5 @@ def broker_peaks(
     return out
 
 
-def _brokers(collector: Collector, query: str, window: Window) -> dict[str, float]:
-    return {n: v for n, v in collector.by_name(query, window).items() if is_broker(n)}
+def _brokers(runner: QueryRunner, query: str, window: Window) -> dict[str, float]:
+    return {n: v for n, v in runner.by_name(query, window).items() if is_broker(n)}

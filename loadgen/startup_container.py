@@ -24,7 +24,7 @@ from typing import Any
 import docker
 
 from kafkaval.config import Settings
-from kafkaval.docker_engine import ENGINE_ERRORS
+from kafkaval.docker_engine import ENGINE_ERRORS, engine_client
 from kafkaval.errors import KafkavalError
 from loadgen.startup import _FAST_RECONNECT, free_port, time_to_serving
 from stack import probes
@@ -57,7 +57,7 @@ def measure_container_startup(
     """
     image = settings.startup_image
     try:
-        client = client or docker.from_env(version="auto", timeout=60)
+        client = client or engine_client(timeout=60)
         client.images.get(image)
     except docker.errors.ImageNotFound:
         raise KafkavalError(

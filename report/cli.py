@@ -12,8 +12,8 @@ from typing import Any, TextIO
 from kafkaval.config import Settings
 from kafkaval.errors import KafkavalError
 from kafkaval.records import load_run_record, utc_now
-from report.collect import Collector, RecordOnlyCollector, WindowEmpty
 from report.prom_client import PromClient
+from report.queries import QueryRunner, WindowEmpty
 from report.render import BUILDERS, Rendered, write_reports
 from report.trend import collect_trend
 
@@ -74,7 +74,7 @@ def generate(
             (raised after everything else was written).
     """
     source = source or PromClient(settings.prometheus_url)
-    collector = Collector(source, settings.scrape_interval)
+    runner = QueryRunner(source, settings.scrape_interval)
     results = settings.path("results_dir")
     built: list[Rendered] = []
     shortfalls: dict[str, str] = {}
@@ -90,11 +90,11 @@ def generate(
             record = load_run_record(path)
             extra = {"trend": collect_trend(results)} if kind == "performance" else {}
             try:
-                built.append(build(record, collector, now(), charts, env, **extra))
+                built.append(build(record, runner, now(), charts, env, **extra))
                 continue
             except WindowEmpty as e:
                 reason = str(e)
-            only = RecordOnlyCollector(reason, settings.scrape_interval)
+            only = QueryRunner.record_only_runner(reason, settings.scrape_interval)
             built.append(build(record, only, now(), False, env, **extra))
             shortfalls[kind] = f"written from the run record only: {reason}"
         except KafkavalError as e:

@@ -20,7 +20,9 @@ from kafkaval.errors import KafkavalError
 from kafkaval.files import write_atomic
 from kafkaval.records import iso
 from report import charts as charts_mod
-from report.collect import Collector, collect_delivery, collect_performance
+from report.delivery import collect_delivery
+from report.performance import collect_performance
+from report.queries import QueryRunner
 from report.recommendations import recommend
 from report.trend import chart_series
 
@@ -170,7 +172,7 @@ def delivery_images(context: dict[str, Any]) -> dict[str, bytes]:
 
 def build_performance(
     record: dict[str, Any],
-    collector: Collector,
+    runner: QueryRunner,
     now: datetime,
     charts: bool = True,
     fallback_env: dict[str, Any] | None = None,
@@ -185,7 +187,7 @@ def build_performance(
     Raises:
         PrometheusError: unreachable, a query rejected, or no data in the run window.
     """
-    context = collect_performance(record, collector, charts=charts, fallback_env=fallback_env)
+    context = collect_performance(record, runner, charts=charts, fallback_env=fallback_env)
     context["trend"] = trend
     images = performance_images(context) if charts else {}
     return render_performance(context, now, images)
@@ -193,7 +195,7 @@ def build_performance(
 
 def build_delivery(
     record: dict[str, Any],
-    collector: Collector,
+    runner: QueryRunner,
     now: datetime,
     charts: bool = True,
     fallback_env: dict[str, Any] | None = None,
@@ -203,7 +205,7 @@ def build_delivery(
     Raises:
         PrometheusError: unreachable, a query rejected, or no data in the run window.
     """
-    context = collect_delivery(record, collector, charts=charts, fallback_env=fallback_env)
+    context = collect_delivery(record, runner, charts=charts, fallback_env=fallback_env)
     images = delivery_images(context) if charts else {}
     return render_delivery(context, now, images)
 

@@ -14,6 +14,8 @@ from typing import Any
 import docker
 import pytest
 
+from kafkaval.docker_engine import engine_client
+
 BASE_IMAGE = "kafkaval/base:bookworm"
 KAFKA_IMAGE = "kafkaval/kafka:4.3.0"
 PROMETHEUS_IMAGE = "kafkaval/prometheus:local"
@@ -28,7 +30,7 @@ REPO = Path(__file__).resolve().parents[2]
 def engine_or_skip() -> docker.DockerClient:
     """A client for the local engine; skips (with the reason) when none answers."""
     try:
-        client = docker.from_env(version="auto", timeout=60)
+        client = engine_client(timeout=60)
         client.ping()
     except docker.errors.DockerException as e:
         reason = f"no Docker engine reachable ({e}); run scripts/start-dockerd.sh"

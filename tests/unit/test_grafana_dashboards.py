@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import re
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +17,13 @@ DASHBOARD_FILES = sorted((GRAFANA / "dashboards").glob("*.json"))
 
 
 def _generator() -> Any:
-    spec = importlib.util.spec_from_file_location("grafana_generate", GRAFANA / "generate.py")
+    """The grafana/boards package (what grafana/generate.py writes out)."""
+    boards = GRAFANA / "boards"
+    spec = importlib.util.spec_from_file_location(
+        "grafana_boards", boards / "__init__.py", submodule_search_locations=[str(boards)]
+    )
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its modules import each other relatively
     spec.loader.exec_module(module)
     return module
 

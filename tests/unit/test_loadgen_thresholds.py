@@ -145,7 +145,7 @@ def test_abort_watch_stops_once_a_growing_count_passes_its_limit() -> None:
 
 
 def test_report_threshold_rows_show_the_expression() -> None:
-    from report.collect import threshold_rows
+    from report.performance import threshold_rows
 
     rows = threshold_rows(
         {

@@ -9,7 +9,8 @@ from pathlib import Path
 
 from report_fakes import FakeProm, fixture_totals
 
-from report.collect import BROKER_MISSING, Collector, where_time_went
+from report.brokers import BROKER_MISSING, where_time_went
+from report.queries import QueryRunner
 from report.render import build_delivery, build_performance
 
 DATA = Path(__file__).parent / "data" / "report"
@@ -19,7 +20,7 @@ FROZEN = datetime(2026, 12, 1, 12, 0, 0, tzinfo=UTC)
 def _text(prom: FakeProm) -> str:
     record = json.loads((DATA / "latest-performance.json").read_text())
     return build_performance(
-        record, Collector(prom, scrape_interval=2.0), FROZEN, charts=False
+        record, QueryRunner(prom, scrape_interval=2.0), FROZEN, charts=False
     ).text
 
 
@@ -62,7 +63,7 @@ def test_where_the_time_went_without_request_times_says_not_measured() -> None:
 
 def _delivery_text(prom: FakeProm) -> str:
     record = json.loads((DATA / "latest-delivery.json").read_text())
-    return build_delivery(record, Collector(prom, scrape_interval=2.0), FROZEN, charts=False).text
+    return build_delivery(record, QueryRunner(prom, scrape_interval=2.0), FROZEN, charts=False).text
 
 
 def test_delivery_report_shows_what_the_cluster_saw() -> None:

@@ -8,7 +8,8 @@ from pathlib import Path
 
 from report_fakes import FakeProm, fixture_totals
 
-from report.collect import Collector, guarantee_statement
+from report.delivery import guarantee_statement
+from report.queries import QueryRunner
 from report.render import build_delivery
 
 DATA = Path(__file__).parent / "data" / "report"
@@ -25,7 +26,7 @@ def _record_with(**group_counts: int) -> dict:
 
 
 def _text(record: dict) -> str:
-    collector = Collector(FakeProm(fixture_totals()), scrape_interval=2.0)
+    collector = QueryRunner(FakeProm(fixture_totals()), scrape_interval=2.0)
     return build_delivery(record, collector, FROZEN, charts=False).text
 
 

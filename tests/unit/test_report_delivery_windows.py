@@ -9,7 +9,8 @@ from pathlib import Path
 
 from report_fakes import FakeProm, fixture_totals
 
-from report.collect import Collector, collect_delivery
+from report.delivery import collect_delivery
+from report.queries import QueryRunner
 from report.render import build_delivery
 
 DATA = Path(__file__).parent / "data" / "report"
@@ -37,8 +38,8 @@ def _suite() -> dict:
     return record
 
 
-def _collector() -> Collector:
-    return Collector(FakeProm(fixture_totals()), scrape_interval=2.0)
+def _collector() -> QueryRunner:
+    return QueryRunner(FakeProm(fixture_totals()), scrape_interval=2.0)
 
 
 def test_each_scenario_is_reported_over_its_own_window() -> None:

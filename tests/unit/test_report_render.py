@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from report_fakes import FakeProm, fixture_totals
 
-from report.collect import Collector
+from report.queries import QueryRunner
 from report.render import build_delivery, build_performance
 
 DATA = Path(__file__).parent / "data" / "report"
@@ -34,21 +34,21 @@ def _golden(name: str, text: str) -> None:
 
 
 def test_performance_report_matches_golden() -> None:
-    collector = Collector(FakeProm(fixture_totals()), scrape_interval=2.0)
+    collector = QueryRunner(FakeProm(fixture_totals()), scrape_interval=2.0)
     rendered = build_performance(_record("performance"), collector, FROZEN, charts=False)
     assert rendered.filename == "performance-baseline.md"
     _golden("performance-baseline.golden.md", rendered.text)
 
 
 def test_delivery_report_matches_golden() -> None:
-    collector = Collector(FakeProm(fixture_totals()), scrape_interval=2.0)
+    collector = QueryRunner(FakeProm(fixture_totals()), scrape_interval=2.0)
     rendered = build_delivery(_record("delivery"), collector, FROZEN, charts=False)
     assert rendered.filename == "delivery-guarantees.md"
     _golden("delivery-guarantees.golden.md", rendered.text)
 
 
 def test_performance_report_shows_numbers_and_mismatch() -> None:
-    collector = Collector(FakeProm(fixture_totals()), scrape_interval=2.0)
+    collector = QueryRunner(FakeProm(fixture_totals()), scrape_interval=2.0)
     text = build_performance(_record("performance"), collector, FROZEN, charts=False).text
     # Prometheus p95 of the fake is 0.95 * 10 ms; the exact one from the record 9.3 ms.
     assert "| service (Prometheus) | 5 | 9.5 | 9.9 |" in text
@@ -69,7 +69,7 @@ def test_performance_report_shows_the_workers_of_a_distributed_run() -> None:
         for i in (1, 2, 3)
     ]  # fmt: skip
     entry.update(worker_results=rows, engine={"name": "swarm", "histogram_error_bound": 2**-10})
-    collector = Collector(FakeProm(fixture_totals()), scrape_interval=2.0)
+    collector = QueryRunner(FakeProm(fixture_totals()), scrape_interval=2.0)
     text = build_performance(record, collector, FROZEN, charts=False).text
     assert "One run by 3 workers on swarm: counts are their exact sums" in text
     assert "merged histograms (within 0.10 % below" in text
@@ -77,7 +77,7 @@ def test_performance_report_shows_the_workers_of_a_distributed_run() -> None:
 
 
 def test_delivery_report_states_guarantee_and_missing_series() -> None:
-    collector = Collector(FakeProm(fixture_totals()), scrape_interval=2.0)
+    collector = QueryRunner(FakeProm(fixture_totals()), scrape_interval=2.0)
     text = build_delivery(_record("delivery"), collector, FROZEN, charts=False).text
     assert (
         "at-least-once held: 0 of 120,000 acked messages lost; 314 redeliveries after the kill"
@@ -89,7 +89,7 @@ def test_delivery_report_states_guarantee_and_missing_series() -> None:
 
 def test_charts_are_png_and_linked() -> None:
     pytest.importorskip("matplotlib")
-    collector = Collector(FakeProm(fixture_totals()), scrape_interval=2.0)
+    collector = QueryRunner(FakeProm(fixture_totals()), scrape_interval=2.0)
     rendered = build_delivery(_record("delivery"), collector, FROZEN, charts=True)
     assert set(rendered.images) == {"delivery-consumer-restart.png"}
     assert rendered.images["delivery-consumer-restart.png"].startswith(b"\x89PNG\r\n\x1a\n")
@@ -102,7 +102,7 @@ def test_crosscheck_sums_repetitions() -> None:
     # REPEAT=2: the counters of one process add both repetitions up.
     entry["repetitions"] = [{"sent": 30000, "acked": 30000}, {"sent": 30000, "acked": 30000}]
     entry["sent"] = entry["acked"] = 30000  # the median repetition's figures
-    collector = Collector(FakeProm(fixture_totals()), scrape_interval=2.0)
+    collector = QueryRunner(FakeProm(fixture_totals()), scrape_interval=2.0)
     text = build_performance(record, collector, FROZEN, charts=False).text
     assert "| throughput | sent | 60,000 | 60,000 | yes |" in text
     assert "| throughput | acked | 60,000 | 60,000 | yes |" in text
@@ -151,7 +151,7 @@ def test_cdc_scenario_joins_the_delivery_report(tmp_path: Path) -> None:
     # Not measured by a CDC run: None, never a 0 that would read as "none happened".
     assert entry["failed"] is entry["redeliveries"] is entry["failed_visible"] is None
     totals = {**fixture_totals(), ("connector-restart", "changes_committed"): 900}
-    collector = Collector(FakeProm(totals), scrape_interval=2.0)
+    collector = QueryRunner(FakeProm(totals), scrape_interval=2.0)
     text = build_delivery(merged, collector, FROZEN, charts=False).text
     assert (
         "at-least-once VIOLATED: 2 of 900 acked messages lost; redeliveries not measured; "

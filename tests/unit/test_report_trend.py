@@ -8,7 +8,7 @@ from pathlib import Path
 
 from report_fakes import FakeProm, fixture_totals
 
-from report.collect import Collector
+from report.queries import QueryRunner
 from report.render import build_performance
 from report.trend import chart_series, collect_trend
 from scheduler.baseline import accept
@@ -53,7 +53,7 @@ def test_trend_lists_each_run_the_baseline_and_the_verdict(tmp_path: Path) -> No
     )
     assert snapshot["v"] == [1.0, 0.95, 0.8]
 
-    collector = Collector(FakeProm(fixture_totals()), scrape_interval=2.0)
+    collector = QueryRunner(FakeProm(fixture_totals()), scrape_interval=2.0)
     record = json.loads((DATA / "latest-performance.json").read_text())
     text = build_performance(record, collector, FROZEN, charts=False, trend=trend).text
     assert "## Trend and regressions" in text
@@ -87,7 +87,7 @@ def test_trend_shows_the_change_point_where_the_step_happened(tmp_path: Path) ->
     step = found["performance.snapshot.achieved_rate"]
     assert step["decision"] == "regression" and "from run 20261201T107000Z-step07" in step["reason"]
     assert step["n_baseline"] == 7 and step["n_candidate"] == 6
-    collector = Collector(FakeProm(fixture_totals()), scrape_interval=2.0)
+    collector = QueryRunner(FakeProm(fixture_totals()), scrape_interval=2.0)
     text = build_performance(base, collector, FROZEN, charts=False, trend=trend).text
     assert "Change points over the last 13 run(s)" in text
     assert "| performance.snapshot.achieved_rate | 7 | 6 | 1000 | 801 | 20% |" in text

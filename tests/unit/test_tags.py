@@ -72,11 +72,11 @@ def test_reports_show_the_tags() -> None:
     from report_fakes import FakeProm, fixture_totals
     from test_report_render import _record
 
-    from report.collect import Collector
+    from report.queries import QueryRunner
     from report.render import build_delivery, build_performance
 
     frozen = datetime(2026, 12, 1, 12, 0, 0, tzinfo=UTC)
-    collector = Collector(FakeProm(fixture_totals()), scrape_interval=2.0)
+    collector = QueryRunner(FakeProm(fixture_totals()), scrape_interval=2.0)
     perf = {**_record("performance"), "tags": {"branch": "main", "env": "ci"}}
     text = build_performance(perf, collector, frozen, charts=False).text
     assert "reading-reports.md).\nTags: branch=main, env=ci.\n\n## Test environment" in text
