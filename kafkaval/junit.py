@@ -96,7 +96,7 @@ _PER_GROUP = "_per_group"  # a bound per consumer group (chaos/checker.py group_
 
 def _bound_checks(e: Mapping[str, Any]) -> list[tuple[str, str, Any, Any, bool]]:
     """(case name, rule, measured, limit, held) for each bound of a scenario entry,
-    as the delivery checker applies them (chaos/scenarios.py ``judge``)."""
+    as the delivery checker applies them (chaos/bounds.py ``judge``)."""
     bounds = e.get("bounds") or {}
     out = []
     for name, bound in bounds.items():

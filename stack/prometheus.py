@@ -78,8 +78,8 @@ def scrape_config(settings: Settings) -> str:
 
 # docker-compose: services found by their compose names through Docker's DNS, so
 # `docker compose up --scale loadgen=3` is scraped without a config change.
-# Ports: Settings.metrics_port + i for loadgen worker i (0 .. loadgen/suite.py
-# MAX_WORKERS: every worker of `perf run --workers N` has its own /metrics; a
+# Ports: Settings.metrics_port + i for loadgen worker i (0 .. MAX_WORKERS of
+# loadgen/options.py: every worker of `perf run --workers N` has its own /metrics; a
 # port nobody listens on is a target that is down until a run with that many
 # workers), + 85 (cdc runs, cdc/metrics.py), + 90 (delivery runner, chaos/cli.py)
 # and + 95 (scheduler, scheduler/cli.py METRICS_PORT_OFFSET). A unit test holds
