@@ -2,8 +2,8 @@
 
 ``Progress`` is the live line (rewritten in place on a terminal, a line a
 second otherwise); ``RssTicker`` is the thread that samples memory and calls
-the progress tick; ``profile_line`` is the one line after each repetition and
-``summary_table`` the table of a whole run record.
+the progress tick; ``profile_line`` is the line after each repetition (with its
+failed thresholds) and ``summary_table`` the table of a whole run record.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TextIO
 
+from kafkaval.verdict import Check, failed, format_check
 from stack.processes import rss_bytes
 
 
@@ -72,20 +73,21 @@ def _count(v: int | None) -> str:
 
 
 def profile_line(name: str, r: dict[str, Any]) -> str:
-    """The verdict line printed after one repetition of a profile."""
+    """The verdict line printed after one repetition of a profile, then one
+    line per failed threshold (``format_check``)."""
     verdict = "PASS" if r["passed"] else "FAIL"
-    failed = [k for k, c in r["thresholds"].items() if not c["passed"]]
+    lost = failed(Check.from_record(k, c) for k, c in r["thresholds"].items())
+    names = f" (failed: {', '.join(c.name for c in lost)})" if lost else ""
     if "startup_seconds" in r:
-        return f"   {verdict} startup {r['startup_seconds']:.2f} s" + (
-            f" (failed: {', '.join(failed)})" if failed else ""
+        line = f"   {verdict} startup {r['startup_seconds']:.2f} s{names}"
+    else:
+        rate = r["achieved_rate"]
+        line = (
+            f"   {verdict} {name}: {r['acked']}/{r['sent']} acked, {r['failed']} failed, "
+            f"{r['consumed']} consumed, {rate or 0:,.0f} msg/s, service p95 "
+            f"{_ms(r['service_latency_seconds']['p95'])} ms{names}"
         )
-    rate = r["achieved_rate"]
-    return (
-        f"   {verdict} {name}: {r['acked']}/{r['sent']} acked, {r['failed']} failed, "
-        f"{r['consumed']} consumed, {rate or 0:,.0f} msg/s, service p95 "
-        f"{_ms(r['service_latency_seconds']['p95'])} ms"
-        + (f" (failed: {', '.join(failed)})" if failed else "")
-    )
+    return "\n".join([line, *(f"     {format_check(c)}" for c in lost)])
 
 
 def summary_table(record: dict[str, Any]) -> str:

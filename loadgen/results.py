@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import statistics
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
 
+from kafkaval.verdict import Check
 from loadgen.cost import windowed_p99
 from loadgen.pacing import Phase
 from loadgen.profiles import ProfileSpec
 from loadgen.recorder import UNSET, summarize_us
-from loadgen.thresholds import Threshold, judge_all
+from loadgen.thresholds import Threshold
 
 LATENCY_FIELDS = (
     "service_latency_seconds",
@@ -155,13 +156,28 @@ def drift(
     return out
 
 
-def check(result: dict[str, Any], thresholds: Mapping[str, Threshold]) -> dict[str, dict[str, Any]]:
-    """Judge each threshold: ``{name: {expr, limit, value, passed[, reason]}}``.
+def threshold_checks(result: Mapping[str, Any], thresholds: Mapping[str, Threshold]) -> list[Check]:
+    """Judge each threshold on ``result``, in the order given.
 
     A figure the run did not measure fails its threshold, except where the
-    threshold says to skip it (a workload file's skip_unmeasured).
+    threshold says to skip it (a workload file's skip_unmeasured): then it is left out.
     """
-    return judge_all(thresholds, result)
+    return [
+        outcome.as_check(name)
+        for name, t in thresholds.items()
+        if (outcome := t.judge(result)) is not None
+    ]
+
+
+def check(result: dict[str, Any], thresholds: Mapping[str, Threshold]) -> dict[str, dict[str, Any]]:
+    """The record's thresholds entry of ``result`` judged on ``thresholds``."""
+    return threshold_records(threshold_checks(result, thresholds))
+
+
+def threshold_records(checks: Iterable[Check]) -> dict[str, dict[str, Any]]:
+    """A profile's ``thresholds`` in the run record: ``{name: {expr, limit, value,
+    passed[, reason]}}``."""
+    return {c.name: c.to_record() for c in checks}
 
 
 def thresholds_with(

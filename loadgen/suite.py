@@ -21,6 +21,7 @@ from kafkaval.histogram import BUCKET_ERROR_BOUND
 from kafkaval.records import SCHEMA_VERSION, iso, new_run_id, save_run_record, utc_now
 from kafkaval.signals import stop_on_signals
 from kafkaval.tags import describe
+from kafkaval.verdict import all_passed
 from loadgen import cost, results, topics
 from loadgen import profiles as prof
 from loadgen.broker_resources import broker_peaks
@@ -126,8 +127,9 @@ def run_suite(
                     )
                 if spec.kind == "load":
                     res.update(cost.cost_figures(res, workloads[spec.name].record_size))
-                res["thresholds"] = results.check(res, thresholds)
-                res["passed"] = all(c["passed"] for c in res["thresholds"].values())
+                checks = results.threshold_checks(res, thresholds)
+                res["thresholds"] = results.threshold_records(checks)
+                res["passed"] = all_passed(checks)
                 reps.append(res)
                 print(profile_line(spec.name, res), file=out)
                 if watch is not None and watch.lost is not None:

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from kafkaval.errors import UsageError
+from kafkaval.verdict import Check
 
 LATENCIES = ("service", "send_delay", "response", "e2e")
 LATENCY_STATS = ("p50", "p95", "p99", "p999", "max", "mean", "count")
@@ -268,16 +269,13 @@ class Outcome:
     passed: bool
     reason: str = ""
 
+    def as_check(self, name: str | None = None) -> Check:
+        """This outcome as a verdict Check, named ``name`` (default: the threshold's name)."""
+        return Check(name or self.name, self.limit, self.value, self.passed, self.reason, self.expr)
+
     def as_record(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "expr": self.expr,
-            "limit": self.limit,
-            "value": self.value,
-            "passed": self.passed,
-        }
-        if self.reason:
-            out["reason"] = self.reason
-        return out
+        """The run record's entry: ``{expr, limit, value, passed[, reason]}``."""
+        return self.as_check().to_record()
 
 
 @dataclasses.dataclass(frozen=True)

@@ -94,3 +94,28 @@ def test_a_bad_workload_file_is_one_line_exit_2(
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0], err
     assert not junit.exists()  # a usage error: nothing ran, nothing to report
+
+
+def test_profile_line_names_each_failed_threshold_with_its_figures() -> None:
+    from loadgen import results
+    from loadgen.console import profile_line
+    from loadgen.thresholds import parse
+
+    lat = {"p50": 0.001, "p95": 0.002, "p99": 0.003}
+    res = {"achieved_rate": 990.0, "sent": 10, "acked": 10, "failed": 3, "consumed": 10,
+           "service_latency_seconds": lat}  # fmt: skip
+    thresholds = {
+        "max_failed": parse("failed <= 0", "max_failed"),
+        "mem": parse("broker_memory < 1"),
+    }
+    res["thresholds"] = results.check(res, thresholds)
+    res["passed"] = False
+    assert profile_line("throughput", res).splitlines() == [
+        "   FAIL throughput: 10/10 acked, 3 failed, 10 consumed, 990 msg/s, service p95 2.0 ms"
+        " (failed: max_failed, mem)",
+        "     FAIL max_failed (failed <= 0): measured 3, limit 0",
+        "     FAIL mem (broker_memory < 1): limit 1 (not measured: broker_memory)",
+    ]
+    assert res["thresholds"]["max_failed"] == {
+        "expr": "failed <= 0", "limit": 0.0, "value": 3.0, "passed": False
+    }  # fmt: skip
