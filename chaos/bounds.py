@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from chaos.catalog import Scenario
 from chaos.checker import GROUP_ANOMALIES, LOG_ANOMALIES, CheckResult, group_bound, samples
 from chaos.client_log import known_cause
+from kafkaval.verdict import Check, at_most, failure_lines
 
 if TYPE_CHECKING:
     from chaos.verifiable_producer import VerifiableProducer
@@ -62,29 +63,55 @@ def bounds_for(scenario: Scenario, redeliveries: Mapping[str, int]) -> dict[str,
 
 def judge(result: CheckResult, bounds: dict[str, Any], faults_ok: bool) -> list[str]:
     """Every bound ``result`` exceeds, one line each; empty means passed."""
-    failures = []
+    return failure_lines(bound_checks(result, bounds, faults_ok))
+
+
+def bound_checks(result: CheckResult, bounds: dict[str, Any], faults_ok: bool) -> list[Check]:
+    """Every bound of ``bounds`` judged on ``result``, in the order of ``judge``'s lines.
+
+    A failed check's reason is its line in the scenario's ``failures``.
+    """
+    checks = []
 
     def over(prefix: str, r: Any, name: str, bound: int) -> None:
         # A bound that is not stated is 0: an unstated anomaly class never passes.
         value = getattr(r, name)
-        if value > bound:
-            example = ", ".join(samples(r, name))
-            line = f"{prefix}{name} {value} > {bound}"
-            failures.append(f"{line} ({example})" if example else line)
+        line = f"{prefix}{name} {value} > {bound}"
+        example = ", ".join(samples(r, name)) if value > bound else ""
+        checks.append(
+            at_most(f"{prefix}{name}", value, bound, f"{line} ({example})" if example else line)
+        )
 
     for name in LOG_ANOMALIES:
         over("", result, name, bounds.get(name, 0))
-    if result.log_start_offsets:  # whatever was there, the final read could not check it
-        starts = ", ".join(f"partition {p}: {o}" for p, o in result.log_start_offsets.items())
-        failures.append(f"records removed before the final read (log start offsets {starts})")
+    starts = ", ".join(f"partition {p}: {o}" for p, o in result.log_start_offsets.items())
+    # Whatever was there before a log start offset, the final read could not check it.
+    removed = f"records removed before the final read (log start offsets {starts})"
+    checks.append(at_most("log_start_offsets", len(result.log_start_offsets), 0, removed))
     for group, g in result.groups.items():
         for name in (*GROUP_ANOMALIES, "redeliveries"):
             over(f"group {group} ", g, name, group_bound(bounds, name, group) or 0)
-    if result.sent == 0 or result.acked < bounds["min_acked_fraction"] * result.sent:
-        failures.append(f"acked {result.acked} of {result.sent} sent")
-    if not faults_ok:
-        failures.append("a fault was not rolled back (results not trusted)")
-    return failures
+    floor = bounds["min_acked_fraction"]
+    short = result.sent == 0 or result.acked < floor * result.sent
+    checks.append(
+        Check(
+            "min_acked_fraction",
+            floor,
+            result.acked / result.sent if result.sent else None,
+            not short,
+            f"acked {result.acked} of {result.sent} sent" if short else "",
+        )
+    )
+    checks.append(
+        Check(
+            "faults_rolled_back",
+            True,
+            faults_ok,
+            faults_ok,
+            "" if faults_ok else "a fault was not rolled back (results not trusted)",
+        )
+    )
+    return checks
 
 
 def producer_stall(producer: VerifiableProducer, faults_undone_at: float, r: CheckResult) -> str:

@@ -6,9 +6,10 @@ import dataclasses
 
 import pytest
 
-from chaos.bounds import bounds_for, judge
+from chaos.bounds import bound_checks, bounds_for, judge
 from chaos.catalog import SCENARIOS
 from chaos.checker import GROUP_ANOMALIES, LOG_ANOMALIES, CheckResult, GroupResult
+from kafkaval.verdict import all_passed
 
 BOUNDS = bounds_for(SCENARIOS["consumer-restart"], {"g1": 400})
 OK = CheckResult(sent=100, acked=100, groups={"g1": GroupResult(delivered=100)})
@@ -63,3 +64,30 @@ def test_a_bound_per_group_may_name_each_group() -> None:
     g1, g2 = GroupResult(delivered=100, redeliveries=10), GroupResult(delivered=100, redeliveries=1)
     result = dataclasses.replace(OK, groups={"g1": g1, "g2": g2})
     assert judge(result, bounds, True) == ["group g2 redeliveries 1 > 0"]
+
+
+def test_every_bound_is_a_check_and_the_failures_are_their_reasons() -> None:
+    checks = bound_checks(OK, BOUNDS, True)
+    assert all_passed(checks)
+    names = [c.name for c in checks]
+    assert names[: len(LOG_ANOMALIES)] == list(LOG_ANOMALIES)
+    assert {"log_start_offsets", "group g1 redeliveries", "min_acked_fraction"} <= set(names)
+    assert names[-1] == "faults_rolled_back"
+    bad = dataclasses.replace(OK, lost=2, acked=40)
+    lines = [c.reason for c in bound_checks(bad, BOUNDS, False) if not c.passed]
+    assert (
+        lines
+        == judge(bad, BOUNDS, False)
+        == [
+            "lost 2 > 0",
+            "acked 40 of 100 sent",
+            "a fault was not rolled back (results not trusted)",
+        ]
+    )
+
+
+def test_nothing_sent_is_not_measured_and_fails() -> None:
+    empty = dataclasses.replace(OK, sent=0, acked=0)
+    floor = next(c for c in bound_checks(empty, BOUNDS, True) if c.name == "min_acked_fraction")
+    assert floor.measured is None and not floor.passed
+    assert judge(empty, BOUNDS, True) == ["acked 0 of 0 sent"]
