@@ -25,6 +25,7 @@ from typing import Any
 
 from cdc.changes import Change
 from cdc.events import ChangeEvent
+from kafkaval.verdict import Check, at_most, failure_lines
 
 SAMPLE = 5  # how many missing changes a result names
 
@@ -42,14 +43,18 @@ class CheckResult:
     txid_mismatches: int
     reordered: int
     missing_sample: list[list[Any]]
-    failures: list[str]
+    failures: list[str]  # the failed checks' reasons: the record's failures
+    checks: list[Check] = dataclasses.field(default_factory=list)  # every check made
 
     @property
     def passed(self) -> bool:
         return not self.failures
 
     def as_dict(self) -> dict[str, Any]:
-        return {**dataclasses.asdict(self), "passed": self.passed}
+        """The record's shape: every field but ``checks`` (their failures are there)."""
+        fields = dataclasses.asdict(self)
+        del fields["checks"]
+        return {**fields, "passed": self.passed}
 
 
 def check_changes(
@@ -97,22 +102,24 @@ def check_changes(
     for key, n in seen.items():
         if n > 1:
             dup_by_phase[changes[key].phase] += n - 1
-    failures = []
-    if missing:
-        failures.append(f"{len(missing)} committed change(s) never reached their topic")
-    for phase, n in sorted(dup_by_phase.items()):
-        bound = bounds.get(phase)
-        if bound is not None and n > bound:
-            failures.append(f"{n} duplicate(s) in phase {phase or '-'} exceed the bound {bound}")
-    if resnapshotted and not allow_resnapshot:
-        failures.append(f"{resnapshotted} row(s) re-snapshotted: the connector lost its offsets")
-    if txid_mismatches:
-        failures.append(f"{txid_mismatches} event(s) carry another transaction id than committed")
-    if reordered:
-        failures.append(
-            f"{reordered} change(s) arrived after a later version of the same row "
-            "(per-row order of the change stream broken)"
-        )
+    why = f"{len(missing)} committed change(s) never reached their topic"
+    checks = [at_most("missing", len(missing), 0, why)]
+    for phase in sorted({*bounds, *dup_by_phase}):
+        bound, n = bounds.get(phase), dup_by_phase.get(phase, 0)
+        if bound is not None:
+            where = f"in phase {phase or '-'}"
+            why = f"{n} duplicate(s) {where} exceed the bound {bound}"
+            checks.append(at_most(f"duplicates {where}", n, bound, why))
+    if not allow_resnapshot:
+        why = f"{resnapshotted} row(s) re-snapshotted: the connector lost its offsets"
+        checks.append(at_most("resnapshotted", resnapshotted, 0, why))
+    why = f"{txid_mismatches} event(s) carry another transaction id than committed"
+    checks.append(at_most("txid_mismatches", txid_mismatches, 0, why))
+    why = (
+        f"{reordered} change(s) arrived after a later version of the same row "
+        "(per-row order of the change stream broken)"
+    )
+    checks.append(at_most("reordered", reordered, 0, why))
     return CheckResult(
         committed=len(changes),
         delivered=len(seen),
@@ -125,5 +132,6 @@ def check_changes(
         txid_mismatches=txid_mismatches,
         reordered=reordered,
         missing_sample=[[c.table, c.pk, c.op, c.version] for c in missing[:SAMPLE]],
-        failures=failures,
+        failures=failure_lines(checks),
+        checks=checks,
     )

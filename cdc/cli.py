@@ -13,6 +13,7 @@ from cdc.restart import MUTATIONS, RestartParams, run_connector_restart
 from cdc.snapshot import FULL_ROWS, QUICK_ROWS, run_snapshot
 from kafkaval.config import Settings
 from kafkaval.files import ensure_writable_dir
+from kafkaval.verdict import failure, format_check
 
 
 def _cdc_options(p: argparse.ArgumentParser) -> None:
@@ -131,10 +132,7 @@ def cmd_snapshot(args: argparse.Namespace, settings: Settings) -> int:
         f"({r['snapshot_rows_per_second']} rows/s), all consumed after "
         f"{r['time_to_all_consumed_seconds']} s"
     )
-    for failure in r["failures"]:
-        print(f"FAIL: {failure}")
-    print("PASS" if record["passed"] else "FAIL")
-    return 0 if record["passed"] else 1
+    return _verdict(record)
 
 
 def cmd_connector_restart(args: argparse.Namespace, settings: Settings) -> int:
@@ -159,10 +157,7 @@ def cmd_connector_restart(args: argparse.Namespace, settings: Settings) -> int:
             f"p99 {e2e['p99'] * 1000:.0f} ms, max {e2e['max'] * 1000:.0f} ms "
             f"over {e2e['count']} changes; connector lag p50 {r['connector_lag_ms_p50']} ms"
         )
-    for failure in r["failures"]:
-        print(f"FAIL: {failure}")
-    print("PASS" if record["passed"] else "FAIL")
-    return 0 if record["passed"] else 1
+    return _verdict(record)
 
 
 def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
@@ -188,7 +183,12 @@ def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
         f"p50 {ms(e2e, 'p50')} p99 {ms(e2e, 'p99')}; connector lag p50 {ms(lag, 'p50')} "
         f"p99 {ms(lag, 'p99')}"
     )
-    for failure in r["failures"]:
-        print(f"FAIL: {failure}")
+    return _verdict(record)
+
+
+def _verdict(record: dict) -> int:
+    """Print the run's failed checks and its verdict; the exit code (1: failed)."""
+    for line in record["results"]["failures"]:
+        print(format_check(failure(line)))
     print("PASS" if record["passed"] else "FAIL")
     return 0 if record["passed"] else 1

@@ -152,3 +152,23 @@ def test_a_fault_counts_as_rolled_back_only_when_everything_runs_again() -> None
     assert not running_again(True, {**running, "tasks": []})  # no task: nothing captures
     assert not running_again(True, {"connector": {"state": "PAUSED"}, "tasks": running["tasks"]})
     assert not running_again(True, {})  # the status could not be read
+
+
+def test_every_rule_is_a_check_and_the_record_keeps_its_shape() -> None:
+    kill = [change(1), change(2)]
+    result = check_changes(kill, [event(kill[0]), event(kill[0], 1)], {"kill": 0})
+    assert [(c.name, c.measured, c.limit, c.passed) for c in result.checks] == [
+        ("missing", 1, 0, False),
+        ("duplicates in phase kill", 1, 0, False),
+        ("resnapshotted", 0, 0, True),
+        ("txid_mismatches", 0, 0, True),
+        ("reordered", 0, 0, True),
+    ]
+    assert result.failures == [
+        "1 committed change(s) never reached their topic",
+        "1 duplicate(s) in phase kill exceed the bound 0",
+    ]
+    record = result.as_dict()
+    assert "checks" not in record and record["failures"] == result.failures
+    assert record["passed"] is False
+    assert json.loads(json.dumps(record)) == record

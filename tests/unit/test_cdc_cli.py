@@ -41,3 +41,13 @@ def test_unreachable_kafka_exits_1(capsys: pytest.CaptureFixture[str]) -> None:
     rc = main(["cdc", "snapshot", "--rows", "10", "--bootstrap-servers", "127.0.0.1:1"])
     err = capsys.readouterr().err.strip()
     assert rc == 1 and "not reachable" in err and "\n" not in err
+
+
+def test_a_run_prints_each_failure_then_its_verdict(capsys: pytest.CaptureFixture[str]) -> None:
+    from cdc.cli import _verdict
+
+    failed = {"passed": False, "results": {"failures": ["1 committed change(s) never reached"]}}
+    assert _verdict(failed) == 1
+    assert capsys.readouterr().out == "FAIL: 1 committed change(s) never reached\nFAIL\n"
+    assert _verdict({"passed": True, "results": {"failures": []}}) == 0
+    assert capsys.readouterr().out == "PASS\n"
