@@ -105,6 +105,7 @@ class VerdictPolicy:
 DEFAULT_POLICY = VerdictPolicy()
 
 
+# Not a kafkaval.verdict.Check: a three-way comparison where "insufficient data" is no failure.
 @dataclasses.dataclass(frozen=True)
 class MetricVerdict:
     """The decision for one metric with the numbers behind it.
