@@ -1,10 +1,8 @@
-"""Which message a delivery report is for, without reading the message.
+"""Which message a delivery report is for, from the order of the reports.
 
 The delivery callback runs once per message inside ``poll()``, on the thread
-that sends. Finding the message's slot by parsing the sequence number out of
-the value header was the largest single cost of the accounting (about 200 ns
-of the 600 ns it added per message, docs/metrics.md), so the loadgen avoids
-it wherever the order of the reports says it already:
+that sends, so it must not parse the message. Reports can be attributed by
+their order when two things hold:
 
 * With ``enable.idempotence=true`` (the loadgen's default) librdkafka writes
   the messages of one partition in the order they were produced and reports
@@ -22,14 +20,14 @@ stream; ``resolve()`` turns the streams into the per-message ack slots in bulk
 is rare) and takes its message out of P's order: failures may be reported
 before earlier messages' successes (queued messages time out while older ones
 are still in flight), never after a later message's success. Every
-``CHECK_EVERY``-th cycle position of each partition still reads the sequence number of its
-successful reports too and compares it with the order's: reports out of order
-fail the run (``violation``) instead of attributing latencies to the wrong
-messages.
+``CHECK_EVERY``-th cycle position of each partition still reads the sequence
+number of its successful reports too and compares it with the order's:
+reports out of order set ``violation``, which fails the run, instead of
+attributing latencies to the wrong messages.
 
 Without idempotence, or with another partitioner configured, the order is not
-guaranteed; ``ordered_config()`` is then False and the producer reads the
-sequence number of every report (loadgen.producer).
+guaranteed; ``ordered_config()`` is then False and every report's sequence
+number is read (loadgen.recorder, ``ProducerRecorder.callback_by_seq``).
 """
 
 from __future__ import annotations

@@ -170,7 +170,7 @@ def run_worker(
                 running=running,
                 on_phase=lambda p: collector.set_target_rate(wl.name, p.rate or -1.0),
             )
-            collector.attach_producer(producer)
+            collector.attach_producer(producer.profile, producer.recorder)
             producer.warm_up()
             channel.send(
                 "ready",
@@ -194,7 +194,7 @@ def run_worker(
                 stop_watch.set()
                 sampler.join(2)
                 collector.set_target_rate(wl.name, 0.0)
-                collector.detach(producer)
+                collector.detach(producer.recorder)
             summary = worker_summary(spec, producer, phases, contract, wall_off_us, rss)
             channel.send("result", summary)
             return summary

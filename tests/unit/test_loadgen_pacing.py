@@ -24,7 +24,7 @@ def _simulate(phases, service_s: float, stall_at: int | None = None, stall_s: fl
     """Send through paced() with a fake broker acking after ``service_s``."""
     clock = FakeClock()
     n = sum(p.count for p in phases)
-    rec = ProducerRecorder(n)
+    rec = ProducerRecorder(n, ["t"])
     for i, due in paced(phases, clock, clock.sleep):
         if i == stall_at:
             clock.sleep(stall_s)  # the sender stalls (GC pause, full queue) before sending
