@@ -82,8 +82,8 @@ class PartitionOrder:
     ) -> None:
         self.clen = len(stream_of_position)
         self.names = list(names)
-        # Ack times (ns) of the successful reports, in arrival order.
-        self.streams = [array("q") for _ in names]
+        # Per stream, the ack times (ns) of its successful reports, in arrival order.
+        self.acked_ns = [array("q") for _ in names]
         order = np.asarray(stream_of_position, dtype=np.int64)
         # Cycle positions of each stream, ascending: rank -> message.
         self._positions = [np.flatnonzero(order == s) for s in range(len(names))]
@@ -126,7 +126,7 @@ class PartitionOrder:
     # -- the delivery callbacks ----------------------------------------------------
     def callbacks(self, stream: int) -> tuple[DeliveryCallback, DeliveryCallback]:
         """(plain, checking) delivery callbacks of one stream."""
-        reports = self.streams[stream]
+        reports = self.acked_ns[stream]
         append, clock_ns = reports.append, time.monotonic_ns
 
         def plain(err: Any, msg: Any) -> None:
@@ -151,7 +151,7 @@ class PartitionOrder:
         seq = int(msg.value()[SEQ_SLICE])
         s, rank = self.rank_of(seq)
         ranks, skips = self._failed_ranks[s], self._skips[s]
-        done = len(self.streams[s])
+        done = len(self.acked_ns[s])
         if done and rank <= self.success_rank(s, done - 1):
             self._violate(s, f"failure of message {seq} reported after a later message's success")
         if not ranks or rank > ranks[-1]:  # the usual case: failures come in send order
@@ -173,7 +173,7 @@ class PartitionOrder:
     # -- bulk ------------------------------------------------------------------------
     def resolve(self, acked: np.ndarray) -> None:
         """Store the ack times reported since the last call into ``acked`` (ns, by message)."""
-        for s, reports in enumerate(self.streams):
+        for s, reports in enumerate(self.acked_ns):
             lo = self._resolved[s]
             # Slicing copies (under the GIL): the live array keeps growing.
             # The reports first, the skips second: every failure reported

@@ -27,7 +27,7 @@ from loadgen.recorder import ConsumerRecorder, ProducerRecorder
 
 PREFIX = "kafkaval_loadgen_"
 
-# (histogram name, role, recorder attribute holding completion-ordered µs)
+# (histogram name, help text, recorder attribute holding completion-ordered µs)
 PRODUCER_HISTOGRAMS = (
     ("service_latency_seconds", "send -> delivery report", "service_done"),
     ("send_delay_seconds", "intended send time -> send", "send_delay_done"),
@@ -74,7 +74,8 @@ class LoadgenCollector:
         self._consumers: list[ConsumerSource] = []
         self._cursors: dict[tuple[int, str], int] = {}
         self._hists: dict[tuple[str, str, str], _Hist] = {}
-        self._counts: dict[tuple[str, str, str, str], int] = {}  # (kind, profile, topic, role)
+        # (kind, profile, topic, role) -> total of the sources detached so far
+        self._detached_counts: dict[tuple[str, str, str, str], int] = {}
         self._target_rate: dict[str, float] = {}
 
     # -- sources ------------------------------------------------------------
@@ -97,7 +98,7 @@ class LoadgenCollector:
                 if p is not None:
                     self._drain_producer(p)
                     self._producers.remove(p)
-                    self._add_counts(self._counts, p)
+                    self._add_counts(self._detached_counts, p)
             else:
                 recorder = source.recorder
                 if source in self._consumers:
@@ -105,7 +106,7 @@ class LoadgenCollector:
                     self._consumers.remove(source)
                     for topic, consumed in source.topic_counts.items():
                         key = ("consumed", source.profile, topic, "consumer")
-                        self._counts[key] = self._counts.get(key, 0) + consumed
+                        self._detached_counts[key] = self._detached_counts.get(key, 0) + consumed
             self._cursors = {k: v for k, v in self._cursors.items() if k[0] != id(recorder)}
 
     @staticmethod
@@ -174,7 +175,7 @@ class LoadgenCollector:
             yield from self._rdkafka_gauges()
 
     def _counters(self) -> Iterator[Metric]:
-        totals = dict(self._counts)
+        totals = dict(self._detached_counts)
         for p in self._producers:
             self._add_counts(totals, p)
         for c in self._consumers:
