@@ -1,11 +1,11 @@
 """The loadgen's Prometheus metrics: a custom collector over the recorded data.
 
 Producers and consumers record every message into compact arrays
-(loadgen.recorder); they never call ``Histogram.observe()``, which would cost
-about 2 µs per message. At each scrape this collector folds the latencies
-recorded since the previous scrape into cumulative bucket counts (numpy, a
-few ms for 100k messages) and yields fresh metric families. docs/metrics.md
-("## loadgen") lists every name; keep the two in step.
+(loadgen.recorder) and never call ``Histogram.observe()`` per message (what
+that would cost: docs/metrics.md). At each scrape this collector folds the
+latencies recorded since the previous scrape into cumulative bucket counts
+(numpy) and yields fresh metric families. docs/metrics.md ("## loadgen")
+lists every name; keep the two in step.
 """
 
 from __future__ import annotations
