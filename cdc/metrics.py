@@ -1,11 +1,12 @@
-"""Prometheus metrics of the CDC runs (connector-restart, cdc-snapshot), one custom collector.
+"""Prometheus metrics of the CDC runs, one custom collector.
 
 Counters of committed changes and consumed change events, and the
 end-to-end latency histogram (commit time in the database, ``source.ts_ms``,
 to consumed; loadgen's bucket layout) of the live consumer. Label:
-``scenario`` (``connector-restart`` or ``cdc-snapshot``). The run serves them
-on ``metrics_port + 85`` (job ``kafkaval-cdc``) while it runs and stays up
-until Prometheus scraped the final values. docs/metrics.md lists them.
+``scenario``, the run's (``cdc-load``, ``cdc-snapshot``,
+``connector-restart``). A run serves them on ``metrics_port + 85`` (job
+``kafkaval-cdc``) while it runs and stays up until Prometheus scraped the
+final values. docs/metrics.md lists them.
 """
 
 from __future__ import annotations
@@ -75,11 +76,10 @@ class CdcMetrics(Collector):
 def serving(settings: Settings, metrics: CdcMetrics) -> Iterator[None]:
     """Serve ``metrics`` for the block (see `kafkaval.targets.serve_metrics`).
 
-    Every CDC run serves on the same port under the same instance; the
-    ``scenario`` label tells runs apart. An instance per scenario mislabelled
-    data: Prometheus forgets a removed file_sd target a few seconds late, and
-    a run starting on the port within that time was scraped under the last
-    run's instance too.
+    Every CDC run serves on the same port under the same instance, so the
+    ``scenario`` label alone tells runs apart: Prometheus drops a removed
+    file_sd target only seconds later, so an instance per run would have the
+    next run's samples scraped under the previous run's instance too.
     """
     port = settings.metrics_port + METRICS_PORT_OFFSET
     with serve_metrics(settings, metrics, port, JOB, INSTANCE, "CDC metrics"):

@@ -89,13 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="verb", metavar="VERB", parser_class=_Parser)
     parent = common_options()
     for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as e:
-            if e.name != name and e.name != name.split(".")[0]:
-                raise
-            continue  # component not built yet
-        module.register(sub, parent)
+        importlib.import_module(name).register(sub, parent)
     _metavars_from_flags(parser)
     return parser
 

@@ -33,8 +33,8 @@ from loadgen.workload import Workload, producer_config
 from stack.jars import ensure_kafka_jars, require_java
 
 PARTITIONS = 3
-# The settings both clients get, so the comparison is like for like.
-SHARED = {
+# The producer settings both clients get, so the comparison is like for like.
+COMMON_PRODUCER_PROPS = {
     "acks": "all",
     "enable.idempotence": "true",
     "linger.ms": "5",
@@ -48,8 +48,8 @@ SHARED = {
 # 1 GiB (capped by queue.buffering.max.messages, 100,000). Both get 32 MiB;
 # librdkafka's message cap stays (it binds first below about 336-byte records).
 BUFFER_BYTES = 32 * 2**20
-PERF_TEST_PROPS = {**SHARED, "buffer.memory": str(BUFFER_BYTES)}
-LOADGEN_PROPS = {**SHARED, "queue.buffering.max.kbytes": str(BUFFER_BYTES // 1024)}
+PERF_TEST_PROPS = {**COMMON_PRODUCER_PROPS, "buffer.memory": str(BUFFER_BYTES)}
+LOADGEN_PROPS = {**COMMON_PRODUCER_PROPS, "queue.buffering.max.kbytes": str(BUFFER_BYTES // 1024)}
 DEFAULT_QUEUE_LIMITS = {
     "perf_test": "buffer.memory 32 MiB (Java producer default)",
     "loadgen": "queue.buffering.max.kbytes 1 GiB, queue.buffering.max.messages 100000 "
@@ -195,7 +195,7 @@ def run_compare(
             print(_row(row), flush=True)
     result = {
         "workers": workers,
-        "settings": SHARED,
+        "settings": COMMON_PRODUCER_PROPS,
         "queue_bounds": {
             "perf_test": {"buffer.memory": PERF_TEST_PROPS["buffer.memory"]},
             "loadgen": {"queue.buffering.max.kbytes": LOADGEN_PROPS["queue.buffering.max.kbytes"]},

@@ -25,7 +25,7 @@ class RssTicker(threading.Thread):
     """
 
     def __init__(self, every: float, tick: Callable[[float], None]) -> None:
-        super().__init__(daemon=True, name="sampler")
+        super().__init__(daemon=True, name="rss-ticker")
         self.every = every
         self.tick = tick
         self.rss: list[tuple[float, int]] = []

@@ -1,10 +1,8 @@
-"""Which message a delivery report is for, without reading the message.
+"""Which message a delivery report is for, from the order of the reports.
 
 The delivery callback runs once per message inside ``poll()``, on the thread
-that sends. Finding the message's slot by parsing the sequence number out of
-the value header was the largest single cost of the accounting (about 200 ns
-of the 600 ns it added per message, docs/metrics.md), so the loadgen avoids
-it wherever the order of the reports says it already:
+that sends, so it must not parse the message. Reports can be attributed by
+their order when two things hold:
 
 * With ``enable.idempotence=true`` (the loadgen's default) librdkafka writes
   the messages of one partition in the order they were produced and reports
@@ -22,14 +20,14 @@ stream; ``resolve()`` turns the streams into the per-message ack slots in bulk
 is rare) and takes its message out of P's order: failures may be reported
 before earlier messages' successes (queued messages time out while older ones
 are still in flight), never after a later message's success. Every
-``CHECK_EVERY``-th cycle position of each partition still reads the sequence number of its
-successful reports too and compares it with the order's: reports out of order
-fail the run (``violation``) instead of attributing latencies to the wrong
-messages.
+``CHECK_EVERY``-th cycle position of each partition still reads the sequence
+number of its successful reports too and compares it with the order's:
+reports out of order set ``violation``, which fails the run, instead of
+attributing latencies to the wrong messages.
 
 Without idempotence, or with another partitioner configured, the order is not
-guaranteed; ``ordered_config()`` is then False and the producer reads the
-sequence number of every report (loadgen.producer).
+guaranteed; ``ordered_config()`` is then False and every report's sequence
+number is read (loadgen.recorder, ``ProducerRecorder.callback_by_seq``).
 """
 
 from __future__ import annotations
@@ -84,8 +82,8 @@ class PartitionOrder:
     ) -> None:
         self.clen = len(stream_of_position)
         self.names = list(names)
-        # Ack times (ns) of the successful reports, in arrival order.
-        self.streams = [array("q") for _ in names]
+        # Per stream, the ack times (ns) of its successful reports, in arrival order.
+        self.acked_ns = [array("q") for _ in names]
         order = np.asarray(stream_of_position, dtype=np.int64)
         # Cycle positions of each stream, ascending: rank -> message.
         self._positions = [np.flatnonzero(order == s) for s in range(len(names))]
@@ -128,7 +126,7 @@ class PartitionOrder:
     # -- the delivery callbacks ----------------------------------------------------
     def callbacks(self, stream: int) -> tuple[DeliveryCallback, DeliveryCallback]:
         """(plain, checking) delivery callbacks of one stream."""
-        reports = self.streams[stream]
+        reports = self.acked_ns[stream]
         append, clock_ns = reports.append, time.monotonic_ns
 
         def plain(err: Any, msg: Any) -> None:
@@ -153,7 +151,7 @@ class PartitionOrder:
         seq = int(msg.value()[SEQ_SLICE])
         s, rank = self.rank_of(seq)
         ranks, skips = self._failed_ranks[s], self._skips[s]
-        done = len(self.streams[s])
+        done = len(self.acked_ns[s])
         if done and rank <= self.success_rank(s, done - 1):
             self._violate(s, f"failure of message {seq} reported after a later message's success")
         if not ranks or rank > ranks[-1]:  # the usual case: failures come in send order
@@ -175,7 +173,7 @@ class PartitionOrder:
     # -- bulk ------------------------------------------------------------------------
     def resolve(self, acked: np.ndarray) -> None:
         """Store the ack times reported since the last call into ``acked`` (ns, by message)."""
-        for s, reports in enumerate(self.streams):
+        for s, reports in enumerate(self.acked_ns):
             lo = self._resolved[s]
             # Slicing copies (under the GIL): the live array keeps growing.
             # The reports first, the skips second: every failure reported

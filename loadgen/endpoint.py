@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator, Mapping
-from datetime import UTC, datetime
 
 from prometheus_client import CollectorRegistry
 from prometheus_client.registry import Collector
@@ -55,7 +54,3 @@ def metrics_endpoint(
         ) from e
     with announced(settings, server, JOB, instance_name(index), linger) as address:
         yield address
-
-
-def utc(ts: float) -> datetime:
-    return datetime.fromtimestamp(ts, UTC)

@@ -170,7 +170,7 @@ def run_worker(
                 running=running,
                 on_phase=lambda p: collector.set_target_rate(wl.name, p.rate or -1.0),
             )
-            collector.attach_producer(producer)
+            collector.attach_producer(producer.profile, producer.recorder)
             producer.warm_up()
             channel.send(
                 "ready",
@@ -184,17 +184,17 @@ def run_worker(
             wall_off_us = time.time_ns() // 1000 - time.monotonic_ns() // 1000
             rss: list[tuple[float, int]] = []
             t0 = time.monotonic()
-            sampler = threading.Thread(
+            rss_thread = threading.Thread(
                 target=_sample_rss, args=(rss, t0, stop_watch), daemon=True, name="rss"
             )
-            sampler.start()
+            rss_thread.start()
             try:
                 producer.run()
             finally:
                 stop_watch.set()
-                sampler.join(2)
+                rss_thread.join(2)
                 collector.set_target_rate(wl.name, 0.0)
-                collector.detach(producer)
+                collector.detach(producer.recorder)
             summary = worker_summary(spec, producer, phases, contract, wall_off_us, rss)
             channel.send("result", summary)
             return summary

@@ -1,11 +1,11 @@
 """The loadgen's Prometheus metrics: a custom collector over the recorded data.
 
 Producers and consumers record every message into compact arrays
-(loadgen.recorder); they never call ``Histogram.observe()``, which would cost
-about 2 µs per message. At each scrape this collector folds the latencies
-recorded since the previous scrape into cumulative bucket counts (numpy, a
-few ms for 100k messages) and yields fresh metric families. docs/metrics.md
-("## loadgen") lists every name; keep the two in step.
+(loadgen.recorder) and never call ``Histogram.observe()`` per message (what
+that would cost: docs/metrics.md). At each scrape this collector folds the
+latencies recorded since the previous scrape into cumulative bucket counts
+(numpy) and yields fresh metric families. docs/metrics.md ("## loadgen")
+lists every name; keep the two in step.
 """
 
 from __future__ import annotations
@@ -23,10 +23,11 @@ from prometheus_client.core import (
 )
 
 from kafkaval.histogram import BUCKETS_SECONDS, LE_LABELS, bucket_counts
+from loadgen.recorder import ConsumerRecorder, ProducerRecorder
 
 PREFIX = "kafkaval_loadgen_"
 
-# (histogram name, role, recorder attribute holding completion-ordered µs)
+# (histogram name, help text, recorder attribute holding completion-ordered µs)
 PRODUCER_HISTOGRAMS = (
     ("service_latency_seconds", "send -> delivery report", "service_done"),
     ("send_delay_seconds", "intended send time -> send", "send_delay_done"),
@@ -35,20 +36,21 @@ PRODUCER_HISTOGRAMS = (
 CONSUMER_HISTOGRAMS = (("e2e_latency_seconds", "timestamp in message -> consumed", "e2e_done"),)
 
 
-class ProducerSource(Protocol):
-    """What the collector reads from a running producer (loadgen.producer)."""
+class ConsumerSource(Protocol):
+    """What the collector reads from a running consumer (loadgen.consumer)."""
 
     profile: str
-    recorder: Any  # ProducerRecorder
-    topic_counts: dict[str, list[int]]  # topic -> [sent, acked, failed], as of recorder.scan()
+    recorder: ConsumerRecorder
+    topic_counts: dict[str, int]  # topic -> consumed
     stats: dict[str, Any] | None  # latest librdkafka statistics
 
 
-class ConsumerSource(Protocol):
-    profile: str
-    recorder: Any  # ConsumerRecorder
-    topic_counts: dict[str, int]  # topic -> consumed
-    stats: dict[str, Any] | None
+class _Producer:
+    """An attached producer: its profile label and its recorder."""
+
+    def __init__(self, profile: str, recorder: ProducerRecorder) -> None:
+        self.profile = profile
+        self.recorder = recorder
 
 
 class _Hist:
@@ -60,46 +62,60 @@ class _Hist:
 class LoadgenCollector:
     """Cumulative counters and histograms of every producer/consumer attached.
 
-    Sources are attached while they run and detached (their final figures
+    A producer is attached as its recorder (loadgen.recorder), a consumer as
+    a ConsumerSource, while they run; they are detached (their final figures
     folded in) when they finish, so the series stay monotonic over the life
     of the process.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._producers: list[ProducerSource] = []
+        self._producers: list[_Producer] = []
         self._consumers: list[ConsumerSource] = []
         self._cursors: dict[tuple[int, str], int] = {}
         self._hists: dict[tuple[str, str, str], _Hist] = {}
-        self._counts: dict[tuple[str, str, str, str], int] = {}  # (kind, profile, topic, role)
+        # (kind, profile, topic, role) -> total of the sources detached so far
+        self._detached_counts: dict[tuple[str, str, str, str], int] = {}
         self._target_rate: dict[str, float] = {}
 
     # -- sources ------------------------------------------------------------
-    def attach_producer(self, source: ProducerSource) -> None:
+    def attach_producer(self, profile: str, recorder: ProducerRecorder) -> None:
+        """Serve what ``recorder`` records under the label ``profile``."""
         with self._lock:
-            self._producers.append(source)
+            self._producers.append(_Producer(profile, recorder))
 
     def attach_consumer(self, source: ConsumerSource) -> None:
         with self._lock:
             self._consumers.append(source)
 
-    def detach(self, source: ProducerSource | ConsumerSource) -> None:
-        """Fold the source's final figures into the totals and forget it."""
+    def detach(self, source: ProducerRecorder | ConsumerSource) -> None:
+        """Fold the final figures of a producer's recorder or a consumer into
+        the totals and forget it."""
         with self._lock:
-            if source in self._producers:
-                self._drain_producer(source)  # type: ignore[arg-type]
-                self._producers.remove(source)  # type: ignore[arg-type]
-                for topic, (sent, acked, failed) in source.topic_counts.items():  # type: ignore[misc]
-                    for kind, n in (("sent", sent), ("acked", acked), ("failed", failed)):
-                        key = (kind, source.profile, topic, "producer")
-                        self._counts[key] = self._counts.get(key, 0) + n
-            elif source in self._consumers:
-                self._drain_consumer(source)  # type: ignore[arg-type]
-                self._consumers.remove(source)  # type: ignore[arg-type]
-                for topic, consumed in source.topic_counts.items():  # type: ignore[union-attr]
-                    key = ("consumed", source.profile, topic, "consumer")
-                    self._counts[key] = self._counts.get(key, 0) + consumed
-            self._cursors = {k: v for k, v in self._cursors.items() if k[0] != id(source)}
+            if isinstance(source, ProducerRecorder):
+                recorder: ProducerRecorder | ConsumerRecorder = source
+                p = next((p for p in self._producers if p.recorder is source), None)
+                if p is not None:
+                    self._drain_producer(p)
+                    self._producers.remove(p)
+                    self._add_counts(self._detached_counts, p)
+            else:
+                recorder = source.recorder
+                if source in self._consumers:
+                    self._drain_consumer(source)
+                    self._consumers.remove(source)
+                    for topic, consumed in source.topic_counts.items():
+                        key = ("consumed", source.profile, topic, "consumer")
+                        self._detached_counts[key] = self._detached_counts.get(key, 0) + consumed
+            self._cursors = {k: v for k, v in self._cursors.items() if k[0] != id(recorder)}
+
+    @staticmethod
+    def _add_counts(totals: dict[tuple[str, str, str, str], int], p: _Producer) -> None:
+        """Add the producer's per-topic counts (as of its last scan) to ``totals``."""
+        for topic, (sent, acked, failed) in list(p.recorder.topic_counts.items()):
+            for kind, n in (("sent", sent), ("acked", acked), ("failed", failed)):
+                key = (kind, p.profile, topic, "producer")
+                totals[key] = totals.get(key, 0) + n
 
     def set_target_rate(self, profile: str, rate: float | None) -> None:
         """The rate the schedule asks for now; None (as fast as possible): no series.
@@ -114,9 +130,11 @@ class LoadgenCollector:
                 self._target_rate[profile] = rate
 
     # -- folding recorded data into buckets ----------------------------------
-    def _fold(self, source: object, attr: str, recorder: Any, key: tuple[str, str, str]) -> None:
+    def _fold(
+        self, recorder: ProducerRecorder | ConsumerRecorder, attr: str, key: tuple[str, str, str]
+    ) -> None:
         arr = getattr(recorder, attr)
-        start = self._cursors.get((id(source), attr), 0)
+        start = self._cursors.get((id(recorder), attr), 0)
         end = len(arr)
         if end <= start:
             return
@@ -126,16 +144,16 @@ class LoadgenCollector:
         hist = self._hists.setdefault(key, _Hist())
         hist.counts += bucket_counts(chunk)
         hist.sum_seconds += float(chunk.sum()) / 1e6
-        self._cursors[(id(source), attr)] = end
+        self._cursors[(id(recorder), attr)] = end
 
-    def _drain_producer(self, p: ProducerSource) -> None:
+    def _drain_producer(self, p: _Producer) -> None:
         p.recorder.scan()  # counts and completion-ordered latencies are derived in bulk
         for name, _help, attr in PRODUCER_HISTOGRAMS:
-            self._fold(p, attr, p.recorder, (name, p.profile, "producer"))
+            self._fold(p.recorder, attr, (name, p.profile, "producer"))
 
     def _drain_consumer(self, c: ConsumerSource) -> None:
         for name, _help, attr in CONSUMER_HISTOGRAMS:
-            self._fold(c, attr, c.recorder, (name, c.profile, "consumer"))
+            self._fold(c.recorder, attr, (name, c.profile, "consumer"))
 
     # -- exposition -----------------------------------------------------------
     def collect(self) -> Iterator[Metric]:
@@ -157,12 +175,9 @@ class LoadgenCollector:
             yield from self._rdkafka_gauges()
 
     def _counters(self) -> Iterator[Metric]:
-        totals = dict(self._counts)
+        totals = dict(self._detached_counts)
         for p in self._producers:
-            for topic, (sent, acked, failed) in list(p.topic_counts.items()):
-                for kind, n in (("sent", sent), ("acked", acked), ("failed", failed)):
-                    key = (kind, p.profile, topic, "producer")
-                    totals[key] = totals.get(key, 0) + n
+            self._add_counts(totals, p)
         for c in self._consumers:
             for topic, consumed in list(c.topic_counts.items()):
                 key = ("consumed", c.profile, topic, "consumer")
@@ -213,16 +228,13 @@ class LoadgenCollector:
             "librdkafka brokers[].txretries summed over brokers (current client)",
             labels=["profile", "role"],
         )
-        sources: list[tuple[ProducerSource | ConsumerSource, str]] = [
-            (p, "producer") for p in self._producers
-        ]
-        sources += [(c, "consumer") for c in self._consumers]
-        for source, role in sources:
-            stats = source.stats
+        sources = [(p.profile, p.recorder.stats, "producer") for p in self._producers]
+        sources += [(c.profile, c.stats, "consumer") for c in self._consumers]
+        for profile, stats, role in sources:
             if not stats:
                 continue
             for key, value in stats_gauges(stats, role).items():
-                fams[key].add_metric([source.profile, role], value)
+                fams[key].add_metric([profile, role], value)
         yield from fams.values()
 
 

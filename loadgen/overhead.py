@@ -86,7 +86,7 @@ def accounted_loop(n: int, size: int) -> float:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(collector)
     producer = PacedProducer(wl, {**MOCK, "statistics.interval.ms": "1000"})
-    collector.attach_producer(producer)
+    collector.attach_producer(producer.profile, producer.recorder)
     stop = threading.Event()
 
     def scrape() -> None:

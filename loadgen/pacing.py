@@ -38,28 +38,23 @@ def paced(
     """Yield ``(i, intended)`` for each message once it is due.
 
     Args:
-        phases: run one after the other; a rated phase following another
-            rated phase continues its schedule without a gap.
+        phases: rated phases, run one after the other; each continues the
+            schedule of the one before without a gap.
         clock: monotonic seconds.
         wait: block for about the given seconds (may return early; the loop
             re-checks the clock). The producer passes ``poll`` here so
             delivery reports are served while waiting.
         running: checked before each message; False stops early (a signal).
         on_phase: called when a phase starts (e.g. to publish its target rate).
+
+    Raises:
+        ValueError: a phase without a rate > 0.
     """
     i = 0
     t0 = clock()
     for phase in phases:
         on_phase(phase)
-        if phase.rate is None:
-            for _ in range(phase.count):
-                if not running():
-                    return
-                yield i, clock()
-                i += 1
-            t0 = clock()
-            continue
-        if phase.rate <= 0:
+        if phase.rate is None or phase.rate <= 0:
             raise ValueError(f"rate must be > 0, not {phase.rate}")
         interval = 1.0 / phase.rate
         for j in range(phase.count):

@@ -1,9 +1,10 @@
 """The paced producer: sends a Workload and records every message.
 
-Delivery goes through callbacks (per partition, loadgen.delivery_order; or
-``_seq_callback``), ``poll`` serves them while the loop waits for the next
-due time, a full local queue (``BufferError``) is polled and retried (the
-wait shows up as send delay), and ``flush`` ends the run within a deadline.
+Delivery reports go to the recorder's callbacks (loadgen.recorder: by
+partition order, or by sequence number), ``poll`` serves them while the loop
+waits for the next due time, a full local queue (``BufferError``) is polled
+and retried (the wait shows up as send delay), and ``flush`` ends the run
+within a deadline.
 A stop request only clears the running flag (kafkaval.signals installs the
 signal handler).
 """
@@ -22,9 +23,9 @@ from confluent_kafka import KafkaException, Producer
 
 from kafkaval.errors import KafkavalError
 from kafkaval.kafka_client import close_producer, partition_count
-from loadgen.delivery_order import PartitionOrder, ordered_config, partition_of
+from loadgen.delivery_order import DeliveryCallback, ordered_config, partition_of
 from loadgen.pacing import Phase, paced
-from loadgen.payloads import SEQ_SLICE, TABLES, build_pool, make_value
+from loadgen.payloads import TABLES, build_pool, make_value
 from loadgen.recorder import ProducerRecorder
 from loadgen.workload import Workload
 
@@ -65,11 +66,9 @@ class PacedProducer:
         self.worker = worker
         self.phases = phases or workload.phases
         self.n = sum(p.count for p in self.phases)
-        self.recorder = ProducerRecorder(self.n, len(workload.topics))
-        # topic -> [sent, acked, failed], kept up to date by recorder.scan()
-        self.topic_counts = dict(zip(workload.topics, self.recorder.topic_counts, strict=True))
-        self.stats: dict[str, Any] | None = None
+        # error name -> how many: client errors (error_cb) and failed deliveries
         self.errors: dict[str, int] = {}
+        self.recorder = ProducerRecorder(self.n, workload.topics, on_error=self._on_error)
         self.running = running or _set_event()
         self.on_phase = on_phase
         self.warmed_up = False
@@ -90,7 +89,7 @@ class PacedProducer:
             for i in range(len(workload.topics))
         ]
         # Filled by warm_up() (it needs the partition counts): _build_cycle().
-        self.cycle: list[tuple[str, bytes, bytes, int, Callable[[Any, Any], None]]] = []
+        self.cycle: list[tuple[str, bytes, bytes, int, DeliveryCallback]] = []
         self.ordered = ordered_config(config)
         conf: dict[str, Any] = {**config, "stats_cb": self._on_stats, "logger": _LOG}
         if "error_cb" not in conf:
@@ -103,7 +102,7 @@ class PacedProducer:
 
     def _on_stats(self, text: str) -> None:
         try:
-            self.stats = json.loads(text)
+            self.recorder.stats = json.loads(text)
         except ValueError:  # best effort: a torn statistics line only costs one gauge update
             pass
 
@@ -116,38 +115,16 @@ class PacedProducer:
         """Monotonic seconds of the latest delivery report (drain time, worker results)."""
         return self.recorder.last_ack_us() / 1e6
 
-    def _seq_callback(self) -> Callable[[Any, Any], None]:
-        """The delivery report handler when reports are not attributed by order.
-
-        It runs once per message inside ``poll`` and only stores the ack time
-        into the message's slot (the recorder derives the rest in bulk); the
-        message is found by the sequence number in its value header.
-        """
-        acked_a = self.recorder.acked
-        clock_ns = time.monotonic_ns
-
-        def on_delivery(err: Any, msg: Any) -> None:
-            if err is None:
-                acked_a[int(msg.value()[SEQ_SLICE])] = clock_ns()
-            else:
-                self._record_failed(err, int(msg.value()[SEQ_SLICE]))
-
-        return on_delivery
-
-    def _record_failed(self, err: Any, seq: int) -> None:
-        self.recorder.on_failed(seq)
-        name = err.name() if hasattr(err, "name") else str(err)
-        self.errors[name] = self.errors.get(name, 0) + 1
-
     def _build_cycle(self) -> None:
         """The send cycle: message i is entry i % len(cycle) of it.
 
         An entry is (topic, key, value tail, partition, delivery callback):
         topic i % ntopics, pool entry (i // ntopics) % POOL_ENTRIES, found by
         one lookup. When the settings keep the reports in send order, the
-        partition is chosen here and each partition has its own callbacks
-        (loadgen.delivery_order); otherwise the client's partitioner chooses
-        (-1) and one callback reads every report's sequence number.
+        partition is chosen here and the recorder attributes the reports by
+        their order per partition (loadgen.delivery_order); otherwise the
+        client's partitioner chooses (-1) and the recorder reads every
+        report's sequence number.
 
         Raises:
             KafkavalError: the partition counts could not be read.
@@ -156,20 +133,15 @@ class PacedProducer:
         nt = len(topics)
         entries = [(topics[c % nt], self.pools[c % nt][c // nt]) for c in range(nt * POOL_ENTRIES)]
         if not self.ordered:
-            cb = self._seq_callback()
+            cb = self.recorder.callback_by_seq()
             self.cycle = [(t, e.key, e.tail, -1, cb) for t, e in entries]
             return
         counts = {t: partition_count(self.client, t) for t in topics}
         placed = [(t, e, partition_of(e.key, counts[t])) for t, e in entries]
         streams: dict[tuple[str, int], int] = {}  # (topic, partition) -> stream index
         stream_of = [streams.setdefault((t, p), len(streams)) for t, _, p in placed]
-        order = PartitionOrder(stream_of, [f"{t}[{p}]" for t, p in streams], self._record_failed)
-        cbs = [order.callbacks(s) for s in range(len(streams))]
-        self.cycle = [
-            (t, e.key, e.tail, p, cbs[stream_of[c]][order.checks(c)])
-            for c, (t, e, p) in enumerate(placed)
-        ]
-        self.recorder.order = order
+        cbs = self.recorder.callbacks_by_order(stream_of, [f"{t}[{p}]" for t, p in streams])
+        self.cycle = [(t, e.key, e.tail, p, cbs[c]) for c, (t, e, p) in enumerate(placed)]
 
     def _wait(self, seconds: float) -> None:
         # poll() rounds its timeout down to whole ms; short waits sleep instead
@@ -183,9 +155,8 @@ class PacedProducer:
         """Send every message on schedule, then flush.
 
         Rated phases follow the intended-time schedule of loadgen.pacing;
-        phases "as fast as possible" run a tighter loop of their own (the
-        accounting-overhead benchmark measures it), where a message is due
-        when the sender is ready for it.
+        phases "as fast as possible" run a loop of their own, where a message
+        is due when the sender is ready for it.
 
         The client is closed at the end, whatever happened.
 
@@ -220,10 +191,11 @@ class PacedProducer:
         self.last_send_mono = time.monotonic()
         self.flush()
         self.recorder.scan()
-        order = self.recorder.order
-        if order is not None and order.violation is not None:
-            raise KafkavalError(order.violation)
+        if self.recorder.violation is not None:
+            raise KafkavalError(self.recorder.violation)
 
+    # _send_max and _send_rated are near-copies on purpose: each is the hot loop
+    # of its mode, and sharing a per-message helper would add a call per message.
     def _send_max(self, start: int, count: int, wall_off: int) -> int:
         """Messages ``start ..`` (``count`` of them) as fast as the client takes them.
 
@@ -329,13 +301,11 @@ class PacedProducer:
             )
 
     def close(self) -> None:
-        """Destroy the client (kafkaval.kafka_client.close_producer); ``run`` ends with it.
+        """Destroy the client now (kafkaval.kafka_client.close_producer); ``run`` ends with it.
 
-        Safe to call twice.
-
-        Without this its threads and connections would live until the garbage
-        collector breaks the reference cycle through the bound callbacks (a long
-        scheduler process or REPEAT=N kept one idle client per run).
+        Its threads and connections end here, not when the garbage collector
+        breaks the reference cycle through the bound callbacks. Safe to call
+        twice.
         """
         client, self.client = self.client, None
         if client is not None:

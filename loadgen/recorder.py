@@ -5,21 +5,27 @@ nanoseconds as ``time.monotonic_ns()`` gives them (no conversion on the hot
 path): intended (from the schedule), sent (just before ``produce()``) and
 acked (delivery report). They live in preallocated ``array('q')`` slots
 indexed by the message's sequence number, so recording costs an array store
-or two. ``ProducerRecorder.scan()`` derives the rest in bulk: counts and the
-completion-ordered latency arrays (µs) that the Prometheus collector reads
-incrementally (see loadgen.metrics); ``arrays()`` gives the slots in µs.
+or two. ``ProducerRecorder`` also owns the delivery callbacks, so it decides
+which message a report is for (by its sequence number, or by its order,
+loadgen.delivery_order). ``ProducerRecorder.scan()`` derives the rest in bulk:
+counts and the completion-ordered latency arrays (µs) that the Prometheus
+collector reads incrementally (see loadgen.metrics); ``arrays()`` gives the
+slots in µs.
 """
 
 from __future__ import annotations
 
 import math
 import threading
+import time
 from array import array
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
-from loadgen.delivery_order import PartitionOrder
+from loadgen.delivery_order import DeliveryCallback, PartitionOrder
+from loadgen.payloads import SEQ_SLICE
 
 PERCENTILES: dict[str, float] = {"p50": 0.50, "p95": 0.95, "p99": 0.99, "p999": 0.999}
 
@@ -35,12 +41,13 @@ def _slots(n: int) -> array:
 class ProducerRecorder:
     """Timestamps of ``n`` messages of one producer, indexed by sequence number.
 
-    The send loop and the delivery callback (loadgen.producer) only store
-    timestamps, lock-free: that is the whole per-message cost. The callback
-    stores the ack time into the message's slot, or, when reports are
-    attributed by their order (``order``, loadgen.delivery_order), appends it
-    to its partition's list, which ``scan()`` maps into the slots. Everything
-    else (counts, per-topic counts, the completion-ordered latency arrays the
+    The send loop (loadgen.producer) stores the ``intended`` and ``sent``
+    slots; the delivery callbacks, which the recorder hands out
+    (``callback_by_seq``, ``callbacks_by_order``), store the ack time into the
+    message's slot, or, when reports are attributed by their order, append it
+    to its partition's list, which ``scan()`` maps into the slots. Both stores
+    are lock-free: that is the whole per-message cost. Everything else
+    (counts, per-topic counts, the completion-ordered latency arrays the
     collector and the progress line read) is derived in bulk by ``scan()``
     with numpy, which whoever reads calls first.
 
@@ -53,30 +60,41 @@ class ProducerRecorder:
 
     Args:
         n: how many messages the run sends (slots are preallocated).
-        ntopics: message i goes to topic i % ntopics (for per-topic counts).
+        topics: message i goes to topic ``topics[i % len(topics)]`` (for
+            per-topic counts).
+        on_error: called with the error of each failed delivery report.
     """
 
-    def __init__(self, n: int, ntopics: int = 1) -> None:
+    def __init__(
+        self,
+        n: int,
+        topics: Sequence[str],
+        on_error: Callable[[Any], None] = lambda _e: None,
+    ) -> None:
         self.n = n
-        self.ntopics = ntopics
+        self.ntopics = len(topics)
         self.intended = _slots(n)  # ns
         self.sent = _slots(n)  # ns
         self.acked = _slots(n)  # ns
         self.failed: list[int] = []  # sequence numbers whose report carried an error
-        # Per topic index: [sent, acked, failed]; the producer names them.
-        self.topic_counts: list[list[int]] = [[0, 0, 0] for _ in range(ntopics)]
+        # Per topic index: [sent, acked, failed], as of the last scan().
+        self._rows: list[list[int]] = [[0, 0, 0] for _ in topics]
+        # topic -> [sent, acked, failed] (the same lists), as of the last scan().
+        self.topic_counts: dict[str, list[int]] = dict(zip(topics, self._rows, strict=True))
         # Completion-ordered latencies (µs), appended by scan(); read incrementally.
         self.service_done = array("q")
         self.response_done = array("q")
         self.send_delay_done = array("q")
         self.sent_count = 0
         self.acked_count = 0
+        # The client's latest statistics (librdkafka JSON), for the collector's gauges.
+        self.stats: dict[str, Any] | None = None
+        self._on_error = on_error
         self._lock = threading.Lock()
         self._counted = np.zeros(n, dtype=bool)  # acked or failed, already folded in
         self._frontier = 0  # every message below it is counted
         self._failed_seen = 0
-        # Set by the producer when delivery reports are attributed by their
-        # order (loadgen.delivery_order): the ack slots are then filled here.
+        # Set by callbacks_by_order(): the ack slots are then filled by _resolve().
         self.order: PartitionOrder | None = None
 
     # -- the per-message API (the producer inlines the same stores) ------------
@@ -93,6 +111,44 @@ class ProducerRecorder:
     @property
     def failed_count(self) -> int:
         return len(self.failed)
+
+    # -- attribution: which message a delivery report is for --------------------
+    def callback_by_seq(self) -> DeliveryCallback:
+        """The delivery callback that finds each report's message by the
+        sequence number in its value header (any client settings)."""
+        acked_a = self.acked
+        clock_ns = time.monotonic_ns
+
+        def on_delivery(err: Any, msg: Any) -> None:
+            if err is None:
+                acked_a[int(msg.value()[SEQ_SLICE])] = clock_ns()
+            else:
+                self._failed(err, int(msg.value()[SEQ_SLICE]))
+
+        return on_delivery
+
+    def callbacks_by_order(
+        self, stream_of_position: Sequence[int], names: Sequence[str]
+    ) -> list[DeliveryCallback]:
+        """The delivery callback of each send-cycle position, attributing by order.
+
+        Only for settings that keep reports in send order per partition
+        (``delivery_order.ordered_config``); see loadgen.delivery_order for
+        the arguments. A report out of that order sets ``violation``.
+        """
+        order = PartitionOrder(stream_of_position, names, self._failed)
+        per_stream = [order.callbacks(s) for s in range(len(names))]
+        self.order = order
+        return [per_stream[s][order.checks(c)] for c, s in enumerate(stream_of_position)]
+
+    @property
+    def violation(self) -> str | None:
+        """Why the reports cannot be attributed to messages (None: they can)."""
+        return None if self.order is None else self.order.violation
+
+    def _failed(self, err: Any, seq: int) -> None:
+        self.on_failed(seq)
+        self._on_error(err)
 
     # -- derived state ----------------------------------------------------------
     def scan(self) -> None:
@@ -112,14 +168,14 @@ class ProducerRecorder:
             if hi > lo:  # newly sent: send delay, per-topic sent counts
                 _extend(self.send_delay_done, (sent_w[lo - f :] - due_w[lo - f :]) // 1000)
                 self.sent_count = hi
-                for t, row in enumerate(self.topic_counts):
+                for t, row in enumerate(self._rows):
                     row[0] = _count_below(hi, t, nt)
             failed = self.failed[self._failed_seen :]
             if failed:
                 self._counted[failed] = True
                 self._failed_seen += len(failed)
                 for seq in failed:
-                    self.topic_counts[seq % nt][2] += 1
+                    self._rows[seq % nt][2] += 1
             counted_w = self._counted[f:hi]  # a view: updated in place below
             acked_w = np.frombuffer(self.acked, dtype=np.int64)[f:hi].copy()
             new = (acked_w != UNSET) & ~counted_w
@@ -134,7 +190,7 @@ class ProducerRecorder:
                 )
                 counted_w |= new
                 self.acked_count += k
-                for t, row in enumerate(self.topic_counts):
+                for t, row in enumerate(self._rows):
                     # message f + j is on topic (f + j) % nt
                     row[1] += k if nt == 1 else int(np.count_nonzero(new[(t - f) % nt :: nt]))
             self._frontier = hi if counted_w.all() else f + int(np.argmin(counted_w))

@@ -114,7 +114,7 @@ def _run_here(rep: _Repetition, collector: LoadgenCollector) -> dict[str, Any]:
         running=rep.running,
         on_phase=lambda p: collector.set_target_rate(rep.spec.name, p.rate or None),
     )
-    collector.attach_producer(producer)
+    collector.attach_producer(producer.profile, producer.recorder)
     total = wl.count
     planned = sum(p.duration or 0 for p in wl.phases)
 
@@ -161,7 +161,7 @@ def _run_here(rep: _Repetition, collector: LoadgenCollector) -> dict[str, Any]:
         ticker.stop_event.set()
         ticker.join(2)
         rep.progress.done()
-        collector.detach(producer)
+        collector.detach(producer.recorder)
     intended, sent, acked = producer.recorder.arrays()
     return _result(
         rep.spec,

@@ -115,14 +115,14 @@ def _worker_main(
                 phases=tuple(p for p in phases if p.count > 0),
                 on_phase=lambda p: collector.set_target_rate(wl.name, p.rate or None),
             )
-            collector.attach_producer(producer)
+            collector.attach_producer(producer.profile, producer.recorder)
             producer.warm_up()
             ready.put(index)
             if not go.wait(READY_TIMEOUT):
                 raise KafkavalError("the parent never started the run")
             producer.run()
             collector.set_target_rate(wl.name, 0.0)
-            collector.detach(producer)
+            collector.detach(producer.recorder)
             rec = producer.recorder
             intended, sent, acked = rec.arrays()  # µs, as the parent merges them
             results.put(

@@ -264,7 +264,7 @@ def test_every_report_from_the_real_broker_is_where_the_partition_order_says(
         producer = producer_module.PacedProducer(wl, producer_config(perf_settings))
         producer.run()  # raises KafkavalError on a report out of order
         rec = producer.recorder
-        assert rec.order is not None and len(rec.order.streams) == 6
+        assert rec.order is not None and len(rec.order.names) == 6
         assert (rec.sent_count, rec.acked_count, rec.failed_count) == (20_000, 20_000, 0)
         _, sent, acked = rec.arrays()
         assert (acked != UNSET).all() and (acked >= sent).all()

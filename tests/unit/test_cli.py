@@ -81,3 +81,11 @@ def test_every_verb_is_listed_by_its_parent() -> None:
                 listed = str(action.metavar).split("|")
                 missing = [name for name in action.choices if name not in listed]
                 assert not missing, f"{path} --help does not list {missing}"
+
+
+def test_a_component_that_fails_to_import_is_an_error_not_a_missing_verb(monkeypatch) -> None:
+    from kafkaval import cli
+
+    monkeypatch.setattr(cli, "COMMAND_MODULES", [*cli.COMMAND_MODULES, "kafkaval_no_such"])
+    with pytest.raises(ModuleNotFoundError, match="kafkaval_no_such"):
+        build_parser()

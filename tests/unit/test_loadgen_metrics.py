@@ -1,4 +1,4 @@
-"""The custom collector over recorded data, with fake producer/consumer sources."""
+"""The custom collector over recorded data: producer recorders, fake consumer sources."""
 
 from __future__ import annotations
 
@@ -13,17 +13,9 @@ from loadgen.recorder import ConsumerRecorder, ProducerRecorder
 
 
 @dataclasses.dataclass
-class FakeProducer:
-    profile: str
-    recorder: Any
-    topic_counts: dict[str, list[int]]
-    stats: dict[str, Any] | None = None
-
-
-@dataclasses.dataclass
 class FakeConsumer:
     profile: str
-    recorder: Any
+    recorder: ConsumerRecorder
     topic_counts: dict[str, int]
     stats: dict[str, Any] | None = None
 
@@ -36,9 +28,8 @@ def test_counters_and_histograms_follow_recorded_data() -> None:
     coll = LoadgenCollector()
     reg = CollectorRegistry()
     reg.register(coll)
-    rec = ProducerRecorder(4)
-    prod = FakeProducer("throughput", rec, {"t.a": rec.topic_counts[0]})
-    coll.attach_producer(prod)
+    rec = ProducerRecorder(4, ["t.a"])
+    coll.attach_producer("throughput", rec)
     for i, (svc, late) in enumerate([(1000, 0), (2000, 0), (150_000, 50_000)]):
         rec.on_sent(i, 0, late * 1000)
         rec.on_acked(i, (late + svc) * 1000)
@@ -52,17 +43,16 @@ def test_counters_and_histograms_follow_recorded_data() -> None:
     assert _sample(reg, "kafkaval_loadgen_service_latency_seconds_count", lbl) == 3
     rec.on_sent(3, 0, 0)
     rec.on_failed(3)
-    coll.detach(prod)
+    coll.detach(rec)
     clbl = {"profile": "throughput", "topic": "t.a", "role": "producer"}
     assert _sample(reg, "kafkaval_loadgen_messages_sent_total", clbl) == 4
     assert _sample(reg, "kafkaval_loadgen_messages_acked_total", clbl) == 3
     assert _sample(reg, "kafkaval_loadgen_messages_failed_total", clbl) == 1
     # A second run of the same profile adds up (counters stay monotonic).
-    rec2 = ProducerRecorder(1)
-    prod2 = FakeProducer("throughput", rec2, {"t.a": rec2.topic_counts[0]})
+    rec2 = ProducerRecorder(1, ["t.a"])
     rec2.on_sent(0, 0, 0)
     rec2.on_acked(0, 500_000)
-    coll.attach_producer(prod2)
+    coll.attach_producer("throughput", rec2)
     assert _sample(reg, "kafkaval_loadgen_messages_sent_total", clbl) == 5
     assert _sample(reg, "kafkaval_loadgen_service_latency_seconds_count", lbl) == 4
 
@@ -159,8 +149,9 @@ def test_retries_are_a_counter_and_max_rate_has_no_target_series() -> None:
     reg = CollectorRegistry()
     reg.register(coll)
     stats = {"brokers": {"b1": {"nodeid": 1, "txretries": 4}}}
-    rec = ProducerRecorder(1)
-    coll.attach_producer(FakeProducer("burst", rec, {"t.a": rec.topic_counts[0]}, stats))
+    rec = ProducerRecorder(1, ["t.a"])
+    rec.stats = stats
+    coll.attach_producer("burst", rec)
     lbl = {"profile": "burst", "role": "producer"}
     assert _sample(reg, "kafkaval_loadgen_rdkafka_retries_total", lbl) == 4.0
     coll.set_target_rate("burst", 5000.0)

@@ -17,7 +17,7 @@ import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import Collector
-from test_loadgen_metrics import FakeConsumer, FakeProducer
+from test_loadgen_metrics import FakeConsumer
 
 from cdc.metrics import CdcMetrics
 from chaos.metrics import DeliveryMetrics
@@ -36,10 +36,11 @@ STATS = {
 
 def _loadgen() -> Collector:
     coll = LoadgenCollector()
-    rec = ProducerRecorder(2)
+    rec = ProducerRecorder(2, ["t.a"])
     rec.on_sent(0, 0, 0)
     rec.on_acked(0, 1_000_000)
-    coll.attach_producer(FakeProducer("throughput", rec, {"t.a": rec.topic_counts[0]}, STATS))
+    rec.stats = STATS
+    coll.attach_producer("throughput", rec)
     crec = ConsumerRecorder()
     crec.e2e_done.extend([3000])
     crec.consumed_count = 1
