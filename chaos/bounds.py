@@ -128,7 +128,7 @@ def producer_stall(producer: VerifiableProducer, faults_undone_at: float, r: Che
     return _stall(
         f"producer client stalled: no ack after the faults were undone, {r.sent - r.acked} "
         "sends without one",
-        known_cause(producer.client_warnings, "client_warnings"),
+        known_cause(producer.client_warnings) or "see client_warnings in the record",
     )
 
 
@@ -140,10 +140,13 @@ def consumer_stalls(
 ) -> list[str]:
     """The groups whose consumer client stopped: the consumer side of producer_stall.
 
-    A stall is: messages missing for the group, and not one delivery recorded
+    A stall is: messages missing for the group, not one delivery recorded
     since the faults were undone (the deliveries file was last written
-    before), while the broker answered the final read. One message per such
-    group; none when there was no stall.
+    before), while the broker answered the final read, and the client's own
+    log shows the stall's signature (librdkafka#5430). A group that stopped
+    receiving without it is no stall: its missing messages stand as they are,
+    a failure of delivery. One message per stalled group; none when there was
+    no stall.
     """
     out = []
     for group, g in r.groups.items():
@@ -153,11 +156,14 @@ def consumer_stalls(
         last_write = path.stat().st_mtime if path.exists() else None
         if last_write is not None and last_write >= faults_undone_wall:
             continue  # it delivered after the undo: judged as a delivery failure
+        cause = known_cause(warnings.get(group, []))
+        if cause is None:
+            continue  # stopped, but nothing shows the client's bug: judged as missing
         out.append(
             _stall(
                 f"consumer client stalled: group {group} recorded no delivery after the "
                 f"faults were undone, {g.missing} missing",
-                known_cause(warnings.get(group, []), f"consumer_warnings[{group!r}]"),
+                cause,
             )
         )
     return out

@@ -4,12 +4,19 @@ The verifiable producer (in process) and the verifiable consumers (their own
 processes) send librdkafka's log to a logger of their own; its WARNING-or-worse
 lines are kept, a bounded number of them, so that a scenario whose client
 stopped can say which client bug it was (see chaos.bounds).
+
+The line that names librdkafka#5430 is a debug line of librdkafka's metadata
+context: a client that does not ask for that context never writes it, and no
+stall could be shown. `client_logging` asks for it, and the kept lines are
+the warnings plus the debug lines that carry the signature (nothing else of
+the debug output is kept).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
+from typing import Any
 
 # Lines kept per client: enough to name a stall, bounded in a long run.
 MAX_CLIENT_WARNINGS = 50
@@ -18,6 +25,9 @@ MAX_CLIENT_WARNINGS = 50
 # response and leaves the partition without a leader for good
 # (confluentinc/librdkafka#5430, open in the 2.x line as of this writing).
 LEADER_LOST_SIGNATURE = "new leader-1 not found in cache"
+# The librdkafka debug context whose lines include that one (rd_kafka_dbg of
+# METADATA): without it librdkafka does not write the line at all.
+SIGNATURE_DEBUG_CONTEXTS = "metadata"
 
 
 class _WarningsKept(logging.Handler):
@@ -26,23 +36,25 @@ class _WarningsKept(logging.Handler):
     A broker that is down makes the client repeat one "Connection refused"
     line every reconnect; a repeat is not kept again, and the line that names
     a known bug is kept even after the bound is reached (bounded as well), so
-    that the repeats cannot push it out.
+    that the repeats cannot push it out. Below WARNING only the lines that
+    name the known bug are kept: the debug context is asked for that line alone.
     """
 
     def __init__(self, keep: Callable[[str], None]) -> None:
-        super().__init__(logging.WARNING)
+        super().__init__(logging.DEBUG)
         self._keep = keep
         self._seen: set[str] = set()
         self._known = 0
 
     def emit(self, record: logging.LogRecord) -> None:
         line = record.getMessage()
-        if line in self._seen:
+        known = LEADER_LOST_SIGNATURE in line
+        if line in self._seen or (record.levelno < logging.WARNING and not known):
             return
         if len(self._seen) < MAX_CLIENT_WARNINGS:
             self._seen.add(line)
             self._keep(line)
-        elif LEADER_LOST_SIGNATURE in line and self._known < MAX_CLIENT_WARNINGS:
+        elif known and self._known < MAX_CLIENT_WARNINGS:
             self._known += 1
             self._seen.add(line)
             self._keep(line)
@@ -60,9 +72,18 @@ def warnings_logger(name: str, keep: Callable[[str], None]) -> logging.Logger:
     return logger
 
 
-def known_cause(warnings: Iterable[str], where: str) -> str:
-    """The part of a stall message that names the bug, if the log shows one."""
+def client_logging(name: str, keep: Callable[[str], None]) -> dict[str, Any]:
+    """The client properties that keep its warning lines and the stall signature.
+
+    ``logger`` as `warnings_logger`, and ``debug`` set to the context that
+    writes the signature line (librdkafka writes no debug line otherwise).
+    """
+    return {"logger": warnings_logger(name, keep), "debug": SIGNATURE_DEBUG_CONTEXTS}
+
+
+def known_cause(warnings: Iterable[str]) -> str | None:
+    """The part of a stall message that names the bug; None when the log shows none."""
     known = [w for w in warnings if LEADER_LOST_SIGNATURE in w]
     if known:
         return f"its log shows librdkafka#5430 ({known[0]!r})"
-    return f"see {where} in the record"
+    return None

@@ -35,7 +35,7 @@ from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
-from chaos.client_log import warnings_logger
+from chaos.client_log import client_logging
 from chaos.ledger import ASSIGN_LINE, TORN_MARK, ledger_key
 from kafkaval.config import parse_props
 from kafkaval.kafka_client import quiet
@@ -66,7 +66,7 @@ def consumer_config(
         return quiet(props)
     return {
         **props,
-        "logger": warnings_logger(f"kafkaval.chaos.consumer.{group}", _appender(warnings_to)),
+        **client_logging(f"kafkaval.chaos.consumer.{group}", _appender(warnings_to)),
     }
 
 

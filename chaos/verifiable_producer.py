@@ -21,7 +21,7 @@ from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Producer
 
-from chaos.client_log import warnings_logger
+from chaos.client_log import client_logging
 from chaos.errors import ChaosError
 from chaos.ledger import ProducerLedger, message_key
 from kafkaval.kafka_client import close_producer
@@ -75,11 +75,11 @@ class VerifiableProducer:
         self.last_ack_at: float | None = None  # time.monotonic() of the last ack
         # librdkafka's lines stay off the console and are kept for the
         # scenario's diagnosis.
-        logger = warnings_logger(
+        client_log = client_logging(
             f"kafkaval.chaos.producer.{producer_id}", self.client_warnings.append
         )
         try:
-            self._producer = producer_factory({**config, "logger": logger})
+            self._producer = producer_factory({**config, **client_log})
         except KafkaException as e:
             raise ChaosError(f"cannot create producer {producer_id}: {e}") from e
         # With acks=0 the broker never answers: an ack's offset is the client's

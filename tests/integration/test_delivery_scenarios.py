@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
+from collections.abc import Collection
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from chaos.catalog import SCENARIOS
+from chaos.checker import GROUP_ANOMALIES, LOG_ANOMALIES
+from chaos.client_log import LEADER_LOST_SIGNATURE
 from chaos.netpartition import leftover_rules
 from chaos.suite import run_suite
 from kafkaval.config import Settings, load_settings
@@ -33,32 +38,92 @@ def test_scenario_passes_quick(
         # A test client stopped after a broker restart and the scenario named
         # it so: the producer got no more acks (librdkafka#5430, seen about
         # once in six full CI runs on a loaded host) or a consumer recorded no
-        # more deliveries (once). Nothing acked may be lost even then; the
-        # delivery checks themselves are judged on one more run.
-        assert entry["lost"] == 0 and entry["log_duplicates"] == 0, entry["failures"]
+        # more deliveries (once). The stall explains one count only: the
+        # producer's acks, or the stalled group's missing. The rest of the
+        # verdict must hold on this run too; only the explained count is
+        # judged on one more run.
+        producer_stalled, stalled_groups = _stalls(entry)
+        _assert_verdict(entry, name, shape, settings, producer_stalled, stalled_groups)
         print(f"client stall, run once more: {entry['failures']}")
         record = run_suite(settings, [name], [shape], quick=True, shape_overrides={shape: settings})
         entry = record["scenarios"][name]
-    assert entry["cluster"] == shape
     assert entry["passed"], entry["failures"]
     assert record["passed"]
+    _assert_verdict(entry, name, shape, settings)
+    assert record["bootstrap_servers"] == settings.bootstrap_servers
+    assert record["cluster_id"] == entry["cluster_id"]
+    assert leftover_rules() == []
+    assert _all_running(settings)
+
+
+def _stalls(entry: dict[str, Any]) -> tuple[bool, set[str]]:
+    """Which clients of a failed run stalled: the producer, and the groups.
+
+    A group that stopped receiving counts as stalled only if its own client
+    log shows the stall's signature; otherwise its missing messages are a
+    failure like any other and the run is not repeated.
+    """
+    producer = any(f.startswith("producer client stalled") for f in entry["failures"])
+    groups = {
+        m.group(1)
+        for f in entry["failures"]
+        if (m := re.match(r"consumer client stalled: group (\S+) ", f))
+    }
+    for group in groups:
+        log = entry["consumer_warnings"].get(group, [])
+        assert any(LEADER_LOST_SIGNATURE in line for line in log), (group, log)
+    assert producer or groups, entry["failures"]
+    return producer, groups
+
+
+def _assert_verdict(
+    entry: dict[str, Any],
+    name: str,
+    shape: str,
+    settings: Settings,
+    producer_stalled: bool = False,
+    stalled_groups: Collection[str] = (),
+) -> None:
+    """The whole verdict of one run, except the one count each stall explains:
+    the producer's acked fraction, a stalled group's missing."""
+    unexplained = [
+        f
+        for f in entry["failures"]
+        if not (
+            "client stalled" in f
+            or (producer_stalled and f.startswith(f"acked {entry['acked']} of {entry['sent']} "))
+            or any(f.startswith(f"group {g} missing ") for g in stalled_groups)
+            # A group that stopped cannot commit the end of the log either.
+            or (stalled_groups and f.startswith("a consumer group did not commit"))
+        )
+    ]
+    assert unexplained == [], entry["failures"]
+    assert entry["cluster"] == shape
     # The counts the verdict rests on are real: messages flowed and were checked.
-    assert entry["sent"] > 100 and entry["acked"] >= entry["sent"] * 0.5
-    assert entry["lost"] == 0 and entry["log_duplicates"] == 0
+    assert entry["sent"] > 100
+    if not producer_stalled:
+        assert entry["acked"] >= entry["sent"] * 0.5
+    # Every anomaly class of the log: nothing lost, duplicated, reordered,
+    # failed-but-visible, at an offset other than its ack's, foreign or removed.
+    assert {c: entry[c] for c in LOG_ANOMALIES} == dict.fromkeys(LOG_ANOMALIES, 0)
+    assert entry["log_start_offsets"] == {}
     assert set(entry["groups"]) == set(SCENARIOS[name].groups)
-    for group in entry["groups"].values():
-        assert group["missing"] == 0 and group["delivered"] >= entry["acked"]
+    for group, g in entry["groups"].items():
+        counts = [c for c in GROUP_ANOMALIES if not (c == "missing" and group in stalled_groups)]
+        assert {c: g[c] for c in counts} == dict.fromkeys(counts, 0), (group, g)
+        assert g["redeliveries"] <= entry["bounds"]["redeliveries_per_group"][group], (group, g)
+        if group not in stalled_groups:
+            assert g["delivered"] >= entry["acked"], (group, g)
     assert entry["faults"] and all(f["rolled_back"] for f in entry["faults"])
+    assert entry["left_broken"] == []
     # Each fault showed its effect on the cluster under test, with traffic flowing.
     for fault in entry["faults"]:
         assert fault["observed_effect"] and fault["observed_effect"]["what"], fault
         assert fault["traffic"]["sent_during_fault"] > 0, fault
         assert all(n > 0 for n in fault["traffic"]["consumed_before_fault"].values()), fault
-    assert record["bootstrap_servers"] == settings.bootstrap_servers
-    assert record["cluster_id"] == entry["cluster_id"] and len(entry["cluster_id"]) == 22
-    assert all(f["started_at"] < f["ended_at"] for f in entry["faults"])
-    assert leftover_rules() == []
-    assert _all_running(settings)
+        assert fault["started_at"] < fault["ended_at"], fault
+    assert entry["bootstrap_servers"] == settings.bootstrap_servers
+    assert len(entry["cluster_id"]) == 22
 
 
 def test_other_shape_is_started_and_stopped_by_the_suite(tmp_path: Path) -> None:
