@@ -11,9 +11,9 @@ from typing import Any, TextIO
 
 from kafkaval.config import Settings
 from kafkaval.errors import KafkavalError
+from kafkaval.prom_client import PromClient
+from kafkaval.prom_queries import QueryRunner, WindowEmpty
 from kafkaval.records import load_run_record, utc_now
-from report.prom_client import PromClient
-from report.queries import QueryRunner, WindowEmpty
 from report.render import BUILDERS, Rendered, write_reports
 from report.trend import collect_trend
 
