@@ -31,7 +31,7 @@ from cdc.progress import progress_line
 from kafkaval.config import Settings
 from kafkaval.environment import run_environment
 from kafkaval.errors import UsageError
-from kafkaval.records import new_run_id, run_header, save_run_record, utc_now
+from kafkaval.records import new_run_id, record_header, save_run_record, utc_now
 from loadgen.recorder import summarize_us
 
 SCENARIO = "cdc-load"
@@ -130,7 +130,7 @@ def _run(
         )
     lag_us = [(e.ts_ms - e.source_ts_ms) * 1000 for e in events if e.op != "r"]
     record = {
-        **run_header(run_id, "cdc-load", started_at, run_environment(settings)),
+        **record_header("cdc-load", run_id, started_at, environment=run_environment(settings)),
         "scenario": SCENARIO,
         "parameters": {
             "rate": params.rate,

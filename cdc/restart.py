@@ -42,7 +42,14 @@ from chaos.targets import ProcessTarget, Target
 from kafkaval.config import Settings
 from kafkaval.environment import run_environment
 from kafkaval.errors import UsageError
-from kafkaval.records import iso, merge_scenario, new_run_id, run_header, save_run_record, utc_now
+from kafkaval.records import (
+    iso,
+    merge_scenario,
+    new_run_id,
+    record_header,
+    save_run_record,
+    utc_now,
+)
 from kafkaval.waiting import wait_until
 
 MUTATIONS = ("delete-offsets", "drop-slot")
@@ -321,7 +328,7 @@ def _run(
     ]
     lags = sorted(e.ts_ms - e.source_ts_ms for e in events if e.op != "r")
     record = {
-        **run_header(run_id, "cdc-delivery", started_at, run_environment(settings)),
+        **record_header("cdc-delivery", run_id, started_at, environment=run_environment(settings)),
         "scenario": SCENARIO,
         "parameters": {
             "rate": params.rate,

@@ -25,7 +25,7 @@ from kafkaval import kafka_admin
 from kafkaval.config import Settings
 from kafkaval.environment import run_environment
 from kafkaval.errors import KafkavalError, UsageError
-from kafkaval.records import new_run_id, run_header, save_run_record, utc_now
+from kafkaval.records import new_run_id, record_header, save_run_record, utc_now
 from kafkaval.waiting import wait_until
 
 FULL_ROWS = 895_000
@@ -180,7 +180,9 @@ def _run(
     if not finished or snapshot_s is None:
         failures.append(f"snapshot not fully consumed within {timeout:.0f} s")
     record = {
-        **run_header(run_id, "cdc-performance", started_at, run_environment(settings)),
+        **record_header(
+            "cdc-performance", run_id, started_at, environment=run_environment(settings)
+        ),
         "profile": SCENARIO,
         "quick": quick,
         "parameters": {

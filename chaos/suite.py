@@ -30,7 +30,7 @@ from kafkaval.environment import run_environment
 from kafkaval.errors import UsageError
 from kafkaval.files import ensure_writable_dir
 from kafkaval.kafka_client import check_clients
-from kafkaval.records import iso, new_run_id, save_run_record, utc_now
+from kafkaval.records import iso, new_run_id, record_header, save_run_record, utc_now
 from stack import local
 
 SHAPE_PORT_SHIFT = 200
@@ -169,15 +169,17 @@ def run_suite(
     metrics = metrics or DeliveryMetrics()
     run_id = new_run_id()
     record: dict[str, Any] = {
-        "run_id": run_id,
-        "kind": "delivery",
-        "started_at": iso(utc_now()),
-        "ended_at": "",
-        "quick": quick,
-        "tags": dict(tags or {}),
+        # ended_at is set when the run ends (below, in finally).
+        **record_header(
+            "delivery",
+            run_id,
+            utc_now(),
+            environment=_environment(settings, shapes),
+            quick=quick,
+            tags=tags or {},
+        ),
         "passed": False,
         "parameters": dataclasses.asdict(timing) | {"target": target, "shapes": shapes},
-        "environment": _environment(settings, shapes),
         "scenarios": {},
         "clusters": {},  # shape -> the cluster it tested: bootstrap servers, cluster id
     }

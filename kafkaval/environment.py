@@ -39,6 +39,11 @@ def client_security(settings: Settings) -> str:
     return protocol
 
 
+def stack_kind(local_stack: bool) -> str:
+    """The record's ``stack_kind``: the local stack's processes, or any other Kafka."""
+    return "local (processes)" if local_stack else "external or compose"
+
+
 def run_environment(settings: Settings) -> dict[str, Any]:
     """``{stack_kind, kafka_version, brokers, bootstrap_servers, client_security, cores,
     memory_bytes}``."""
@@ -47,7 +52,7 @@ def run_environment(settings: Settings) -> dict[str, Any]:
 
     is_local = local.is_local_kafka(settings) and bool(local.running(settings))
     env: dict[str, Any] = {
-        "stack_kind": "local (processes)" if is_local else "external or compose",
+        "stack_kind": stack_kind(is_local),
         "kafka_version": settings.kafka_version
         if is_local
         else "unknown (not the local stack; the client cannot ask)",

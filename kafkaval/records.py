@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
@@ -46,17 +46,42 @@ def new_run_id(now: Callable[[], datetime] = utc_now) -> str:
     return now().strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
 
 
-def run_header(
-    run_id: str, kind: str, started_at: datetime, environment: dict[str, Any]
+def record_header(
+    kind: str,
+    run_id: str,
+    started_at: datetime,
+    ended_at: datetime | None = None,
+    *,
+    environment: dict[str, Any] | None = None,
+    quick: bool | None = None,
+    tags: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """The fields every record starts with; ``ended_at`` is now (call it when done)."""
-    return {
+    """The fields every run record starts with, the header of the record schema.
+
+    Args:
+        kind: the record's kind ("performance", "delivery", "cdc-load", ...).
+        run_id: from ``new_run_id``.
+        started_at: when the run began.
+        ended_at: when it ended; now when None (build the record when the run is done).
+        environment: what the run ran on (``kafkaval.environment.run_environment``);
+            left out when None.
+        quick: the run's quick mode; left out when None.
+        tags: the run's tags (``kafkaval.tags``); left out when None.
+    """
+    header: dict[str, Any] = {
+        "schema_version": SCHEMA_VERSION,
         "run_id": run_id,
         "kind": kind,
-        "environment": environment,
         "started_at": iso(started_at),
-        "ended_at": iso(utc_now()),
+        "ended_at": iso(ended_at or utc_now()),
     }
+    if quick is not None:
+        header["quick"] = quick
+    if tags is not None:
+        header["tags"] = dict(tags)
+    if environment is not None:
+        header["environment"] = environment
+    return header
 
 
 def save_run_record(results_dir: str | Path, record: dict[str, Any]) -> Path:
@@ -123,15 +148,9 @@ def merge_scenario(results_dir: str | Path, key: str, entry: dict[str, Any]) -> 
     if latest.exists():
         record = load_run_record(latest)
     else:
-        record = {
-            "schema_version": SCHEMA_VERSION,
-            "run_id": new_run_id(),
-            "kind": "delivery",
-            "started_at": entry["started_at"],
-            "ended_at": entry["ended_at"],
-            "quick": False,
-            "scenarios": {},
-        }
+        started, ended = parse_iso(entry["started_at"]), parse_iso(entry["ended_at"])
+        record = record_header("delivery", new_run_id(), started, ended, quick=False)
+        record["scenarios"] = {}
     # The delivery suite's own verdict stands (it may have failed before running
     # every scenario); the merged entries can only add failures to it.
     record.setdefault("suite_passed", bool(record.get("passed", True)))

@@ -34,7 +34,7 @@ from typing import Any, TextIO
 
 from kafkaval.config import Settings
 from kafkaval.errors import UsageError
-from kafkaval.records import iso, new_run_id, save_run_record, utc_now
+from kafkaval.records import iso, new_run_id, record_header, save_run_record, utc_now
 
 KIND = "ab"
 MIN_ROUNDS = 3
@@ -144,9 +144,7 @@ def run_ab(
     runs_dir = results / f"{KIND}-{run_id}"
     sides = {"A": a, "B": b}
     record: dict[str, Any] = {
-        "run_id": run_id,
-        "kind": KIND,
-        "started_at": iso(utc_now()),
+        **record_header(KIND, run_id, utc_now()),  # ended_at is set when the rounds are done
         "seed": seed,
         "a": a.describe(),
         "b": b.describe(),

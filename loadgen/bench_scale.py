@@ -21,6 +21,7 @@ import sys
 import threading
 from typing import Any, TextIO
 
+from kafkaval import kafka_admin
 from kafkaval.config import Settings
 from kafkaval.errors import KafkavalError
 from kafkaval.files import write_atomic
@@ -58,11 +59,11 @@ def run_scale(
     first = build_workload(spec, _opts(engine, n, 1), settings)
     partitions = first.partitions * len(first.topics)
     ref_topic = settings.topic_prefix + "bench-scale"
-    topics.create_topics(settings, [ref_topic], partitions, first.replication_factor)
+    kafka_admin.create_topics(settings, [ref_topic], partitions, first.replication_factor)
     try:
         perf = run_perf_test(settings, ref_topic, n, RECORD_SIZE, None)
     finally:
-        topics.delete_topics(settings, [ref_topic])
+        kafka_admin.delete_topics(settings, [ref_topic])
     print(
         f"ProducerPerformance: {perf['msgs_per_s']:,.0f} msg/s ({partitions} partitions)", file=out
     )
@@ -84,7 +85,7 @@ def run_scale(
             counted = sum(count_loadgen_messages(settings, wl.topics).values())
         finally:
             control = (res.get("engine") or {}).get("control_topic")
-            topics.delete_topics(settings, [*wl.topics, *([control] if control else [])])
+            kafka_admin.delete_topics(settings, [*wl.topics, *([control] if control else [])])
         if res["acked"] != counted or res["failed"] or res["acked"] != n:
             raise KafkavalError(
                 f"{w} worker(s): {res['acked']} acked, {res['failed']} failed, but the topics "

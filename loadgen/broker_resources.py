@@ -2,7 +2,7 @@
 
 The exporter (the local stack's process exporter, or the Docker exporter of
 the compose stack) publishes cAdvisor-named series per process/container;
-the report's PromQL (``report/promql.py``: ``cpu_peak``, ``memory_peak``) turns
+the named PromQL (``kafkaval/promql.py``: ``cpu_peak``, ``memory_peak``) turns
 them into peaks over a window. The performance suite asks right after each
 profile, so the broker-memory threshold (< 2 GiB) is judged on the broker
 that carried the load, and the regression verdict can compare broker CPU and
@@ -23,8 +23,8 @@ import re
 from datetime import datetime
 from typing import Any
 
-from report.prom_client import PromClient, PrometheusError
-from report.queries import QueryRunner, QuerySource, Window
+from kafkaval.prom_client import PromClient, PrometheusError
+from kafkaval.prom_queries import QueryRunner, QuerySource, Window
 
 # broker-1 (local); kafka, <project>_kafka_1, <project>-kafka-2-1 (compose v1/v2);
 # not kafkaval-* (the tools' own containers) nor the startup benchmark's broker.

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from kafkaval import kafka_admin
 from kafkaval.config import Settings
 from kafkaval.errors import KafkavalError, UsageError
 from kafkaval.files import write_atomic
@@ -178,11 +179,11 @@ def run_compare(
             else:
                 n = 3_000 if quick else 30_000
             row: dict[str, Any] = {"record_size": size, "mode": mode, "messages": n}
-            topics.create_topics(settings, [topic], PARTITIONS, 1)
+            kafka_admin.create_topics(settings, [topic], PARTITIONS, 1)
             perf = run_perf_test(settings, topic, n, size, rate)
-            topics.create_topics(settings, [topic], PARTITIONS, 1)  # same empty start
+            kafka_admin.create_topics(settings, [topic], PARTITIONS, 1)  # same empty start
             ours = run_loadgen(settings, topic, n, size, rate, workers)
-            topics.delete_topics(settings, [topic])
+            kafka_admin.delete_topics(settings, [topic])
             row.update(
                 perf_test_msgs_per_s=perf["msgs_per_s"],
                 loadgen_msgs_per_s=ours["msgs_per_s"],

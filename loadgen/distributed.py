@@ -24,12 +24,12 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from kafkaval import kafka_admin
 from kafkaval.config import Settings
 from kafkaval.errors import KafkavalError, UsageError
 from kafkaval.records import new_run_id
 from kafkaval.targets import register_target
 from loadgen import profiles as prof
-from loadgen import topics
 from loadgen.control import ControlChannel, control_topic
 from loadgen.endpoint import JOB, instance_name
 from loadgen.mergeable_hist import ERROR_BOUND, MergeableHistogram, unpack
@@ -194,7 +194,7 @@ def run_engine_workers(
     engine.preflight()
     run_id = new_run_id()
     topic = control_topic(settings, run_id)
-    topics.create_topics(settings, [topic], 1, wl.replication_factor)
+    kafka_admin.create_topics(settings, [topic], 1, wl.replication_factor)
     channel = ControlChannel(settings, topic, "driver")
     shares = split_phases(wl.phases, n)
     scrape: dict[int, Path] = {}
@@ -212,7 +212,7 @@ def run_engine_workers(
                 path.unlink(missing_ok=True)
             channel.close()
             if not opts.keep_topics:
-                topics.delete_topics(settings, [topic])
+                kafka_admin.delete_topics(settings, [topic])
     res = merge_summaries(spec, wl.phases, summaries, consumer)
     res["workers"] = n
     res["engine"] = {

@@ -18,11 +18,12 @@ from typing import Any
 
 import numpy as np
 
+from kafkaval import kafka_admin
 from kafkaval.config import Settings
 from kafkaval.errors import KafkavalError
 from kafkaval.records import new_run_id
 from loadgen import profiles as prof
-from loadgen import results, topics
+from loadgen import results
 from loadgen.console import Progress, RssTicker
 from loadgen.consumer import RunConsumer
 from loadgen.metrics import LoadgenCollector
@@ -53,7 +54,7 @@ def run_load(
     Raises:
         KafkavalError: the topics, the producers or the workers failed.
     """
-    topics.create_topics(settings, wl.topics, wl.partitions, wl.replication_factor)
+    kafka_admin.create_topics(settings, wl.topics, wl.partitions, wl.replication_factor)
     consumer = None
     try:
         if opts.workers > 1 or opts.engine != "local":
@@ -85,7 +86,7 @@ def run_load(
             consumer.close()
         if not opts.keep_topics:
             try:
-                topics.delete_topics(settings, wl.topics)
+                kafka_admin.delete_topics(settings, wl.topics)
             except KafkavalError as e:  # the run's result stands; say what is left behind
                 print(f"warning: {e}", file=sys.stderr)
 

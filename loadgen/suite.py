@@ -18,7 +18,7 @@ from kafkaval.config import Settings
 from kafkaval.environment import run_environment
 from kafkaval.errors import KafkavalError, UsageError
 from kafkaval.histogram import BUCKET_ERROR_BOUND
-from kafkaval.records import SCHEMA_VERSION, iso, new_run_id, save_run_record, utc_now
+from kafkaval.records import iso, new_run_id, record_header, save_run_record, utc_now
 from kafkaval.signals import stop_on_signals
 from kafkaval.tags import describe
 from kafkaval.verdict import all_passed
@@ -153,13 +153,15 @@ def run_suite(
         ended = utc_now()
     interrupted = not running.is_set()
     record = {
-        "schema_version": SCHEMA_VERSION,
-        "run_id": run_id,
-        "kind": "performance",
-        "started_at": iso(started),
-        "ended_at": iso(ended),
-        "quick": opts.quick,
-        "tags": dict(opts.tags),
+        **record_header(
+            "performance",
+            run_id,
+            started,
+            ended,
+            environment=run_environment(settings),
+            quick=opts.quick,
+            tags=opts.tags,
+        ),
         "passed": bool(profiles_out)
         and not interrupted
         and all(p["passed"] for p in profiles_out.values()),
@@ -168,7 +170,6 @@ def run_suite(
         "repeat": opts.repeat,
         "bootstrap_servers": settings.bootstrap_servers,
         "prometheus_url": settings.prometheus_url,
-        "environment": run_environment(settings),
         "metrics": {
             "job": JOB,
             "instances": [instance_name(i) for i in range(opts.workers + 1)],

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from report import promql
-from report.queries import QueryRunner, Window
+from kafkaval import promql
+from kafkaval.prom_queries import QueryRunner, Window
 
 
 def resources(runner: QueryRunner, window: Window) -> list[dict[str, Any]]:

@@ -10,10 +10,11 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from kafkaval.config import Settings
+from kafkaval.environment import stack_kind
 from kafkaval.errors import KafkavalError
+from kafkaval.prom_client import PromClient
+from kafkaval.prom_queries import QueryRunner, WindowEmpty
 from kafkaval.records import load_run_record, utc_now
-from report.prom_client import PromClient
-from report.queries import QueryRunner, WindowEmpty
 from report.render import BUILDERS, Rendered, write_reports
 from report.trend import collect_trend
 
@@ -121,7 +122,7 @@ def fallback_environment(settings: Settings) -> dict[str, Any]:
 
     is_local = bool(local.running(settings))
     return {
-        "stack_kind": "local (processes)" if is_local else "external or compose",
+        "stack_kind": stack_kind(is_local),
         "kafka_version": settings.kafka_version + ("" if is_local else " (configured, unverified)"),
         "brokers": settings.brokers,
         "bootstrap_servers": settings.bootstrap_servers

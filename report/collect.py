@@ -13,8 +13,8 @@ from collections.abc import Callable
 from typing import Any
 
 from kafkaval.environment import machine
+from kafkaval.prom_queries import QueryRunner, Window
 from kafkaval.redact import redact_props
-from report.queries import QueryRunner, Window
 
 # One entry of a run record (a profile, a scenario) -> its part of the context.
 EntryContext = Callable[[str, dict[str, Any], QueryRunner, Window, bool], dict[str, Any]]

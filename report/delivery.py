@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from chaos.checker import group_bound, offset_anomalies
+from kafkaval.prom_queries import QueryRunner, Window
 from kafkaval.records import parse_iso
 from report.brokers import cluster_view
 from report.collect import (
@@ -17,7 +18,6 @@ from report.collect import (
     not_checked,
     window_row,
 )
-from report.queries import QueryRunner, Window
 
 # Totals where Prometheus and the run record must agree exactly.
 DELIVERY_TOTALS = {

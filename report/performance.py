@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from kafkaval.prom_queries import QueryRunner, Window
 from report.brokers import broker_side, resources
 from report.collect import (
     MISSED,
@@ -14,7 +15,6 @@ from report.collect import (
     not_checked,
     window_row,
 )
-from report.queries import QueryRunner, Window
 
 QUANTILES = {"p50": "0.5", "p95": "0.95", "p99": "0.99", "p999": "0.999"}
 LATENCY_KINDS = {

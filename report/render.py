@@ -18,11 +18,11 @@ import jinja2
 
 from kafkaval.errors import KafkavalError
 from kafkaval.files import write_atomic
+from kafkaval.prom_queries import QueryRunner
 from kafkaval.records import iso
 from report import charts as charts_mod
 from report.delivery import collect_delivery
 from report.performance import collect_performance
-from report.queries import QueryRunner
 from report.recommendations import recommend
 from report.trend import chart_series
 

@@ -40,7 +40,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from kafkaval.config import Settings
 from kafkaval.errors import KafkavalError
-from kafkaval.records import iso, new_run_id, save_run_record, utc_now
+from kafkaval.records import iso, new_run_id, record_header, save_run_record, utc_now
 from scheduler import baseline, comparison, history
 from scheduler.changepoints import HISTORY_RUNS, judge_history
 from scheduler.jobs import AB_KIND, HISTORY_KIND, Job, Schedule
@@ -131,13 +131,11 @@ class JobRunner:
     def _run(self, job: Job, scheduled_for: str, trigger: str) -> dict[str, Any]:
         started, t0 = self.now(), time.monotonic()
         record: dict[str, Any] = {
-            "run_id": new_run_id(self.now),
-            "kind": history.KIND,
+            **record_header(history.KIND, new_run_id(self.now), started),
+            "ended_at": None,  # saved before the run: None says it is still going
             "job": job.name,
             "trigger": trigger,
             "scheduled_for": scheduled_for,
-            "started_at": iso(started),
-            "ended_at": None,
             "status": "running",
             "passed": False,
             "suites": list(job.suites),
@@ -344,15 +342,12 @@ class SchedulerService:
             )
 
     def _record_skip(self, job: str, scheduled_for: str, status: str, why: str) -> None:
-        now = iso(self.runner.now())
+        now = self.runner.now()
         record = {
-            "run_id": new_run_id(self.runner.now),
-            "kind": history.KIND,
+            **record_header(history.KIND, new_run_id(self.runner.now), now, now),
             "job": job,
             "trigger": "schedule",
             "scheduled_for": scheduled_for,
-            "started_at": now,
-            "ended_at": now,
             "status": status,
             "passed": False,
             "errors": [why],

@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from kafkaval.config import Settings
+from kafkaval.prom_client import PromClient
 from kafkaval.records import parse_iso
-from report.prom_client import PromClient
 
 REPO = Path(__file__).resolve().parents[2]
 PERF_PROFILE = "throughput"

@@ -13,8 +13,8 @@ from cdc.config import CdcConfig
 from cdc.load import LoadParams, run_cdc_load
 from kafkaval.config import Settings
 from kafkaval.errors import UsageError
+from kafkaval.prom_client import PromClient
 from kafkaval.waiting import wait_until
-from report.prom_client import PromClient
 
 pytestmark = [pytest.mark.integration, pytest.mark.cdc]
 

@@ -31,7 +31,7 @@ from docker_helpers import (
     wait_for,
 )
 
-from report.prom_client import PromClient
+from kafkaval.prom_client import PromClient
 
 pytestmark = pytest.mark.docker
 

@@ -9,9 +9,9 @@ import pytest
 from confluent_kafka import Consumer, Producer
 
 from kafkaval.config import Settings
+from kafkaval.kafka_admin import create_topics
+from kafkaval.prom_client import PromClient
 from kafkaval.waiting import wait_until
-from loadgen.topics import create_topics
-from report.prom_client import PromClient
 
 pytestmark = pytest.mark.integration
 

@@ -13,8 +13,8 @@ from cdc.changes import ChangeMix
 from cdc.config import CdcConfig
 from cdc.load import LoadParams, run_cdc_load
 from kafkaval.config import Settings
+from kafkaval.prom_client import PromClient
 from kafkaval.records import parse_iso
-from report.prom_client import PromClient
 
 pytestmark = [pytest.mark.integration, pytest.mark.cdc]
 

@@ -8,8 +8,8 @@ from dashboard_exprs import expressions, substitute
 from report_runs import run_once
 
 from kafkaval.config import Settings
+from kafkaval.prom_client import PromClient
 from kafkaval.records import parse_iso
-from report.prom_client import PromClient
 
 pytestmark = pytest.mark.integration
 

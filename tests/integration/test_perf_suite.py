@@ -250,7 +250,8 @@ def test_every_report_from_the_real_broker_is_where_the_partition_order_says(
     # The loadgen attributes delivery reports by their order per partition
     # (loadgen.delivery_order) and normally checks one cycle position in 64;
     # here every report reads its own sequence number and is compared.
-    from loadgen import delivery_order, topics
+    from kafkaval import kafka_admin
+    from loadgen import delivery_order
     from loadgen import producer as producer_module
     from loadgen.pacing import Phase
     from loadgen.recorder import UNSET
@@ -258,7 +259,7 @@ def test_every_report_from_the_real_broker_is_where_the_partition_order_says(
 
     monkeypatch.setattr(delivery_order, "CHECK_EVERY", 1)
     names = [perf_settings.topic_prefix + "order.a", perf_settings.topic_prefix + "order.b"]
-    topics.create_topics(perf_settings, names, 3, 1)
+    kafka_admin.create_topics(perf_settings, names, 3, 1)
     try:
         wl = Workload("order", tuple(names), (Phase(20_000, None),), record_size=1024)
         producer = producer_module.PacedProducer(wl, producer_config(perf_settings))
@@ -269,4 +270,4 @@ def test_every_report_from_the_real_broker_is_where_the_partition_order_says(
         _, sent, acked = rec.arrays()
         assert (acked != UNSET).all() and (acked >= sent).all()
     finally:
-        topics.delete_topics(perf_settings, names)
+        kafka_admin.delete_topics(perf_settings, names)

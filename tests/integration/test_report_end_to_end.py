@@ -17,8 +17,8 @@ import pytest
 from report_runs import DELIVERY_SCENARIO, PERF_PROFILE, kafkaval, run_once
 
 from kafkaval.config import Settings
-from report.prom_client import PromClient
-from report.queries import Window
+from kafkaval.prom_client import PromClient
+from kafkaval.prom_queries import Window
 
 pytestmark = pytest.mark.integration
 

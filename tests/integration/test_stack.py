@@ -18,9 +18,9 @@ from prometheus_client import CollectorRegistry, Counter, start_http_server
 
 from kafkaval.config import Settings
 from kafkaval.errors import KafkavalError, UsageError
+from kafkaval.kafka_admin import create_topics
 from kafkaval.targets import scrape_target
 from kafkaval.waiting import wait_until
-from loadgen.topics import create_topics
 from stack import local, probes
 from stack.processes import find_managed, load_managed
 

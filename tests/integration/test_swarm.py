@@ -155,7 +155,7 @@ def _leftovers(client: docker.DockerClient, run_id: str | None = None) -> list[s
 def test_three_workers_make_one_run_with_exact_totals(
     swarm: docker.DockerClient, stack_settings: Settings, tmp_path: Path
 ) -> None:
-    from loadgen import topics as topic_admin
+    from kafkaval import kafka_admin
 
     settings = _settings(stack_settings, tmp_path)
     opts = _opts(messages=3000, workers=3, engine="swarm", engine_prefix=PREFIX, keep_topics=True)
@@ -207,7 +207,7 @@ def test_three_workers_make_one_run_with_exact_totals(
         )
         assert float(hist[0]["value"][1]) == p["acked"]
     finally:
-        topic_admin.delete_topics(settings, [*run_topics, control])
+        kafka_admin.delete_topics(settings, [*run_topics, control])
 
 
 @pytest.mark.docker

@@ -11,7 +11,7 @@ import re
 from datetime import datetime
 from typing import Any
 
-from report.prom_client import Sample, Series
+from kafkaval.prom_client import Sample, Series
 
 LATENCY_SCALE = {"service": 0.01, "response": 0.012, "e2e": 0.015, "send_delay": 0.002}
 # The brokers' JMX series (job kafka-broker) by a fragment of the query: one broker.

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from kafkaval.prom_client import PrometheusError, Sample
 from loadgen.broker_resources import broker_peaks, is_broker
 from loadgen.profiles import PROFILES
 from loadgen.results import check
-from report.prom_client import PrometheusError, Sample
 
 T0 = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 

@@ -313,8 +313,8 @@ def test_run_removes_the_service_when_a_worker_fails(monkeypatch: pytest.MonkeyP
     log = _Log()
     _feed(log, 3, phases, fail=1)
     calls: list[str] = []
-    monkeypatch.setattr(distributed.topics, "create_topics", lambda *a: calls.append("create"))
-    monkeypatch.setattr(distributed.topics, "delete_topics", lambda *a: calls.append("delete"))
+    monkeypatch.setattr(distributed.kafka_admin, "create_topics", lambda *a: calls.append("create"))
+    monkeypatch.setattr(distributed.kafka_admin, "delete_topics", lambda *a: calls.append("delete"))
     monkeypatch.setattr(distributed, "ControlChannel", lambda *_a: _channel(log, "driver"))
     engine = _Engine()
 

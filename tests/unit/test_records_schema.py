@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import copy
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 import pytest
 
-from kafkaval.records import SCHEMA_VERSION, record_schema, save_run_record
+from kafkaval.records import (
+    SCHEMA_VERSION,
+    parse_iso,
+    record_header,
+    record_schema,
+    save_run_record,
+)
 
 LAT = {"p50": 0.01, "p95": 0.02, "p99": 0.03, "p999": 0.04, "max": 0.05, "mean": 0.01, "count": 9}
 EMPTY = {k: None for k in LAT} | {"count": 0}
@@ -112,3 +119,35 @@ def test_saved_records_carry_the_schema_version(tmp_path: Path) -> None:
         {**RECORD, "profiles": {"t": {**RECORD["profiles"]["throughput"], **empty}}},
         record_schema(),
     )
+
+
+def test_record_header_is_the_schema_header() -> None:
+    started, ended = (
+        datetime(2026, 12, 2, 18, 0, tzinfo=UTC),
+        datetime(2026, 12, 2, 18, 1, tzinfo=UTC),
+    )
+    header = record_header(
+        "performance", "20261202T180000Z-abcdef", started, ended,
+        environment={"stack_kind": "local (processes)"}, quick=True, tags={"ci": "1"},
+    )  # fmt: skip
+    assert header == {
+        "schema_version": SCHEMA_VERSION,
+        "run_id": "20261202T180000Z-abcdef",
+        "kind": "performance",
+        "started_at": "2026-12-02T18:00:00.000Z",
+        "ended_at": "2026-12-02T18:01:00.000Z",
+        "quick": True,
+        "tags": {"ci": "1"},
+        "environment": {"stack_kind": "local (processes)"},
+    }
+    # The kind's own fields (allOf) are not a header's.
+    header_only = {k: v for k, v in record_schema().items() if k != "allOf"}
+    jsonschema.validate(header, header_only)
+
+
+def test_record_header_leaves_out_what_a_kind_has_not_and_ends_now() -> None:
+    started = datetime(2026, 12, 2, 18, 0, tzinfo=UTC)
+    before = datetime.now(UTC)
+    header = record_header("cdc-load", "20261202T180000Z-abcdef", started)
+    assert set(header) == {"schema_version", "run_id", "kind", "started_at", "ended_at"}
+    assert parse_iso(header["ended_at"]) >= before.replace(microsecond=0)

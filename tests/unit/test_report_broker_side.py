@@ -9,8 +9,8 @@ from pathlib import Path
 
 from report_fakes import FakeProm, fixture_totals
 
+from kafkaval.prom_queries import QueryRunner
 from report.brokers import BROKER_MISSING, where_time_went
-from report.queries import QueryRunner
 from report.render import build_delivery, build_performance
 
 DATA = Path(__file__).parent / "data" / "report"

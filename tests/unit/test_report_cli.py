@@ -15,8 +15,8 @@ from report_fakes import FakeProm, fixture_totals
 from kafkaval.cli import main
 from kafkaval.config import load_settings
 from kafkaval.errors import KafkavalError
+from kafkaval.prom_client import Sample
 from report.cli import generate
-from report.prom_client import Sample
 
 DATA = Path(__file__).parent / "data" / "report"
 FROZEN = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)

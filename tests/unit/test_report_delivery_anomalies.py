@@ -8,8 +8,8 @@ from pathlib import Path
 
 from report_fakes import FakeProm, fixture_totals
 
+from kafkaval.prom_queries import QueryRunner
 from report.delivery import guarantee_statement
-from report.queries import QueryRunner
 from report.render import build_delivery
 
 DATA = Path(__file__).parent / "data" / "report"

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from report_fakes import FakeProm, fixture_totals
 
+from kafkaval.prom_queries import QueryRunner
 from report.delivery import collect_delivery
-from report.queries import QueryRunner
 from report.render import build_delivery
 
 DATA = Path(__file__).parent / "data" / "report"

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from report_fakes import FakeProm, fixture_totals
 
-from report.queries import QueryRunner
+from kafkaval.prom_queries import QueryRunner
 from report.render import build_delivery, build_performance
 
 DATA = Path(__file__).parent / "data" / "report"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from report_fakes import FakeProm, fixture_totals
 
-from report.queries import QueryRunner
+from kafkaval.prom_queries import QueryRunner
 from report.render import build_performance
 from report.trend import chart_series, collect_trend
 from scheduler.baseline import accept

@@ -72,7 +72,7 @@ def test_reports_show_the_tags() -> None:
     from report_fakes import FakeProm, fixture_totals
     from test_report_render import _record
 
-    from report.queries import QueryRunner
+    from kafkaval.prom_queries import QueryRunner
     from report.render import build_delivery, build_performance
 
     frozen = datetime(2026, 12, 1, 12, 0, 0, tzinfo=UTC)

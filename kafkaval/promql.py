@@ -1,4 +1,7 @@
-"""Every PromQL query of the reports, each with a name, in one readable place.
+"""Every PromQL query kafkaval asks, each with a name, in one readable place.
+
+The reports read them all; the performance suite reads the brokers' resource
+figures (``loadgen/broker_resources.py``) with the same queries.
 
 Queries are ``string.Template`` texts (PromQL never uses ``$``) with these
 placeholders:

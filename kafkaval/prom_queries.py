@@ -1,4 +1,4 @@
-"""PromQL over a run's window: the named queries of ``report/promql.py`` and what they return.
+"""PromQL over a run's window: the named queries of ``kafkaval/promql.py`` and what they return.
 
 ``QueryRunner`` renders a named query for a ``Window``, asks Prometheus (a
 ``QuerySource``) and keeps count of the samples it got; one made with
@@ -13,13 +13,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from kafkaval import promql
+from kafkaval.prom_client import PrometheusError, Sample, Series
 from kafkaval.records import parse_iso
-from report import promql
-from report.prom_client import PrometheusError, Sample, Series
 
 
 class QuerySource(Protocol):
-    """What collect needs from Prometheus (PromClient, or a fake in unit tests)."""
+    """What a QueryRunner needs from Prometheus (PromClient, or a fake in unit tests)."""
 
     def query(self, expr: str, at: datetime | float | None = None) -> list[Sample]: ...
 

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 import requests
 
-from report.prom_client import MAX_POINTS, PromClient, PrometheusError, choose_step
+from kafkaval.prom_client import MAX_POINTS, PromClient, PrometheusError, choose_step
 
 
 class FakeResponse:
