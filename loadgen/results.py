@@ -8,8 +8,8 @@ from typing import Any
 
 import numpy as np
 
+from kafkaval.pacing import Phase
 from loadgen.cost import windowed_p99
-from loadgen.pacing import Phase
 from loadgen.profiles import ProfileSpec
 from loadgen.recorder import UNSET, summarize_us
 from loadgen.thresholds import Threshold, judge_all

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from loadgen.pacing import Phase, paced
+from kafkaval.pacing import Phase, paced
 from loadgen.recorder import ProducerRecorder
 
 
