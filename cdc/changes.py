@@ -4,9 +4,10 @@ Each change is one autocommitted statement (its own transaction) with
 ``RETURNING id, version, txid``, so when the call returns the change is
 committed and we know its identity: (table, id, op, version). Inserts make
 version 1, each update adds 1, a delete returns the version it removed.
-Changes are paced at a target rate from a fixed schedule, bounded in count
-and time. A statement that fails leaves its change indeterminate (committed
-or not, we cannot tell): it is counted, never put in the ledger.
+Changes are paced at a target rate by the intended-time schedule of
+`kafkaval.pacing`, bounded in count and time. A statement that fails leaves
+its change indeterminate (committed or not, we cannot tell): it is counted,
+never put in the ledger.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from cdc import postgres
 from cdc.config import TABLES, CdcConfig
 from cdc.errors import CdcError
 from kafkaval.errors import UsageError
+from kafkaval.pacing import Phase, paced
 
 OPS = ("c", "u", "d")
 # Most traffic on comments, as on a video site; users change least.
@@ -229,23 +231,25 @@ class ChangeDriver:
             raise UsageError("change rate, count and duration must all be > 0")
         done = 0
         with postgres.connect(self.cfg) as conn:
-            start = self.clock()
-            deadline = start + max_seconds
-            while done < max_changes and not self.stop_event.is_set():
-                due = start + done / rate  # a fixed schedule: no drift from slow calls
-                now = self.clock()
-                if due >= deadline or now >= deadline:
-                    break
-                if due > now:
-                    self.stop_event.wait(due - now)
-                    continue
+            deadline = self.clock() + max_seconds
+            # The intended-time schedule of kafkaval.pacing: no drift from slow calls.
+            for _ in paced(
+                [Phase(max_changes, rate)],
+                self.clock,
+                wait=self.stop_event.wait,
+                running=lambda: not self.stop_event.is_set(),
+                deadline=deadline,
+            ):
                 try:
-                    if self.apply_one(conn, phase) is not None:
-                        done += 1
+                    # A row found gone changed nothing: another change takes its slot.
+                    while self.apply_one(conn, phase) is None:
+                        if self.stop_event.is_set() or self.clock() >= deadline:
+                            return done
                 except psycopg.Error as e:
                     self.ledger.indeterminate += 1
                     self.error = postgres.describe_error(self.cfg, e)
                     break
+                done += 1
         return done
 
     def stop(self) -> None:

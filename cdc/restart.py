@@ -17,14 +17,18 @@ may be snapshotted again. ``mutation`` replaces the graceful restart by an
 unsafe operation (stored offsets deleted, or the replication slot dropped,
 while the connector is stopped); the checker must then fail.
 
-Every fault is undone in ``finally``, Ctrl-C included: the worker started
-again, a stopped connector resumed.
+Every fault goes through `chaos.faults.FaultRunner`, so it has a maximum
+duration and is undone on any exit, Ctrl-C included (the worker started
+again, a stopped connector resumed), and the undo is verified: the worker
+answers and the connector and every task are RUNNING again. A fault whose
+undo fails that check stops the run.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -37,7 +41,9 @@ from cdc.events import end_offsets, read_events
 from cdc.live import LiveReader, ensure_topics
 from cdc.metrics import CdcMetrics, serving
 from chaos.docker_backend import docker_target
+from chaos.errors import ChaosError
 from chaos.evidence import NO_EFFECT, ConnectEffect
+from chaos.faults import FaultRecord, FaultRunner
 from chaos.targets import ProcessTarget, Target
 from kafkaval.config import Settings
 from kafkaval.environment import run_environment
@@ -56,6 +62,11 @@ MUTATIONS = ("delete-offsets", "drop-slot")
 # Time a change may take from commit to an acked event before its offset can
 # be flushed; added to the flush interval in the crash bound.
 LAG_SLACK_S = 2.0
+# No fault of this scenario is held: the kill and the restart are undone at
+# once, a mutation waits at most 30 s for the replication slot to go idle.
+MAX_FAULT_S = 60.0
+# The undo's bound: the worker answering again, then the connector RUNNING.
+RESTORE_TIMEOUT_S = pipeline.CONNECT_START_TIMEOUT + pipeline.CONNECTOR_START_TIMEOUT
 
 
 SCENARIO = "connector-restart"
@@ -126,49 +137,179 @@ def _log_hint(worker: Target) -> str:
     return f"read `docker logs {worker.name}`"
 
 
-def _kill_and_restart(worker: Target, cfg: CdcConfig) -> dict[str, Any]:
-    """SIGKILL the worker (process group or container), start it again, wait until RUNNING.
+class _PipelinePart(Target):
+    """A part of the CDC pipeline as a `FaultRunner` target.
 
-    Its effect (the worker stopped answering, or a task left RUNNING) is
-    watched from just before the kill until RUNNING again: ``observed_effect``.
+    Restored means the worker answers and the connector and every task are
+    RUNNING again. ``fault_mono`` is when the fault was applied and
+    ``recovered_mono`` when the pipeline ran again (monotonic): the phase's
+    recovery time.
     """
+
+    kind = "connect"
+
+    def __init__(self, name: str, worker: Target, cfg: CdcConfig) -> None:
+        self.name = name
+        self.worker = worker
+        self.cfg = cfg
+        self.client = connect.ConnectClient(cfg.rest_url)
+        self.fault_mono = 0.0
+        self.recovered_mono = 0.0
+
+    def _unsupported(self, action: str) -> ChaosError:
+        return ChaosError(f"connector-restart does not {action} {self.name}")
+
+    def pause(self) -> None:
+        raise self._unsupported("pause")
+
+    def partition(self) -> None:
+        raise self._unsupported("partition")
+
+    def resume(self) -> None:
+        self.worker.resume()
+
+    def heal(self) -> None:
+        self.worker.heal()
+
+    def is_paused(self) -> bool:
+        return self.worker.is_paused()
+
+    def is_partitioned(self) -> bool:
+        return self.worker.is_partitioned()
+
+    def is_healthy(self) -> bool:
+        """Ask the worker itself whether the pipeline runs."""
+        try:
+            status = self.client.status(self.cfg.connector_name)
+        except CdcError:
+            return False
+        return running_again(self.worker.is_running(), status)
+
+    def wait_healthy(
+        self,
+        timeout: float,
+        clock: Callable[[], float] = time.monotonic,
+        stable: float = 0.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> bool:
+        """Wait until the worker answers, then until the connector runs (``stable`` unused:
+        RUNNING is reported by Connect itself, not probed from outside).
+
+        Raises:
+            CdcError: the worker does not answer, a task FAILED, or not RUNNING in time.
+        """
+        began = clock()
+        answer_within = min(timeout, pipeline.CONNECT_START_TIMEOUT)
+        if not wait_until(self.client.reachable, answer_within, 0.5, clock=clock, sleep=sleep):
+            raise CdcError(
+                f"Connect worker {self.worker.name} did not come back after the fault; "
+                f"{_log_hint(self.worker)}"
+            )
+        remaining = max(timeout - (clock() - began), 0.0)
+        connect.wait_running(self.client, self.cfg.connector_name, remaining, clock=clock)
+        self.recovered_mono = clock()
+        return True
+
+    def verify_restored(self) -> list[str]:
+        if self.is_healthy():
+            return []
+        return [f"{self.name}: the worker, connector or a task was not RUNNING after the undo"]
+
+
+class ConnectWorker(_PipelinePart):
+    """The Connect worker, killed (or stopped) and started as ``worker`` is."""
+
+    def __init__(self, worker: Target, cfg: CdcConfig) -> None:
+        super().__init__(worker.name, worker, cfg)
+
+    def kill(self) -> None:
+        self.fault_mono = time.monotonic()
+        self.worker.kill()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        self.fault_mono = time.monotonic()
+        self.worker.stop(timeout)
+
+    def start(self) -> None:
+        self.worker.start()
+
+    def is_running(self) -> bool:
+        return self.worker.is_running()
+
+
+class Connector(_PipelinePart):
+    """The connector, stopped through the REST API.
+
+    Args:
+        held: True: ``stop`` leaves it STOPPED until ``start`` resumes it (the
+            mutations' window); False: ``stop`` is Connect's graceful restart,
+            which stops it (committing offsets) and starts it again itself.
+    """
+
+    def __init__(self, worker: Target, cfg: CdcConfig, held: bool) -> None:
+        super().__init__(cfg.connector_name, worker, cfg)
+        self.held = held
+        self._stop_requested = False
+
+    def kill(self) -> None:
+        raise self._unsupported("kill")
+
+    def stop(self, timeout: float = 30.0) -> None:
+        self.fault_mono = time.monotonic()
+        if not self.held:
+            self.client.restart(self.name)
+            return
+        self._stop_requested = True
+        self.client.stop(self.name)
+        pipeline._wait_stopped(self.client, self.name, timeout)
+
+    def _state(self) -> str | None:
+        try:
+            return (self.client.status(self.name).get("connector") or {}).get("state")
+        except CdcError:
+            return None
+
+    def start(self) -> None:
+        """Resume it if this target stopped it or it is found stopped or paused;
+        a connector in its own restart is left to it."""
+        if self._stop_requested or self._state() in ("STOPPED", "PAUSED"):
+            self.client.resume(self.name)
+
+    def is_running(self) -> bool:
+        return self._state() == "RUNNING"
+
+
+def _connect_effect(worker: Target, cfg: CdcConfig) -> ConnectEffect:
+    """The kill's effect: the worker stopped answering, or a task left RUNNING."""
     client = connect.ConnectClient(cfg.rest_url)
-    watch = ConnectEffect(
+    return ConnectEffect(
         worker.name,
         client.reachable,
         lambda: [t.get("state", "") for t in client.status(cfg.connector_name).get("tasks", [])],
         interval=0.2,
     )
-    watch.start()
-    t_kill = time.monotonic()
-    try:
-        worker.kill()
-    finally:
-        worker.start()  # at once, also when the kill failed or Ctrl-C came in between
-    try:
-        if not wait_until(client.reachable, pipeline.CONNECT_START_TIMEOUT, 0.5):
-            raise CdcError(
-                f"Connect worker {worker.name} did not come back after the kill; "
-                f"{_log_hint(worker)}"
-            )
-        connect.wait_running(client, cfg.connector_name, pipeline.CONNECTOR_START_TIMEOUT)
-    finally:
-        effect = watch.finish(0.0)  # back to RUNNING: whatever it showed was seen by now
-    return {
-        "fault_mono": t_kill,
-        "recovery_seconds": time.monotonic() - t_kill,
-        "observed_effect": effect,
-    }
 
 
-def _graceful_restart(cfg: CdcConfig) -> dict[str, float]:
-    client = connect.ConnectClient(cfg.rest_url)
-    t0 = time.monotonic()
-    client.restart(cfg.connector_name)
-    # The restart is asynchronous: wait for the task to leave RUNNING is racy,
-    # so a short settle then RUNNING again is the recovery point.
-    connect.wait_running(client, cfg.connector_name, pipeline.CONNECTOR_START_TIMEOUT)
-    return {"fault_mono": t0, "recovery_seconds": time.monotonic() - t0}
+def apply_fault(
+    faults: FaultRunner, phase: str, worker: Target, cfg: CdcConfig
+) -> tuple[FaultRecord, _PipelinePart]:
+    """The phase's fault through ``faults``: applied, undone at once (a mutation
+    after its unsafe step), the undo verified (``rolled_back``).
+
+    The kill's effect is watched from just before the kill until RUNNING
+    again (``observed_effect``).
+    """
+    target: _PipelinePart
+    if phase == "kill":
+        target = ConnectWorker(worker, cfg)
+        with faults.active("kill", target, MAX_FAULT_S, _connect_effect(worker, cfg)) as record:
+            pass  # started again at once
+    else:
+        target = Connector(worker, cfg, held=phase != "graceful")
+        with faults.active("restart", target, MAX_FAULT_S) as record:
+            if phase != "graceful":
+                _mutate(cfg, phase)
+    return record, target
 
 
 def running_again(worker_running: bool, status: dict[str, Any]) -> bool:
@@ -182,32 +323,14 @@ def running_again(worker_running: bool, status: dict[str, Any]) -> bool:
     )
 
 
-def _undo_verified(worker: Target, cfg: CdcConfig) -> bool:
-    """Ask the worker itself, after the undo, whether the pipeline runs again."""
-    try:
-        status = connect.ConnectClient(cfg.rest_url).status(cfg.connector_name)
-    except CdcError:
-        return False
-    return running_again(worker.is_running(), status)
-
-
-def _mutate(cfg: CdcConfig, mutation: str) -> dict[str, float]:
-    """Stop the connector, do the unsafe thing, resume it."""
-    client = connect.ConnectClient(cfg.rest_url)
-    t0 = time.monotonic()
-    client.stop(cfg.connector_name)
-    try:
-        pipeline._wait_stopped(client, cfg.connector_name)
-        if mutation == "delete-offsets":
-            client.delete_offsets(cfg.connector_name)
-        else:
-            if not wait_until(lambda: not postgres.slot_state(cfg)[1], 30.0, 0.5):
-                raise CdcError(f"replication slot {cfg.slot_name} still active after stop")
-            postgres.drop_slot(cfg)
-    finally:
-        client.resume(cfg.connector_name)  # never left stopped, Ctrl-C included
-    connect.wait_running(client, cfg.connector_name, pipeline.CONNECTOR_START_TIMEOUT)
-    return {"fault_mono": t0, "recovery_seconds": time.monotonic() - t0}
+def _mutate(cfg: CdcConfig, mutation: str) -> None:
+    """The unsafe step, while the connector is stopped."""
+    if mutation == "delete-offsets":
+        connect.ConnectClient(cfg.rest_url).delete_offsets(cfg.connector_name)
+        return
+    if not wait_until(lambda: not postgres.slot_state(cfg)[1], 30.0, 0.5):
+        raise CdcError(f"replication slot {cfg.slot_name} still active after stop")
+    postgres.drop_slot(cfg)
 
 
 def run_connector_restart(
@@ -257,21 +380,20 @@ def _run(
         settings, cfg.topics, start, params.phase_seconds * 2 + 180, metrics, SCENARIO
     )
     live.start()
+    faults = FaultRunner(restore_timeout=RESTORE_TIMEOUT_S, effect_timeout=0.0)
     try:
         for phase in ("kill", second):
             max_changes = int(params.rate * params.phase_seconds) + 1
             thread = run_in_thread(driver, params.rate, max_changes, params.phase_seconds, phase)
             time.sleep(params.phase_seconds * params.fault_at)  # changes flow before the fault
-            if phase == "kill":
-                fault = _kill_and_restart(worker, cfg)
-            elif phase == "graceful":
-                fault = _graceful_restart(cfg)
-            else:
-                fault = _mutate(cfg, phase)
+            fault, target = apply_fault(faults, phase, worker, cfg)
+            if not fault.rolled_back:
+                raise CdcError(f"{phase} of {fault.target} not undone: {'; '.join(fault.problems)}")
+            recovery_seconds = target.recovered_mono - target.fault_mono
             thread.join(params.phase_seconds + 60)
             if driver.error:
                 raise CdcError(f"change driver stopped: {driver.error}")
-            t_fault = fault["fault_mono"]
+            t_fault = target.fault_mono
             # Wall-clock ends of the fault for the report's timeline (from monotonic offsets).
             fault_start = utc_now() - timedelta(seconds=time.monotonic() - t_fault)
             bound = (
@@ -281,18 +403,18 @@ def _run(
             )
             phases[phase] = {
                 "changes": sum(1 for c in ledger.changes() if c.phase == phase),
-                "recovery_seconds": round(fault["recovery_seconds"], 3),
+                "recovery_seconds": round(recovery_seconds, 3),
                 "duplicate_bound": bound,
                 "fault": {
                     "kind": {"kill": "kill", "graceful": "restart"}.get(phase, phase),
-                    "target": worker.name if phase == "kill" else cfg.connector_name,
+                    "target": fault.target,
                     "started_at": iso(fault_start),
-                    "ended_at": iso(fault_start + timedelta(seconds=fault["recovery_seconds"])),
-                    "rolled_back": _undo_verified(worker, cfg),
+                    "ended_at": iso(fault_start + timedelta(seconds=recovery_seconds)),
+                    "rolled_back": fault.rolled_back,  # the runner's check right after the undo
                 },
             }
-            if "observed_effect" in fault:
-                phases[phase]["fault"]["observed_effect"] = fault["observed_effect"]
+            if phase == "kill":
+                phases[phase]["fault"]["observed_effect"] = fault.observed_effect
     finally:
         driver.stop()
         live.stop()
@@ -319,12 +441,6 @@ def _run(
         f"{p} of {v['fault']['target']}: {NO_EFFECT}"
         for p, v in phases.items()
         if "observed_effect" in v["fault"] and not v["fault"]["observed_effect"]
-    ]
-    not_undone = [
-        f"{p} of {v['fault']['target']}: not rolled back (the worker, connector or a task "
-        "was not RUNNING after the undo)"
-        for p, v in phases.items()
-        if not v["fault"]["rolled_back"]
     ]
     lags = sorted(e.ts_ms - e.source_ts_ms for e in events if e.op != "r")
     record = {
@@ -358,11 +474,9 @@ def _run(
             "connector_lag_ms_max": lags[-1] if lags else None,
             "e2e_latency_seconds": live.latency(),
         },
-        "passed": result.passed and not no_effect and not not_undone,
+        "passed": result.passed and not no_effect,
     }
-    record["results"]["failures"] = (
-        list(record["results"].get("failures", [])) + no_effect + not_undone
-    )
+    record["results"]["failures"] = list(record["results"].get("failures", [])) + no_effect
     save_run_record(settings.results_dir, record)
     merge_scenario(settings.results_dir, "connector-restart", delivery_entry(settings, record))
     return record

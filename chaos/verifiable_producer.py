@@ -25,6 +25,7 @@ from chaos.client_log import client_logging
 from chaos.errors import ChaosError
 from chaos.ledger import ProducerLedger, message_key
 from kafkaval.kafka_client import close_producer
+from kafkaval.pacing import Phase, paced
 
 # Errors after which the message may or may not be in the log: the broker may
 # have appended it before the reply was lost.
@@ -140,19 +141,20 @@ class VerifiableProducer:
     ) -> ProducerLedger:
         """Send at ``rate`` msg/s until ``max_messages``, ``max_seconds`` or ``stop()``.
 
-        Both bounds always apply. Returns the closed ledger.
+        Both bounds always apply: sends follow the intended-time schedule of
+        `kafkaval.pacing`, delivery reports are served while waiting (``poll``,
+        at most 0.1 s at a time so that ``stop()`` is seen). Returns the
+        closed ledger.
         """
-        start = clock()
-        interval = 1.0 / rate
+        schedule = paced(
+            [Phase(max_messages, rate)],
+            clock,
+            wait=lambda seconds: self._producer.poll(min(seconds, 0.1)),
+            running=self.running.is_set,
+            deadline=clock() + max_seconds,
+        )
         try:
-            while self.running.is_set() and len(self.ledger) < max_messages:
-                now = clock()
-                if now - start >= max_seconds:
-                    break
-                due = start + len(self.ledger) * interval
-                if due > now:
-                    self._producer.poll(min(due - now, 0.1))
-                    continue
+            for _ in schedule:
                 self.send_one()
             self._producer.flush(flush_timeout)
         except BaseException as e:  # recorded for the runner thread's owner

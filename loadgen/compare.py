@@ -24,8 +24,8 @@ from kafkaval import kafka_admin
 from kafkaval.config import Settings
 from kafkaval.errors import KafkavalError, UsageError
 from kafkaval.files import write_atomic
+from kafkaval.pacing import Phase
 from loadgen import topics
-from loadgen.pacing import Phase
 from loadgen.payloads import min_record_size
 from loadgen.producer import PacedProducer
 from loadgen.recorder import UNSET, summarize_us

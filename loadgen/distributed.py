@@ -27,13 +27,13 @@ import numpy as np
 from kafkaval import kafka_admin
 from kafkaval.config import Settings
 from kafkaval.errors import KafkavalError, UsageError
+from kafkaval.pacing import Phase
 from kafkaval.records import new_run_id
 from kafkaval.targets import register_target
 from loadgen import profiles as prof
 from loadgen.control import ControlChannel, control_topic
 from loadgen.endpoint import JOB, instance_name
 from loadgen.mergeable_hist import ERROR_BOUND, MergeableHistogram, unpack
-from loadgen.pacing import Phase
 from loadgen.recorder import summarize_us
 from loadgen.workers import split_phases, sum_errors
 from loadgen.workload import Workload

@@ -35,13 +35,13 @@ from prometheus_client.registry import Collector
 
 from kafkaval.config import Settings
 from kafkaval.errors import KafkavalError, UsageError
+from kafkaval.pacing import Phase
 from loadgen import profiles as prof
 from loadgen import results
 from loadgen.control import ControlChannel, control_topic
 from loadgen.endpoint import metrics_endpoint
 from loadgen.mergeable_hist import MergeableHistogram, pack
 from loadgen.metrics import LoadgenCollector
-from loadgen.pacing import Phase
 from loadgen.producer import PacedProducer
 from loadgen.recorder import UNSET
 from loadgen.workers import worker_share

@@ -27,9 +27,9 @@ from prometheus_client import CollectorRegistry, generate_latest
 
 from kafkaval.files import write_atomic
 from kafkaval.kafka_client import partition_count
+from kafkaval.pacing import Phase
 from loadgen.delivery_order import partition_of
 from loadgen.metrics import LoadgenCollector
-from loadgen.pacing import Phase
 from loadgen.payloads import build_pool, make_value
 from loadgen.producer import PacedProducer
 from loadgen.workload import Workload

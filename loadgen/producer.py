@@ -23,8 +23,8 @@ from confluent_kafka import KafkaException, Producer
 
 from kafkaval.errors import KafkavalError
 from kafkaval.kafka_client import close_producer, partition_count
+from kafkaval.pacing import Phase, paced
 from loadgen.delivery_order import DeliveryCallback, ordered_config, partition_of
-from loadgen.pacing import Phase, paced
 from loadgen.payloads import TABLES, build_pool, make_value
 from loadgen.recorder import ProducerRecorder
 from loadgen.workload import Workload
@@ -154,7 +154,7 @@ class PacedProducer:
     def run(self) -> None:
         """Send every message on schedule, then flush.
 
-        Rated phases follow the intended-time schedule of loadgen.pacing;
+        Rated phases follow the intended-time schedule of kafkaval.pacing;
         phases "as fast as possible" run a loop of their own, where a message
         is due when the sender is ready for it.
 

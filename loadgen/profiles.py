@@ -11,7 +11,7 @@ added (``--threshold 'p99(e2e) < 50ms'``).
 from __future__ import annotations
 
 from kafkaval.errors import UsageError
-from loadgen.pacing import Phase
+from kafkaval.pacing import Phase
 from loadgen.workload_file import KIB, ProfileSpec, seed_workloads
 
 __all__ = ["KIB", "MAX_RATE", "PROFILES", "ProfileSpec", "resolve", "scaled_phases"]

@@ -8,9 +8,9 @@ from typing import Any
 
 import numpy as np
 
+from kafkaval.pacing import Phase
 from kafkaval.verdict import Check
 from loadgen.cost import windowed_p99
-from loadgen.pacing import Phase
 from loadgen.profiles import ProfileSpec
 from loadgen.recorder import UNSET, summarize_us
 from loadgen.thresholds import Threshold

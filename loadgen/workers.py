@@ -27,7 +27,7 @@ import numpy as np
 
 from kafkaval.config import Settings
 from kafkaval.errors import KafkavalError
-from loadgen.pacing import Phase
+from kafkaval.pacing import Phase
 from loadgen.workload import Workload
 
 READY_TIMEOUT = 60.0

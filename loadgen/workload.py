@@ -15,7 +15,7 @@ from collections.abc import Mapping
 
 from kafkaval.config import Settings
 from kafkaval.errors import UsageError
-from loadgen.pacing import Phase
+from kafkaval.pacing import Phase
 from loadgen.payloads import TABLES, min_record_size
 
 CDC_TOPIC = "dbserver.public.{table}"

@@ -50,8 +50,8 @@ from pathlib import Path
 from typing import Any
 
 from kafkaval.errors import UsageError
+from kafkaval.pacing import Phase
 from loadgen import thresholds as th
-from loadgen.pacing import Phase
 
 TOP_KEYS = (
     "name",

@@ -251,9 +251,9 @@ def test_every_report_from_the_real_broker_is_where_the_partition_order_says(
     # (loadgen.delivery_order) and normally checks one cycle position in 64;
     # here every report reads its own sequence number and is compared.
     from kafkaval import kafka_admin
+    from kafkaval.pacing import Phase
     from loadgen import delivery_order
     from loadgen import producer as producer_module
-    from loadgen.pacing import Phase
     from loadgen.recorder import UNSET
     from loadgen.workload import Workload, producer_config
 

@@ -1,5 +1,6 @@
 """connector-restart's faults without services: which worker it hits, and every
-fault undone when interrupted (the worker started again, the connector resumed)."""
+fault undone through the FaultRunner, also when interrupted (the worker started
+again, the connector resumed), with the undo verified."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 from cdc import connect, restart
 from cdc.config import load_cdc_config
 from cdc.errors import CdcError
+from chaos.faults import FaultRunner
 from kafkaval.cli import main
 from kafkaval.config import load_settings
 from kafkaval.errors import UsageError
@@ -35,19 +37,27 @@ def test_attached_connect_without_a_container_is_refused(
 
 
 class _Worker:
+    """The Connect worker at the boundary: a container or process to kill and start."""
+
     name = "connect-container"
 
     def __init__(self, kill_error: BaseException | None = None) -> None:
         self.kill_error = kill_error
         self.calls: list[str] = []
+        self.up = True
 
     def kill(self) -> None:
         self.calls.append("kill")
+        self.up = False
         if self.kill_error is not None:
             raise self.kill_error
 
     def start(self) -> None:
         self.calls.append("start")
+        self.up = True
+
+    def is_running(self) -> bool:
+        return self.up
 
 
 class _Watch:
@@ -63,42 +73,101 @@ class _Watch:
         return None
 
 
-@pytest.mark.parametrize("error", [KeyboardInterrupt(), CdcError("survived SIGKILL")])
-def test_the_worker_is_started_again_when_the_kill_is_interrupted(
-    error: BaseException, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(restart, "ConnectEffect", _Watch)
-    worker = _Worker(kill_error=error)
-    with pytest.raises(type(error)):
-        restart._kill_and_restart(worker, load_cdc_config(environ={}))  # type: ignore[arg-type]
-    assert worker.calls == ["kill", "start"]
-
-
 class _Connect:
-    """A Connect REST client whose offsets reset is interrupted."""
+    """Connect's REST API at the boundary: the connector and its task share one state."""
 
     calls: list[str] = []
+    state = "RUNNING"
+    after_restart = "RUNNING"
+    fail_with: BaseException | None = None
 
     def __init__(self, url: str) -> None:
         self.url = url
 
-    def stop(self, name: str) -> None:
-        self.calls.append("stop")
+    def reachable(self) -> bool:
+        return True
 
     def status(self, name: str) -> dict[str, Any]:
-        return {"connector": {"state": "STOPPED"}}
+        task = {"id": 0, "state": self.state, "trace": "boom"}
+        return {"connector": {"state": self.state}, "tasks": [task]}
+
+    def restart(self, name: str) -> None:
+        self.calls.append("restart")
+        _Connect.state = self.after_restart
+
+    def stop(self, name: str) -> None:
+        self.calls.append("stop")
+        _Connect.state = "STOPPED"
 
     def delete_offsets(self, name: str) -> None:
-        raise KeyboardInterrupt
+        self.calls.append("delete-offsets")
+        if self.fail_with is not None:
+            raise self.fail_with
 
     def resume(self, name: str) -> None:
         self.calls.append("resume")
+        _Connect.state = "RUNNING"
+
+
+@pytest.fixture
+def rest(monkeypatch: pytest.MonkeyPatch) -> type[_Connect]:
+    monkeypatch.setattr(_Connect, "calls", [])
+    monkeypatch.setattr(_Connect, "state", "RUNNING")
+    monkeypatch.setattr(connect, "ConnectClient", _Connect)
+    monkeypatch.setattr(restart, "ConnectEffect", _Watch)
+    return _Connect
+
+
+def _runner() -> FaultRunner:
+    return FaultRunner(restore_timeout=5.0, effect_timeout=0.0)
+
+
+@pytest.mark.parametrize("error", [KeyboardInterrupt(), CdcError("survived SIGKILL")])
+def test_the_worker_is_started_again_when_the_kill_is_interrupted(
+    error: BaseException, rest: type[_Connect]
+) -> None:
+    worker = _Worker(kill_error=error)
+    faults = _runner()
+    with pytest.raises(type(error)):
+        restart.apply_fault(faults, "kill", worker, load_cdc_config(environ={}))  # type: ignore[arg-type]
+    assert worker.calls == ["kill", "start"]
+    (record,) = faults.records
+    # The undo was verified: the worker runs, the connector and its task are RUNNING.
+    assert (record.kind, record.target, record.rolled_back) == ("kill", worker.name, True)
+
+
+def test_a_kill_is_undone_through_the_runner_and_its_recovery_timed(
+    rest: type[_Connect],
+) -> None:
+    worker = _Worker()
+    record, target = restart.apply_fault(_runner(), "kill", worker, load_cdc_config(environ={}))  # type: ignore[arg-type]
+    assert worker.calls == ["kill", "start"] and record.rolled_back and not record.problems
+    assert 0 < target.fault_mono <= target.recovered_mono
 
 
 def test_a_stopped_connector_is_resumed_when_the_mutation_is_interrupted(
-    monkeypatch: pytest.MonkeyPatch,
+    rest: type[_Connect], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(connect, "ConnectClient", _Connect)
+    monkeypatch.setattr(_Connect, "fail_with", KeyboardInterrupt())
+    cfg = load_cdc_config(environ={})
+    faults = _runner()
     with pytest.raises(KeyboardInterrupt):
-        restart._mutate(load_cdc_config(environ={}), "delete-offsets")
-    assert _Connect.calls == ["stop", "resume"]
+        restart.apply_fault(faults, "delete-offsets", _Worker(), cfg)  # type: ignore[arg-type]
+    assert rest.calls == ["stop", "delete-offsets", "resume"]
+    (record,) = faults.records
+    assert (record.kind, record.target, record.rolled_back) == ("restart", cfg.connector_name, True)
+
+
+def test_a_graceful_restart_is_left_to_connect_and_its_undo_verified(
+    rest: type[_Connect], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cfg = load_cdc_config(environ={})
+    record, _ = restart.apply_fault(_runner(), "graceful", _Worker(), cfg)  # type: ignore[arg-type]
+    assert rest.calls == ["restart"]  # Connect starts it again itself: nothing to resume
+    assert record.rolled_back
+    # A task that FAILED in the restart: the undo is not verified, and the runner refuses more.
+    monkeypatch.setattr(_Connect, "after_restart", "FAILED")
+    faults = _runner()
+    record, _ = restart.apply_fault(faults, "graceful", _Worker(), cfg)  # type: ignore[arg-type]
+    assert not record.rolled_back and "FAILED" in record.problems[0]
+    assert faults.left_broken

@@ -63,7 +63,7 @@ def test_summary_shows_median_and_spread_with_repetitions() -> None:
 
 
 def test_rate_max_and_duration_shape_the_measured_phase() -> None:
-    from loadgen.pacing import Phase
+    from kafkaval.pacing import Phase
     from loadgen.profiles import PROFILES, scaled_phases
 
     throughput, burst = PROFILES["throughput"], PROFILES["burst"]

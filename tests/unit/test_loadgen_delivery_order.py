@@ -13,9 +13,9 @@ import pytest
 from confluent_kafka import Producer
 
 from kafkaval.errors import KafkavalError
+from kafkaval.pacing import Phase
 from loadgen import delivery_order
 from loadgen.delivery_order import PartitionOrder, ordered_config, partition_of
-from loadgen.pacing import Phase
 from loadgen.payloads import make_value
 from loadgen.producer import PacedProducer
 from loadgen.recorder import UNSET

@@ -10,11 +10,11 @@ import pytest
 
 from kafkaval.config import Settings
 from kafkaval.errors import KafkavalError, UsageError
+from kafkaval.pacing import Phase
 from loadgen import distributed
 from loadgen.control import PART_BYTES, ControlChannel
 from loadgen.engine_worker import contract_from
 from loadgen.mergeable_hist import ERROR_BOUND, MergeableHistogram, bucket_floor
-from loadgen.pacing import Phase
 from loadgen.profiles import PROFILES
 from loadgen.recorder import PERCENTILES, percentile_nearest_rank
 from loadgen.swarm_engine import SwarmEngine

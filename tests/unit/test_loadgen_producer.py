@@ -6,7 +6,7 @@ import json
 import os
 import time
 
-from loadgen.pacing import Phase
+from kafkaval.pacing import Phase
 from loadgen.producer import PacedProducer
 from loadgen.workload import Workload
 

@@ -9,8 +9,8 @@ import pytest
 
 from kafkaval.config import Settings
 from kafkaval.errors import UsageError
+from kafkaval.pacing import Phase
 from loadgen.options import SuiteOptions, build_workload, resolve_profiles
-from loadgen.pacing import Phase
 from loadgen.profiles import PROFILES
 from loadgen.thresholds import parse
 from loadgen.workload import default_topics

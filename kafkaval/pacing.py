@@ -31,9 +31,10 @@ class Phase:
 def paced(
     phases: Sequence[Phase],
     clock: Callable[[], float] = time.monotonic,
-    wait: Callable[[float], None] = time.sleep,
+    wait: Callable[[float], object] = time.sleep,
     running: Callable[[], bool] = lambda: True,
     on_phase: Callable[[Phase], None] = lambda _p: None,
+    deadline: float | None = None,
 ) -> Iterator[tuple[int, float]]:
     """Yield ``(i, intended)`` for each message once it is due.
 
@@ -44,8 +45,12 @@ def paced(
         wait: block for about the given seconds (may return early; the loop
             re-checks the clock). The producer passes ``poll`` here so
             delivery reports are served while waiting.
-        running: checked before each message; False stops early (a signal).
+        running: checked before each message and after each wait; False
+            stops early (a signal), also while waiting for a due time.
         on_phase: called when a phase starts (e.g. to publish its target rate).
+        deadline: a time of ``clock`` that ends a rated schedule: a message due
+            at or after it is not waited for, and a sender still behind
+            schedule when the clock reaches it stops there.
 
     Raises:
         ValueError: a phase without a rate > 0.
@@ -58,13 +63,17 @@ def paced(
             raise ValueError(f"rate must be > 0, not {phase.rate}")
         interval = 1.0 / phase.rate
         for j in range(phase.count):
-            if not running():
-                return
             due = t0 + j * interval
+            if not running() or (deadline is not None and due >= deadline):
+                return
             now = clock()
             while now < due:
                 wait(due - now)
+                if not running():
+                    return
                 now = clock()
+            if deadline is not None and now >= deadline:
+                return
             yield i, due
             i += 1
         t0 += phase.count * interval

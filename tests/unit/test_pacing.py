@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from loadgen.pacing import Phase, paced
+from kafkaval.pacing import Phase, paced
 from loadgen.recorder import ProducerRecorder
 
 
@@ -80,3 +80,33 @@ def test_running_flag_stops_early() -> None:
 def test_a_phase_without_a_positive_rate_is_refused(rate) -> None:
     with pytest.raises(ValueError, match="rate must be > 0"):
         list(paced([Phase(3, rate)], FakeClock(), FakeClock().sleep))
+
+
+def test_deadline_ends_the_schedule_without_waiting_past_it() -> None:
+    clock = FakeClock()
+    due = [d for _i, d in paced([Phase(100, 10.0)], clock, clock.sleep, deadline=100.45)]
+    # Due at 0, 0.1 .. 0.4 s: the one due at 0.5 s is past the deadline and not waited for.
+    assert due == pytest.approx([100.0, 100.1, 100.2, 100.3, 100.4])
+    assert clock.now == pytest.approx(100.4)
+
+
+def test_a_sender_behind_schedule_stops_at_the_deadline() -> None:
+    clock = FakeClock()
+    sent = []
+    for i, _due in paced([Phase(100, 10.0)], clock, clock.sleep, deadline=101.0):
+        sent.append(i)
+        if i == 2:
+            clock.sleep(5.0)  # a stall past the deadline: the overdue ones are not sent
+    assert sent == [0, 1, 2]
+
+
+def test_a_stop_while_waiting_sends_nothing_more() -> None:
+    clock = FakeClock()
+    stopped = []
+
+    def wait(seconds: float) -> None:
+        clock.sleep(seconds / 2)  # returns early, as poll() or Event.wait do
+        stopped.append(True)
+
+    sent = [i for i, _ in paced([Phase(10, 1.0)], clock, wait, running=lambda: not stopped)]
+    assert sent == [0] and clock.now == pytest.approx(100.5)
