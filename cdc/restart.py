@@ -387,9 +387,9 @@ def _run(
             thread = run_in_thread(driver, params.rate, max_changes, params.phase_seconds, phase)
             time.sleep(params.phase_seconds * params.fault_at)  # changes flow before the fault
             fault, target = apply_fault(faults, phase, worker, cfg)
-            if not fault.rolled_back:
-                raise CdcError(f"{phase} of {fault.target} not undone: {'; '.join(fault.problems)}")
-            recovery_seconds = target.recovered_mono - target.fault_mono
+            # Not recovered: no recovery time (None, never a made-up one).
+            recovered = target.recovered_mono >= target.fault_mono > 0
+            recovery_seconds = target.recovered_mono - target.fault_mono if recovered else None
             thread.join(params.phase_seconds + 60)
             if driver.error:
                 raise CdcError(f"change driver stopped: {driver.error}")
@@ -403,18 +403,25 @@ def _run(
             )
             phases[phase] = {
                 "changes": sum(1 for c in ledger.changes() if c.phase == phase),
-                "recovery_seconds": round(recovery_seconds, 3),
+                "recovery_seconds": (
+                    round(recovery_seconds, 3) if recovery_seconds is not None else None
+                ),
                 "duplicate_bound": bound,
                 "fault": {
                     "kind": {"kill": "kill", "graceful": "restart"}.get(phase, phase),
                     "target": fault.target,
                     "started_at": iso(fault_start),
-                    "ended_at": iso(fault_start + timedelta(seconds=recovery_seconds)),
+                    "ended_at": iso(fault_start + timedelta(seconds=recovery_seconds or 0.0)),
                     "rolled_back": fault.rolled_back,  # the runner's check right after the undo
                 },
             }
             if phase == "kill":
                 phases[phase]["fault"]["observed_effect"] = fault.observed_effect
+            if not fault.rolled_back:
+                phases[phase]["fault"]["problems"] = list(fault.problems)
+                # The pipeline is not back: no further fault on it. The check still runs and
+                # the record (failed) is written, so no older entry stands in for this run.
+                break
     finally:
         driver.stop()
         live.stop()
@@ -441,6 +448,11 @@ def _run(
         f"{p} of {v['fault']['target']}: {NO_EFFECT}"
         for p, v in phases.items()
         if "observed_effect" in v["fault"] and not v["fault"]["observed_effect"]
+    ]
+    not_undone = [
+        f"{p} of {v['fault']['target']}: not rolled back ({'; '.join(v['fault']['problems'])})"
+        for p, v in phases.items()
+        if not v["fault"]["rolled_back"]
     ]
     lags = sorted(e.ts_ms - e.source_ts_ms for e in events if e.op != "r")
     record = {
@@ -474,9 +486,10 @@ def _run(
             "connector_lag_ms_max": lags[-1] if lags else None,
             "e2e_latency_seconds": live.latency(),
         },
-        "passed": result.passed and not no_effect,
+        "passed": result.passed and not no_effect and not not_undone,
     }
-    record["results"]["failures"] = list(record["results"].get("failures", [])) + no_effect
+    failures = list(record["results"].get("failures", [])) + no_effect + not_undone
+    record["results"]["failures"] = failures
     save_run_record(settings.results_dir, record)
     merge_scenario(settings.results_dir, "connector-restart", delivery_entry(settings, record))
     return record

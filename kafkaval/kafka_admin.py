@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import time
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -67,6 +68,10 @@ def create_topics(
         for topic, fut in futures.items():
             try:
                 fut.result(timeout=timeout)
+            except concurrent.futures.TimeoutError:
+                raise KafkavalError(
+                    f"cannot create topic {topic}: no answer within {timeout:.0f} s"
+                ) from None
             except KafkaException as e:
                 err = e.args[0]
                 # A topic deleted a moment ago may still be in deletion; and
@@ -84,7 +89,10 @@ def create_topics(
 
     # Metadata reaches every broker a little after creation.
     def led() -> bool:
-        md = admin.list_topics(timeout=5)
+        try:
+            md = admin.list_topics(timeout=5)
+        except KafkaException:
+            return False  # no answer yet (e.g. right after a fault): asked again until timeout
         return all(
             t in md.topics
             and md.topics[t].error is None
@@ -117,6 +125,10 @@ def delete_topics(
     for topic, fut in futures.items():
         try:
             fut.result(timeout=timeout)
+        except concurrent.futures.TimeoutError:
+            raise KafkavalError(
+                f"cannot delete topic {topic}: no answer within {timeout:.0f} s"
+            ) from None
         except KafkaException as e:
             if e.args[0].code() != KafkaError.UNKNOWN_TOPIC_OR_PART:
                 raise KafkavalError(f"cannot delete topic {topic}: {e.args[0].str()}") from e

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
@@ -39,7 +38,9 @@ def preflight(
     notes = [f"results: {results} writable"]
     state = settings.path("state_dir")
     where = state if state.exists() else settings.path("results_dir")
-    probe_dir = where if where.exists() else Path(os.getcwd())
+    # The folder may not exist yet (the probe above leaves none): its nearest existing
+    # parent is on the filesystem the run will write to.
+    probe_dir = next(p for p in (where.absolute(), *where.absolute().parents) if p.exists())
     free = shutil.disk_usage(probe_dir).free
     if free < disk_bytes:
         raise KafkavalError(
