@@ -72,13 +72,20 @@ def warnings_logger(name: str, keep: Callable[[str], None]) -> logging.Logger:
     return logger
 
 
-def client_logging(name: str, keep: Callable[[str], None]) -> dict[str, Any]:
+def client_logging(
+    name: str, keep: Callable[[str], None], debug: str | None = None
+) -> dict[str, Any]:
     """The client properties that keep its warning lines and the stall signature.
 
-    ``logger`` as `warnings_logger`, and ``debug`` set to the context that
-    writes the signature line (librdkafka writes no debug line otherwise).
+    ``logger`` as `warnings_logger`, and ``debug``: the client's own contexts
+    (``debug``, from its settings) plus the one that writes the signature line
+    (librdkafka writes no debug line otherwise).
     """
-    return {"logger": warnings_logger(name, keep), "debug": SIGNATURE_DEBUG_CONTEXTS}
+    contexts = [c for c in (debug or "").split(",") if c.strip()]
+    for c in SIGNATURE_DEBUG_CONTEXTS.split(","):
+        if c not in contexts:
+            contexts.append(c)
+    return {"logger": warnings_logger(name, keep), "debug": ",".join(contexts)}
 
 
 def known_cause(warnings: Iterable[str]) -> str | None:

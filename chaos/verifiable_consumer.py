@@ -66,7 +66,9 @@ def consumer_config(
         return quiet(props)
     return {
         **props,
-        **client_logging(f"kafkaval.chaos.consumer.{group}", _appender(warnings_to)),
+        **client_logging(
+            f"kafkaval.chaos.consumer.{group}", _appender(warnings_to), props.get("debug")
+        ),
     }
 
 

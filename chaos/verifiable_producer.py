@@ -77,7 +77,9 @@ class VerifiableProducer:
         # librdkafka's lines stay off the console and are kept for the
         # scenario's diagnosis.
         client_log = client_logging(
-            f"kafkaval.chaos.producer.{producer_id}", self.client_warnings.append
+            f"kafkaval.chaos.producer.{producer_id}",
+            self.client_warnings.append,
+            config.get("debug"),
         )
         try:
             self._producer = producer_factory({**config, **client_log})

@@ -271,3 +271,11 @@ def test_sends_left_after_the_final_flush_stay_indeterminate_and_are_dropped() -
     # the purged sends count as indeterminate: one in flight may be appended.
     assert time.monotonic() - t0 < 10
     assert ledger.count(INDETERMINATE) == 20 and ledger.count(FAILED) == 0
+
+
+def test_client_logging_adds_the_signature_context_to_the_clients_own() -> None:
+    from chaos.client_log import SIGNATURE_DEBUG_CONTEXTS, client_logging
+
+    assert client_logging("t", lambda _l: None)["debug"] == SIGNATURE_DEBUG_CONTEXTS
+    merged = client_logging("t", lambda _l: None, "broker,metadata")["debug"].split(",")
+    assert merged == ["broker", "metadata"]  # the user's contexts kept, none twice
