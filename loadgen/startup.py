@@ -21,7 +21,8 @@ from confluent_kafka.admin import AdminClient
 
 from kafkaval.config import Settings
 from kafkaval.errors import KafkavalError
-from stack import kafka, probes
+from kafkaval.kafka_client import quiet
+from stack import kafka
 from stack.jars import ensure_kafka_jars, require_java
 from stack.processes import rss_bytes
 
@@ -58,7 +59,7 @@ def measure_startup(settings: Settings, timeout: float = 60.0) -> dict[str, Any]
         classpath = ensure_kafka_jars(s)
         brokers = kafka.brokers_of(s)
         proc = kafka.prepare_broker(brokers[0], brokers, classpath, kafka.new_cluster_id(), s)
-        client = probes.quiet({"bootstrap.servers": brokers[0].address, **_FAST_RECONNECT})
+        client = quiet({"bootstrap.servers": brokers[0].address, **_FAST_RECONNECT})
 
         def check() -> None:
             if not proc.is_running():

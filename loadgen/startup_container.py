@@ -26,8 +26,8 @@ import docker
 from kafkaval.config import Settings
 from kafkaval.docker_engine import ENGINE_ERRORS, engine_client
 from kafkaval.errors import KafkavalError
+from kafkaval.kafka_client import quiet
 from loadgen.startup import _FAST_RECONNECT, free_port, time_to_serving
-from stack import probes
 
 LABEL = "org.kafkaval.startup"
 
@@ -94,7 +94,7 @@ def measure_container_startup(
             image, name=name, hostname=name, environment=env, labels={LABEL: "1"},
             network=network, ports=ports, detach=True,
         )  # fmt: skip
-        client_config = probes.quiet({"bootstrap.servers": address, **_FAST_RECONNECT})
+        client_config = quiet({"bootstrap.servers": address, **_FAST_RECONNECT})
 
         def check() -> None:
             container.reload()

@@ -22,6 +22,8 @@ from kafkaval.errors import KafkavalError
 
 RUN_LABEL = "org.kafkaval.run_id"
 REMOVE_TIMEOUT = 60.0
+# Task states that end a task without its result: its last log line says why.
+_BROKEN = {"failed", "rejected", "shutdown", "orphaned"}
 
 
 class SwarmEngine:
@@ -138,7 +140,7 @@ class SwarmEngine:
                 "exit_code": (status.get("ContainerStatus") or {}).get("ExitCode"),
                 "node": node[:12],
                 "metrics": f"{addr}:{self.metrics_port + slot}" if addr else None,
-                "log": self._last_log_line(t) if status.get("State") == "failed" else "",
+                "log": self._last_log_line(t) if status.get("State") in _BROKEN else "",
             }
         return out
 

@@ -19,6 +19,7 @@ from prometheus_client import CollectorRegistry, Counter, start_http_server
 from kafkaval.config import Settings
 from kafkaval.errors import KafkavalError, UsageError
 from kafkaval.kafka_admin import create_topics
+from kafkaval.kafka_client import quiet
 from kafkaval.targets import scrape_target
 from kafkaval.waiting import wait_until
 from stack import local, probes
@@ -113,7 +114,7 @@ def test_cluster_survives_one_broker_down(cluster_settings: Settings) -> None:
     assert len(cluster_settings.bootstrap_servers.split(",")) == 3
     topic = f"it-rf3-{uuid.uuid4().hex[:8]}"
     _create_topic(cluster_settings, topic, 3)
-    md = AdminClient(probes.quiet(cluster_settings.client_config())).list_topics(topic, timeout=10)
+    md = AdminClient(quiet(cluster_settings.client_config())).list_topics(topic, timeout=10)
     assert all(len(p.replicas) == 3 for p in md.topics[topic].partitions.values())
     pid_dir = cluster_settings.path("state_dir") / "pids"
     victim = find_managed(pid_dir, "broker-2")
@@ -121,7 +122,7 @@ def test_cluster_survives_one_broker_down(cluster_settings: Settings) -> None:
     try:
         producer = Producer(
             {
-                **probes.quiet(cluster_settings.client_config("producer")),
+                **quiet(cluster_settings.client_config("producer")),
                 "acks": "all",
                 "enable.idempotence": "true",
                 "message.timeout.ms": 60000,

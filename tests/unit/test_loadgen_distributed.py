@@ -116,7 +116,7 @@ def test_too_many_workers_for_a_phase_is_a_usage_error() -> None:
 )
 def test_worker_args_parse_and_carry_the_drivers_choices(opts: dict[str, Any]) -> None:
     from kafkaval.cli import build_parser
-    from loadgen.suite import SuiteOptions
+    from loadgen.options import SuiteOptions
 
     spec = PROFILES["throughput"]
     args = distributed.worker_args(spec, SuiteOptions(workers=2, **opts), Settings())
