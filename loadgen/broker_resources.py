@@ -20,7 +20,7 @@ extrapolates them to the window's edges.
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from kafkaval.prom_client import PromClient, PrometheusError
@@ -52,6 +52,11 @@ def broker_peaks(
     """
     runner = QueryRunner(source or PromClient(prometheus_url), scrape_interval)
     window = Window(start, end, scrape_interval)
+    # A profile shorter than the scrapes (a snapshot's fraction of a second) may hold
+    # no sample of its own: the peaks look back at least two scrape intervals. The
+    # earlier load can only raise a peak, so an upper limit is never passed by it.
+    reach = timedelta(seconds=2 * scrape_interval + 1)
+    peak_window = Window(min(start, end - reach), end, scrape_interval)
     keys = (
         "broker_cpu_peak_cores",
         "broker_memory_peak_bytes",
@@ -60,8 +65,8 @@ def broker_peaks(
         "broker_gc_seconds",
     )
     try:
-        cpu = _brokers(runner, "cpu_peak", window)
-        mem = _brokers(runner, "memory_peak", window)
+        cpu = _brokers(runner, "cpu_peak", peak_window)
+        mem = _brokers(runner, "memory_peak", peak_window)
         cpu_s = _brokers(runner, "cpu_seconds", window)
         written = _brokers(runner, "disk_written", window)
         gc = runner.scalar("broker_gc_seconds", window)
