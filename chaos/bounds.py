@@ -7,7 +7,9 @@ unseen, inconsistent offsets, non-monotonic polls, poll skips and unreadable
 ledger lines (chaos.checker defines each class), and redeliveries per group
 as derived from the run in chaos.redelivery (0 for a group no fault hits).
 A client that stalled (`producer_stall`, `consumer_stalls`) is a failure of
-its own: the run then proves nothing about the broker.
+its own: the run then proves nothing about the broker. Log duplicates stay a
+failure whoever caused them; when the producer's own log shows an idempotent
+epoch bump (librdkafka#4953) their line says so (`duplicates_cause`).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from chaos.catalog import Scenario
 from chaos.checker import GROUP_ANOMALIES, LOG_ANOMALIES, CheckResult, group_bound, samples
-from chaos.client_log import known_cause
+from chaos.client_log import duplicates_cause, known_cause
 from kafkaval.verdict import Check, at_most, failure_lines
 
 if TYPE_CHECKING:
@@ -61,26 +63,42 @@ def bounds_for(scenario: Scenario, redeliveries: Mapping[str, int]) -> dict[str,
     }
 
 
-def judge(result: CheckResult, bounds: dict[str, Any], faults_ok: bool) -> list[str]:
+def judge(
+    result: CheckResult,
+    bounds: dict[str, Any],
+    faults_ok: bool,
+    producer_log: list[str] | None = None,
+) -> list[str]:
     """Every bound ``result`` exceeds, one line each; empty means passed."""
-    return failure_lines(bound_checks(result, bounds, faults_ok))
+    return failure_lines(bound_checks(result, bounds, faults_ok, producer_log))
 
 
-def bound_checks(result: CheckResult, bounds: dict[str, Any], faults_ok: bool) -> list[Check]:
+def bound_checks(
+    result: CheckResult,
+    bounds: dict[str, Any],
+    faults_ok: bool,
+    producer_log: list[str] | None = None,
+) -> list[Check]:
     """Every bound of ``bounds`` judged on ``result``, in the order of ``judge``'s lines.
 
     A failed check's reason is its line in the scenario's ``failures``.
+    ``producer_log``: the producer's kept log lines; a log duplicates line
+    names the epoch bump they show (`duplicates_cause`).
     """
     checks = []
+    causes = {"log_duplicates": duplicates_cause(producer_log or [])}
 
     def over(prefix: str, r: Any, name: str, bound: int) -> None:
         # A bound that is not stated is 0: an unstated anomaly class never passes.
         value = getattr(r, name)
         line = f"{prefix}{name} {value} > {bound}"
         example = ", ".join(samples(r, name)) if value > bound else ""
-        checks.append(
-            at_most(f"{prefix}{name}", value, bound, f"{line} ({example})" if example else line)
-        )
+        if example:
+            line = f"{line} ({example})"
+        cause = causes.get(name) if not prefix and value > bound else None
+        if cause:
+            line = f"{line}; {cause}"
+        checks.append(at_most(f"{prefix}{name}", value, bound, line))
 
     for name in LOG_ANOMALIES:
         over("", result, name, bounds.get(name, 0))

@@ -5,11 +5,13 @@ processes) send librdkafka's log to a logger of their own; its WARNING-or-worse
 lines are kept, a bounded number of them, so that a scenario whose client
 stopped can say which client bug it was (see chaos.bounds).
 
-The line that names librdkafka#5430 is a debug line of librdkafka's metadata
-context: a client that does not ask for that context never writes it, and no
-stall could be shown. `client_logging` asks for it, and the kept lines are
-the warnings plus the debug lines that carry the signature (nothing else of
-the debug output is kept).
+Two known client bugs are named by debug lines: librdkafka#5430 (a client
+that stops for good after a leader change) by a line of the metadata context,
+librdkafka#4953 (an idempotent producer that bumps its epoch and re-sends what
+the broker had already appended: duplicates in the log) by a line of the eos
+context. A client that does not ask for those contexts never writes them.
+`client_logging` asks for them, and the kept lines are the warnings plus the
+debug lines that carry a signature (nothing else of the debug output is kept).
 """
 
 from __future__ import annotations
@@ -25,9 +27,17 @@ MAX_CLIENT_WARNINGS = 50
 # response and leaves the partition without a leader for good
 # (confluentinc/librdkafka#5430, open in the 2.x line as of this writing).
 LEADER_LOST_SIGNATURE = "new leader-1 not found in cache"
-# The librdkafka debug context whose lines include that one (rd_kafka_dbg of
-# METADATA): without it librdkafka does not write the line at all.
-SIGNATURE_DEBUG_CONTEXTS = "metadata"
+# The line an idempotent producer writes when it starts a new epoch (or a new
+# producer id) for messages still in flight: rd_kafka_idemp_drain_epoch_bump
+# and rd_kafka_idemp_drain_reset. A message the broker appended before the bump
+# and that the client re-sends after it carries a sequence the broker cannot
+# match to the first copy: a duplicate (confluentinc/librdkafka#4953, open in
+# the 2.x line as of this writing).
+EPOCH_BUMP_SIGNATURE = "Beginning partition drain for"
+SIGNATURES = (LEADER_LOST_SIGNATURE, EPOCH_BUMP_SIGNATURE)
+# The librdkafka debug contexts whose lines include those (rd_kafka_dbg of
+# METADATA and of EOS): without them librdkafka does not write the lines at all.
+SIGNATURE_DEBUG_CONTEXTS = "metadata,eos"
 
 
 class _WarningsKept(logging.Handler):
@@ -37,7 +47,7 @@ class _WarningsKept(logging.Handler):
     line every reconnect; a repeat is not kept again, and the line that names
     a known bug is kept even after the bound is reached (bounded as well), so
     that the repeats cannot push it out. Below WARNING only the lines that
-    name the known bug are kept: the debug context is asked for that line alone.
+    name a known bug are kept: the debug contexts are asked for those lines alone.
     """
 
     def __init__(self, keep: Callable[[str], None]) -> None:
@@ -48,7 +58,7 @@ class _WarningsKept(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         line = record.getMessage()
-        known = LEADER_LOST_SIGNATURE in line
+        known = any(signature in line for signature in SIGNATURES)
         if line in self._seen or (record.levelno < logging.WARNING and not known):
             return
         if len(self._seen) < MAX_CLIENT_WARNINGS:
@@ -93,4 +103,16 @@ def known_cause(warnings: Iterable[str]) -> str | None:
     known = [w for w in warnings if LEADER_LOST_SIGNATURE in w]
     if known:
         return f"its log shows librdkafka#5430 ({known[0]!r})"
+    return None
+
+
+def duplicates_cause(warnings: Iterable[str]) -> str | None:
+    """Why an idempotent producer's messages may be in the log twice; None when
+    its log shows no epoch bump."""
+    bumps = [w for w in warnings if EPOCH_BUMP_SIGNATURE in w]
+    if bumps:
+        return (
+            f"the producer's log shows an idempotent epoch bump, librdkafka#4953 ({bumps[0]!r}): "
+            "after a bump the broker cannot tell a re-sent message from a new one"
+        )
     return None

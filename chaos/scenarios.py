@@ -301,7 +301,7 @@ def run_scenario(scenario: Scenario, run: ScenarioRun) -> dict[str, Any]:
     )
     bounds = bounds_for(scenario, {g: r["bound"] for g, r in redelivery.items()})
     bounds["why"]["redeliveries_per_group"] = redelivery
-    failures = judge(result, bounds, faults.all_rolled_back())
+    failures = judge(result, bounds, faults.all_rolled_back(), producer.client_warnings)
     stalls = [producer_stall(producer, faults_undone_at, result)]
     # The same instant on the wall clock, to compare with the deliveries files' times.
     faults_undone_wall = time.time() - (time.monotonic() - faults_undone_at)

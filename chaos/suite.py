@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from typing import Any
 
-from chaos.catalog import SCENARIOS, SHAPES
+from chaos.catalog import SCENARIOS, SHAPES, Scenario
 from chaos.checker import offset_anomalies
 from chaos.errors import ChaosError
 from chaos.metrics import DeliveryMetrics
@@ -150,10 +150,13 @@ def run_suite(
     stop: threading.Event | None = None,
     timing: Timing | None = None,
     tags: Mapping[str, str] | None = None,
+    catalog: Mapping[str, Scenario] = SCENARIOS,
 ) -> dict[str, Any]:
     """Run the scenarios on the shapes; save and return the run record.
 
     Args:
+        names: scenarios of ``catalog`` (chaos.catalog's; the checker's live
+            self-tests bring their own).
         shape_overrides: Settings to use per shape (tests pass their fixtures).
         unsafe: deliberately unsafe setup (live self-test of the checker).
         stop: set to interrupt (the CLI's signal handlers set it).
@@ -207,7 +210,7 @@ def run_suite(
                         settings=s, shape=shape, run_id=run_id, timing=timing, metrics=metrics,
                         stop=stop, key=key, target_name=target, unsafe=unsafe or Unsafe(), say=say,
                     )  # fmt: skip
-                    entry = run_scenario(SCENARIOS[name], run)
+                    entry = run_scenario(catalog[name], run)
                     record["scenarios"][key] = entry
                     record["clusters"][shape] = {
                         "bootstrap_servers": entry["bootstrap_servers"],

@@ -238,8 +238,8 @@ def test_the_verifiable_consumer_keeps_its_client_warnings_in_a_file(tmp_path) -
 
     path = tmp_path / "g1.client-warnings"
     config = consumer_config("127.0.0.1:9", "g1", {}, str(path))
-    # librdkafka writes the signature line only with its metadata debug context on.
-    assert config["debug"] == "metadata"
+    # librdkafka writes the signature lines only with their debug contexts on.
+    assert config["debug"] == "metadata,eos"
     logger = config["logger"]
     logger.warning("FAIL [rdkafka#consumer-1]: line\nwith a break")
     logger.info("not kept")
@@ -278,4 +278,26 @@ def test_client_logging_adds_the_signature_context_to_the_clients_own() -> None:
 
     assert client_logging("t", lambda _l: None)["debug"] == SIGNATURE_DEBUG_CONTEXTS
     merged = client_logging("t", lambda _l: None, "broker,metadata")["debug"].split(",")
-    assert merged == ["broker", "metadata"]  # the user's contexts kept, none twice
+    assert merged == ["broker", "metadata", "eos"]  # the user's contexts kept, none twice
+
+
+def test_log_duplicates_name_the_producers_epoch_bump_only_when_its_log_shows_one() -> None:
+    from chaos.client_log import EPOCH_BUMP_SIGNATURE, warnings_logger
+
+    kept: list[str] = []
+    logger = warnings_logger("p0", kept.append)
+    logger.debug("IDEMPSTATE [rdkafka#producer-1]: Idempotent producer state change")  # dropped
+    bump = (
+        f"DRAIN [rdkafka#producer-1]: {EPOCH_BUMP_SIGNATURE} PID{{Id:1,Epoch:0}} epoch bump "
+        "for 1 partition(s) with in-flight requests: 3 message(s) timed out on t [0]"
+    )
+    logger.debug(bump)
+    assert kept == [bump]  # a debug line, kept: it names the bug
+    r = CheckResult(sent=10, acked=10, log_duplicates=2, duplicate_ids=["p0:3"])
+    bounds = bounds_for(SCENARIOS["broker-restart"], {"g1": 0})
+    (line,) = [f for f in judge(r, bounds, True, kept) if f.startswith("log_duplicates")]
+    assert line.startswith("log_duplicates 2 > 0 (p0:3); ") and "librdkafka#4953" in line
+    # No bump in the log: the same count, no cause named; nothing over: no line.
+    (bare,) = [f for f in judge(r, bounds, True, ["FAIL: refused"]) if "log_dup" in f]
+    assert bare == "log_duplicates 2 > 0 (p0:3)"
+    assert not [f for f in judge(CheckResult(sent=10, acked=10), bounds, True, kept) if "4953" in f]
