@@ -136,17 +136,23 @@ def producer_stall(producer: VerifiableProducer, faults_undone_at: float, r: Che
     """Why the run proves nothing, when the producer client itself stopped.
 
     A stall is: sends after the faults were undone, and not one ack since,
-    while the broker answered (the final read of the log succeeded). That is
-    the client's doing, not the broker's, and the message says so instead of a
-    bare "acked N of M". Empty when there was no stall.
+    while the broker answered (the final read of the log succeeded), and the
+    client's own log shows the stall's signature (librdkafka#5430). That is
+    the client's doing, not the broker's, and the message says so instead of
+    a bare "acked N of M". A producer that stopped without the signature is
+    no stall: its unacked sends stand as they are, judged by the acked
+    fraction. Empty when there was no stall.
     """
     last = producer.last_ack_at
     if r.acked >= r.sent or (last is not None and last >= faults_undone_at):
         return ""
+    cause = known_cause(producer.client_warnings)
+    if cause is None:
+        return ""
     return _stall(
         f"producer client stalled: no ack after the faults were undone, {r.sent - r.acked} "
         "sends without one",
-        known_cause(producer.client_warnings) or "see client_warnings in the record",
+        cause,
     )
 
 

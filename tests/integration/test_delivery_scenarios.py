@@ -70,19 +70,22 @@ def _epoch_bumped(entry: dict[str, Any]) -> bool:
 def _stalls(entry: dict[str, Any]) -> tuple[bool, set[str]]:
     """Which clients of a failed run stalled: the producer, and the groups.
 
-    A group that stopped receiving counts as stalled only if its own client
-    log shows the stall's signature; otherwise its missing messages are a
-    failure like any other and the run is not repeated.
+    A client that stopped counts as stalled only if its own log shows the
+    stall's signature; otherwise its missing acks or messages are a failure
+    like any other and the run is not repeated.
     """
     producer = any(f.startswith("producer client stalled") for f in entry["failures"])
+    if producer:
+        log = entry["client_warnings"]
+        assert any(LEADER_LOST_SIGNATURE in line for line in log), log
     groups = {
         m.group(1)
         for f in entry["failures"]
         if (m := re.match(r"consumer client stalled: group (\S+) ", f))
     }
     for group in groups:
-        log = entry["consumer_warnings"].get(group, [])
-        assert any(LEADER_LOST_SIGNATURE in line for line in log), (group, log)
+        group_log = entry["consumer_warnings"].get(group, [])
+        assert any(LEADER_LOST_SIGNATURE in line for line in group_log), (group, group_log)
     assert producer or groups or _epoch_bumped(entry), entry["failures"]
     return producer, groups
 

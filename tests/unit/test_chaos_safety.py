@@ -196,6 +196,9 @@ def test_a_client_that_gets_no_ack_after_the_faults_is_named_a_stall() -> None:
     assert message.startswith("producer client stalled") and "librdkafka#5430" in message
     assert producer_stall(producer, acked_at - 5, stalled) == ""  # an ack came after the undo
     assert producer_stall(producer, acked_at + 5, CheckResult(sent=10, acked=10)) == ""
+    # Stopped, but its log does not show the stall: no stall, its unacked sends stand.
+    producer.client_warnings.clear()
+    assert producer_stall(producer, acked_at + 5, stalled) == ""
 
 
 def test_a_group_that_records_nothing_after_the_faults_is_named_a_consumer_stall(
