@@ -83,6 +83,8 @@ BROKER_PHASES = (
     "responsesendtimems",
 )
 _BROKER = 'job="kafka-broker"'
+# Label matchers the templates name like metrics ($exporter).
+SELECTORS = {"exporter": 'job="exporter"'}
 
 
 def _broker_phase(phase: str) -> list[Query]:
@@ -116,7 +118,7 @@ class Query:
         Raises:
             KeyError: a placeholder has no value.
         """
-        return Template(self.template).substitute({**METRICS, **params})
+        return Template(self.template).substitute({**METRICS, **SELECTORS, **params})
 
 
 def _window_quantile(metric: str) -> str:
@@ -185,28 +187,48 @@ QUERIES: dict[str, Query] = {
             "end-to-end quantile over time",
         ),
         # ---- resources of each container or process, over the window ----------
-        _q("cpu_avg", "sum by (name) (rate(${cpu}[$window]))", "average CPU, cores"),
+        # Only kafkaval's own exporter ($exporter): a Prometheus that also
+        # scrapes cAdvisor holds the same names for the same containers, and a
+        # sum over both would count each container twice.
+        _q("cpu_avg", "sum by (name) (rate(${cpu}{$exporter}[$window]))", "average CPU, cores"),
         _q(
             "cpu_peak",
-            "max by (name) (max_over_time(rate(${cpu}[$rate])[$window:$step]))",
+            "max by (name) (max_over_time(rate(${cpu}{$exporter}[$rate])[$window:$step]))",
             "peak CPU, cores",
         ),
-        _q("memory_peak", "max by (name) (max_over_time(${memory}[$window]))", "peak memory"),
-        _q("disk_write_rate", "sum by (name) (rate(${fs_writes}[$window]))", "disk write B/s"),
+        _q(
+            "memory_peak",
+            "max by (name) (max_over_time(${memory}{$exporter}[$window]))",
+            "peak memory",
+        ),
+        _q(
+            "disk_write_rate",
+            "sum by (name) (rate(${fs_writes}{$exporter}[$window]))",
+            "disk write B/s",
+        ),
         _q(
             "network_rate",
-            "sum by (name) (rate(${net_rx}[$window])) + sum by (name) (rate(${net_tx}[$window]))",
+            "sum by (name) (rate(${net_rx}{$exporter}[$window]))"
+            " + sum by (name) (rate(${net_tx}{$exporter}[$window]))",
             "network receive + transmit B/s",
         ),
-        _q("cpu_seconds", "sum by (name) (increase(${cpu}[$window]))", "CPU seconds used"),
-        _q("disk_written", "sum by (name) (increase(${fs_writes}[$window]))", "bytes written"),
+        _q(
+            "cpu_seconds",
+            "sum by (name) (increase(${cpu}{$exporter}[$window]))",
+            "CPU seconds used",
+        ),
+        _q(
+            "disk_written",
+            "sum by (name) (increase(${fs_writes}{$exporter}[$window]))",
+            "bytes written",
+        ),
         _q(
             "broker_gc_seconds",
             'sum(increase(${b_gc_time}{job="kafka-broker"}[$window]))',
             "GC seconds of all brokers",
         ),
-        _q("cpu_series", "sum by (name) (rate(${cpu}[$rate]))", "CPU cores over time"),
-        _q("memory_series", "max by (name) (${memory})", "memory bytes over time"),
+        _q("cpu_series", "sum by (name) (rate(${cpu}{$exporter}[$rate]))", "CPU cores over time"),
+        _q("memory_series", "max by (name) (${memory}{$exporter})", "memory bytes over time"),
         # ---- the brokers' side of a window (JMX exporter), per broker -------------
         *[q for phase in BROKER_PHASES for q in _broker_phase(phase)],
         _q(
