@@ -1,11 +1,15 @@
 """deploy/ and the discovery examples, checked offline.
 
 No Kubernetes cluster is reachable here, and ``kubectl create --dry-run=client``
-still asks a server for its API list, so the manifests are checked for the
-structure the workers need: an Indexed Job whose size, worker count and ports
-agree, whose arguments the real CLI accepts and whose environment meets the
-worker contract; the same for the Swarm stack file. The Prometheus examples
-go through promtool where it can check them (Debian's has no kubernetes_sd).
+still asks a server for its API list, so the manifests are checked against the
+Kubernetes API's own models instead (the official Python client's, generated
+from the API's OpenAPI document): each built-in object must load into its
+model (types and required fields) and dump back unchanged (no field the API
+does not know). Then the structure the workers need: an Indexed Job whose
+size, worker count and ports agree, whose arguments the real CLI accepts and
+whose environment meets the worker contract; the same for the Swarm stack
+file. The Prometheus examples go through promtool where it can check them
+(Debian's has no kubernetes_sd).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from kafkaval.cli import build_parser
@@ -41,6 +46,53 @@ def _manifests() -> dict[str, dict[str, Any]]:
 def _worker_args_parse(args: list[str]) -> None:
     ns = build_parser().parse_args([str(a) for a in args])
     assert ns.perf_verb == "worker" and ns.profiles, args
+
+
+def _api_model_round_trip(doc: dict[str, Any]) -> dict[str, Any]:
+    """``doc`` loaded into the Kubernetes API model of its kind and dumped again.
+
+    Raises:
+        pydantic.ValidationError: a field of the wrong type, a required one missing.
+    """
+    import json
+
+    from kubernetes.client import ApiClient
+
+    api = ApiClient()
+    version = doc["apiVersion"].rsplit("/", 1)[-1]
+    model = f"{version.capitalize()}{doc['kind']}"
+    return api.sanitize_for_serialization(
+        api.deserialize(json.dumps(doc), model, "application/json")
+    )
+
+
+def test_kubernetes_manifests_are_objects_the_api_accepts() -> None:
+    checked = []
+    for path in sorted(K8S.glob("*.yaml")):
+        for doc in _docs(path):
+            if doc["apiVersion"].startswith("monitoring.coreos.com/"):
+                continue  # the Prometheus Operator's CRD: not in the core API models
+            assert _api_model_round_trip(doc) == doc, path  # nothing unknown, nothing lost
+            checked.append(doc["kind"])
+    assert {"Job", "ConfigMap", "Service"} <= set(checked)
+
+
+def test_the_api_model_check_catches_a_typo_a_wrong_type_and_a_missing_field() -> None:
+    import copy
+
+    from pydantic import ValidationError
+
+    job = _manifests()["Job"]
+    typo = copy.deepcopy(job)
+    typo["spec"]["completionsMode"] = typo["spec"].pop("completionMode")
+    assert _api_model_round_trip(typo) != typo  # the unknown field is dropped
+    wrong = copy.deepcopy(job)
+    wrong["spec"]["parallelism"] = "three"
+    missing = copy.deepcopy(job)
+    del missing["spec"]["template"]["spec"]["containers"]
+    for bad in (wrong, missing):
+        with pytest.raises(ValidationError):
+            _api_model_round_trip(bad)
 
 
 def test_kubernetes_indexed_job_meets_the_worker_contract() -> None:
