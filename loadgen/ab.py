@@ -12,6 +12,7 @@ A side is a TOML file::
 
     name = "lz4"                        # label (default: the file name)
     bootstrap_servers = "127.0.0.1:19092"  # the cluster of this side (default: settings')
+    prometheus_url = "http://127.0.0.1:19090"  # the Prometheus watching it (default: settings')
     [producer]                          # librdkafka properties of this side
     "compression.type" = "lz4"
 
@@ -38,22 +39,30 @@ from kafkaval.records import iso, new_run_id, record_header, save_run_record, ut
 
 KIND = "ab"
 MIN_ROUNDS = 3
-_SIDE_KEYS = {"name", "bootstrap_servers", "producer"}
+_SIDE_KEYS = {"name", "bootstrap_servers", "prometheus_url", "producer"}
 
 
 @dataclasses.dataclass(frozen=True)
 class Side:
-    """One side of the comparison: a label, a cluster, client properties."""
+    """One side of the comparison: a label, a cluster, client properties.
+
+    ``prometheus_url``: the Prometheus whose exporters watch this side's
+    brokers. The broker figures of a run (CPU, memory, disk, GC and their
+    costs) come from it: a side on another cluster needs its own, or its
+    broker figures would be those of the configured cluster's brokers.
+    """
 
     name: str
     bootstrap_servers: str | None = None
     producer: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    prometheus_url: str | None = None
 
     def settings(self, settings: Settings, results_dir: Path) -> Settings:
         """``settings`` for this side's runs, their records under ``results_dir``."""
         return dataclasses.replace(
             settings,
             bootstrap_servers=self.bootstrap_servers or settings.bootstrap_servers,
+            prometheus_url=self.prometheus_url or settings.prometheus_url,
             results_dir=str(results_dir),
         )
 
@@ -61,6 +70,7 @@ class Side:
         return {
             "name": self.name,
             "bootstrap_servers": self.bootstrap_servers,
+            "prometheus_url": self.prometheus_url,
             "producer": dict(self.producer),
         }
 
@@ -83,18 +93,23 @@ def load_side(path: str | Path) -> Side:
         raise UsageError(
             f"{p}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(_SIDE_KEYS))}"
         )
-    name, servers, producer = (
+    name, servers, prometheus, producer = (
         raw.get("name", p.stem),
         raw.get("bootstrap_servers"),
+        raw.get("prometheus_url"),
         raw.get("producer", {}),
     )
     if not isinstance(name, str) or not name.strip():
         raise UsageError(f"{p}: name must be a non-empty string")
     if servers is not None and (not isinstance(servers, str) or not servers.strip()):
         raise UsageError(f"{p}: bootstrap_servers must be host:port[,host:port]")
+    if prometheus is not None and (
+        not isinstance(prometheus, str) or not prometheus.startswith(("http://", "https://"))
+    ):
+        raise UsageError(f"{p}: prometheus_url must be an http(s):// URL")
     if not isinstance(producer, Mapping):
         raise UsageError(f'{p}: [producer] must be a table of properties, e.g. "linger.ms" = "5"')
-    return Side(name, servers, {str(k): _prop(v) for k, v in producer.items()})
+    return Side(name, servers, {str(k): _prop(v) for k, v in producer.items()}, prometheus)
 
 
 def _prop(value: Any) -> str:

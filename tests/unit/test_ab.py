@@ -30,6 +30,7 @@ def test_side_file_is_read_and_checked(tmp_path: Path) -> None:
         ("lingr = 5", "unknown key"),
         ("producer = 5", "must be a table"),
         ('bootstrap_servers = ""', "host:port"),
+        ('prometheus_url = "127.0.0.1:19090"', "http"),
         ("not toml =", "not valid TOML"),
     ):
         (tmp_path / "bad.toml").write_text(text)
@@ -37,6 +38,22 @@ def test_side_file_is_read_and_checked(tmp_path: Path) -> None:
             ab.load_side(tmp_path / "bad.toml")
     with pytest.raises(UsageError, match="cannot read"):
         ab.load_side(tmp_path / "missing.toml")
+
+
+def test_a_side_on_another_cluster_takes_its_broker_figures_from_its_own_prometheus(
+    tmp_path: Path, settings: Settings
+) -> None:
+    other = tmp_path / "other.toml"
+    other.write_text(
+        'bootstrap_servers = "127.0.0.1:20092"\nprometheus_url = "http://127.0.0.1:20090"\n'
+    )
+    side = ab.load_side(other)
+    run = side.settings(settings, tmp_path / "runs")
+    assert run.bootstrap_servers == "127.0.0.1:20092"
+    assert run.prometheus_url == "http://127.0.0.1:20090"
+    assert side.describe()["prometheus_url"] == "http://127.0.0.1:20090"
+    # Unset, the side keeps the configured Prometheus.
+    assert ab.Side("same").settings(settings, tmp_path).prometheus_url == settings.prometheus_url
 
 
 def test_round_orders_are_balanced_abba_blocks() -> None:
