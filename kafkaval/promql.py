@@ -190,11 +190,24 @@ QUERIES: dict[str, Query] = {
         # Only kafkaval's own exporter ($exporter): a Prometheus that also
         # scrapes cAdvisor holds the same names for the same containers, and a
         # sum over both would count each container twice.
-        _q("cpu_avg", "sum by (name) (rate(${cpu}{$exporter}[$window]))", "average CPU, cores"),
+        # Average and peak are the mean and the maximum of one series (the CPU
+        # rate over $rate, every $step of the window): avg <= peak by
+        # construction, and a gap in the samples leaves both without those steps
+        # instead of one spanning it and the other not (cpu_samples names it).
+        _q(
+            "cpu_avg",
+            "max by (name) (avg_over_time(rate(${cpu}{$exporter}[$rate])[$window:$step]))",
+            "average CPU, cores",
+        ),
         _q(
             "cpu_peak",
             "max by (name) (max_over_time(rate(${cpu}{$exporter}[$rate])[$window:$step]))",
             "peak CPU, cores",
+        ),
+        _q(
+            "cpu_samples",
+            "max by (name) (count_over_time(${cpu}{$exporter}[$window]))",
+            "CPU samples scraped in the window (fewer than window / scrape interval: gaps)",
         ),
         _q(
             "memory_peak",
