@@ -24,7 +24,7 @@ help:
 	@echo "make up | down | status      the local Kafka + Prometheus stack"
 	@echo "make test                    unit + integration tests (installs what they need)"
 	@echo "make test-docker             the Docker tier alone (exporter, Docker faults, compose)"
-	@echo "make bench-compare | bench-overhead | bench-exporter | bench-regression   benchmarks (WORKERS=N for bench-compare)"
+	@echo "make bench-compare | bench-overhead | bench-agent-overhead | bench-exporter | bench-regression   benchmarks (WORKERS=N for bench-compare)"
 
 # Python and its venv module first: a bare Debian has neither.
 $(VENV)/.installed: pyproject.toml
@@ -96,6 +96,12 @@ bench-compare: deps-perf
 
 bench-overhead: venv
 	$(KAFKAVAL) perf overhead
+
+# The JMX exporter agent's cost on the broker: interleaved A/B against a twin
+# broker without it (ROUNDS=N, QUICK=1).
+.PHONY: bench-agent-overhead
+bench-agent-overhead: deps-perf
+	$(PY) -m loadgen.bench_agent $(if $(QUICK),--quick) $(if $(ROUNDS),--rounds $(ROUNDS))
 
 # 100-byte max rate with 1, 2, 3 workers on ENGINE (swarm: a swarm manager with
 # kafkaval/kafkaval:local, `make images`; local: processes) -> results/bench-scale.json.

@@ -54,6 +54,8 @@ METRICS = {
     "fault_active": "kafkaval_chaos_fault_active",
     "delivery_ack_latency": "kafkaval_delivery_ack_latency_seconds",
     "cdc_committed": "kafkaval_cdc_changes_committed_total",
+    "cdc_consumed": "kafkaval_cdc_events_consumed_total",
+    "dbz_behind": "debezium_metrics_MilliSecondsBehindSource",
     # exporter (cAdvisor names; label name = container or process name)
     "cpu": "container_cpu_usage_seconds_total",
     "memory": "container_memory_working_set_bytes",
@@ -303,6 +305,16 @@ QUERIES: dict[str, Query] = {
             "cdc_committed",
             "sum(max_over_time(${cdc_committed}{$sel}[$window]))",
             "CDC changes committed (connector-restart's acked)",
+        ),
+        _q(
+            "cdc_consumed",
+            "sum(max_over_time(${cdc_consumed}{$sel}[$window]))",
+            "CDC change events consumed",
+        ),
+        _q(
+            "dbz_behind_max",
+            'max(max_over_time(${dbz_behind}{context="streaming"}[$window])) / 1000',
+            "Debezium's largest lag behind the database in the window, seconds",
         ),
         _q("d_lost", "sum(max_over_time(${delivery_lost}{$sel}[$window]))", "scenario lost"),
         _q(

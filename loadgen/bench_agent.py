@@ -1,0 +1,120 @@
+"""``make bench-agent-overhead``: what the JMX exporter agent on the broker costs the clients.
+
+A benchmark, not a test. Two single-broker local stacks run side by side,
+identical but for the agent: the configured one (with it) and a twin started
+with ``jmx_port = 0`` (without it) on ports shifted by ``--shift``. ``perf ab``
+alternates between them in randomised ABBA blocks, so drift and busy
+neighbours hit both sides alike, and judges the agent's cost on the paired
+per-round differences, B (the agent) vs A (none): the brokers' CPU seconds
+per 1,000 messages (what the agent's scrapes take from the broker) and the
+clients' service p50 and p99 (what that does to latency). Three metrics:
+with 6 rounds the smallest p, 2^-6, passes Holm's alpha/3. The twin is stopped
+on any exit, Ctrl-C included, when this command started it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from kafkaval.config import Settings, load_settings
+from kafkaval.errors import KafkavalError, UsageError
+
+# Clear of the configured stack's ports and of the delivery suite's other shape.
+DEFAULT_SHIFT = 1000
+METRICS = (
+    "*.broker_cpu_seconds_per_1k_messages",
+    "*.service_p50_seconds",
+    "*.service_p99_seconds",
+)
+
+
+def twin_without_agent(settings: Settings, shift: int) -> Settings:
+    """The configured single-broker stack without the agent, on shifted ports."""
+    return dataclasses.replace(
+        settings,
+        state_dir=f"{settings.state_dir}-noagent",
+        broker_port=settings.broker_port + shift,
+        controller_port=settings.controller_port + shift,
+        prometheus_port=settings.prometheus_port + shift,
+        metrics_port=settings.metrics_port + shift,
+        jmx_port=0,
+    )
+
+
+def check_measurable(settings: Settings) -> None:
+    """Refuse, before anything starts, a setup where the comparison means nothing.
+
+    Raises:
+        UsageError: not the local single-broker stack, or its agent is off.
+    """
+    from stack import local
+
+    if settings.brokers != 1:
+        raise UsageError("brokers must be 1: the twin without the agent is one broker")
+    if not local.is_local_kafka(settings):
+        raise UsageError(
+            f"bootstrap_servers point at another Kafka ({settings.bootstrap_servers}): the "
+            "agent's cost is measured on the local stack; unset bootstrap_servers"
+        )
+    if not settings.jmx_port:
+        raise UsageError("jmx_port is 0, so the agent is off: unset it to measure the agent")
+
+
+def run(settings: Settings, rounds: int, opts: Any, shift: int) -> dict[str, Any]:
+    """Start what is missing, run the interleaved rounds, stop the twin; the A/B record."""
+    from loadgen.ab import Side, run_ab, run_side_with_suite
+    from scheduler.jobs import load_schedule
+    from stack import local
+
+    check_measurable(settings)
+    local.up(settings)  # a no-op for a stack that is already up
+    twin = twin_without_agent(settings, shift)
+    started = not local.running(twin)
+    try:
+        print(f"the twin broker without the agent: ports +{shift}, state {twin.state_dir}")
+        local.up(twin)
+        # Each side's broker figures from the Prometheus that watches its broker.
+        plain, agent = local.local_settings(twin), local.local_settings(settings)
+        a = Side("no agent", plain.bootstrap_servers, prometheus_url=plain.prometheus_url)
+        b = Side("JMX agent", agent.bootstrap_servers, prometheus_url=agent.prometheus_url)
+        policy = dataclasses.replace(load_schedule(settings).policy, metrics=METRICS)
+        return run_ab(settings, a, b, rounds, run_side_with_suite(opts, sys.stdout), policy)
+    finally:
+        if started:
+            local.down(twin)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from loadgen.ab import MIN_ROUNDS, format_record
+    from loadgen.options import SuiteOptions
+
+    parser = argparse.ArgumentParser(
+        prog="bench-agent-overhead", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("--rounds", type=int, default=8, help="A/B rounds (8)")
+    parser.add_argument("--quick", action="store_true", help="QUICK-length runs")
+    parser.add_argument("--profile", default="throughput", help="profile of each run")
+    parser.add_argument("--shift", type=int, default=DEFAULT_SHIFT, help="the twin's port shift")
+    args = parser.parse_args(argv)
+    try:
+        if args.rounds < MIN_ROUNDS:
+            raise UsageError(f"--rounds must be >= {MIN_ROUNDS}: the paired test needs rounds")
+        opts = SuiteOptions(quick=args.quick, profiles=[args.profile], progress=False)
+        opts.validate()
+        record = run(load_settings(), args.rounds, opts, args.shift)
+    except KafkavalError as e:
+        print(f"bench-agent-overhead: error: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("bench-agent-overhead: interrupted; the twin stack was stopped", file=sys.stderr)
+        return 130
+    print(format_record(record))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
