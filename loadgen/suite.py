@@ -134,10 +134,10 @@ def run_suite(
                 print(profile_line(spec.name, res), file=out)
                 if watch is not None and watch.lost is not None:
                     lost = watch.lost
-                    aborted = {"profile": spec.name, "threshold": lost.name, **lost.as_record()}
+                    aborted = {"profile": spec.name, "threshold": lost.name, **lost.to_record()}
                     print(
                         f"aborted: threshold {lost.name} ({lost.expr}) lost with "
-                        f"{lost.value:g} against {lost.limit:g}",
+                        f"{lost.measured:g} against {lost.limit:g}",
                         file=out,
                     )
                     break

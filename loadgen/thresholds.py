@@ -259,26 +259,6 @@ def _combine(op: Callable[[float, float], float], a: _Expr, b: _Expr) -> _Expr:
 
 
 @dataclasses.dataclass(frozen=True)
-class Outcome:
-    """One threshold judged on one result: the shape of every verdict row."""
-
-    name: str
-    expr: str
-    value: float | None
-    limit: float | None
-    passed: bool
-    reason: str = ""
-
-    def as_check(self, name: str | None = None) -> Check:
-        """This outcome as a verdict Check, named ``name`` (default: the threshold's name)."""
-        return Check(name or self.name, self.limit, self.value, self.passed, self.reason, self.expr)
-
-    def as_record(self) -> dict[str, Any]:
-        """The run record's entry: ``{expr, limit, value, passed[, reason]}``."""
-        return self.as_check().to_record()
-
-
-@dataclasses.dataclass(frozen=True)
 class Threshold:
     """A parsed threshold: ``left OP right``; ``right`` usually a constant limit.
 
@@ -329,8 +309,8 @@ class Threshold:
         counts: Mapping[str, Any],
         samples: Samples | None = None,
         planned: int = 0,
-    ) -> Outcome | None:
-        """The failed outcome when the run so far already loses it, else None.
+    ) -> Check | None:
+        """The failed check when the run so far already loses it, else None.
 
         Args:
             counts: the growing counts so far (``failed``, ``duplicates_consumed``).
@@ -360,10 +340,10 @@ class Threshold:
         why = "lost before the end" + (
             f": the final value is at least {value:g} whatever comes" if latency else ""
         )
-        return Outcome(self.name, self.expr, value, limit, False, why)
+        return Check(self.name, limit, value, False, why, self.expr)
 
-    def judge(self, result: Mapping[str, Any]) -> Outcome | None:
-        """The outcome on ``result``; None when skipped as not measured."""
+    def judge(self, result: Mapping[str, Any]) -> Check | None:
+        """This threshold judged on ``result``; None when skipped as not measured."""
         limit = None
         try:
             limit = self.right.compute(result)
@@ -371,8 +351,9 @@ class Threshold:
         except NotMeasured as e:
             if self.skip_unmeasured:
                 return None
-            return Outcome(self.name, self.expr, None, limit, False, f"not measured: {e}")
-        return Outcome(self.name, self.expr, value, limit, COMPARISONS[self.op](value, limit))
+            return Check(self.name, limit, None, False, f"not measured: {e}", self.expr)
+        held = COMPARISONS[self.op](value, limit)
+        return Check(self.name, limit, value, held, expr=self.expr)
 
 
 def parse(text: str, name: str | None = None, skip_unmeasured: bool = False) -> Threshold:
@@ -424,16 +405,6 @@ def parse_cli(items: list[str]) -> tuple[dict[str, float], list[Threshold]]:
     return overrides, exprs
 
 
-def judge_all(thresholds: Mapping[str, Threshold], result: Mapping[str, Any]) -> dict[str, Any]:
-    """``{name: {expr, limit, value, passed[, reason]}}`` for every judged threshold."""
-    out = {}
-    for name, t in thresholds.items():
-        outcome = t.judge(result)
-        if outcome is not None:
-            out[name] = outcome.as_record()
-    return out
-
-
 class AbortWatch:
     """k6's abortOnFail: stop the run once a threshold is lost for good.
 
@@ -445,7 +416,7 @@ class AbortWatch:
     def __init__(self, thresholds: Mapping[str, Threshold], stop: Callable[[], None]) -> None:
         self.watched = [t for t in thresholds.values() if t.decidable_early]
         self.stop = stop
-        self.lost: Outcome | None = None
+        self.lost: Check | None = None
 
     @property
     def latencies(self) -> set[str]:
