@@ -26,6 +26,7 @@ from loadgen import cost, results, topics
 from loadgen import profiles as prof
 from loadgen.broker_resources import broker_peaks
 from loadgen.console import Progress, profile_line, summary_table
+from loadgen.early_abort import AbortWatch
 from loadgen.endpoint import JOB, instance_name, metrics_endpoint
 from loadgen.metrics import LoadgenCollector
 from loadgen.options import (
@@ -38,7 +39,6 @@ from loadgen.options import (
 from loadgen.repetition import run_load
 from loadgen.startup import measure_startup
 from loadgen.startup_container import measure_container_startup
-from loadgen.thresholds import AbortWatch
 from loadgen.workload import Workload
 
 

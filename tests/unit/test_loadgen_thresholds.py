@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from kafkaval.errors import UsageError
+from loadgen.early_abort import AbortWatch, decidable_early, lost_early
 from loadgen.results import threshold_checks, threshold_records
 from loadgen.thresholds import parse, parse_cli
 
@@ -117,8 +118,6 @@ def test_each_mistake_gives_one_clear_line(text: str, expected: str) -> None:
 
 
 def test_abort_watch_stops_once_a_growing_count_passes_its_limit() -> None:
-    from loadgen.thresholds import AbortWatch
-
     stops = []
     checks = {
         "max_failed": parse("failed <= 2", "max_failed"),
@@ -137,12 +136,12 @@ def test_abort_watch_stops_once_a_growing_count_passes_its_limit() -> None:
     watch.check({"failed": 5})  # the first loss is the one kept
     assert watch.lost.name == "none" and stops == [1]
     # A figure compared from below, or with another figure, is never lost early.
-    assert not parse("failed >= 1").decidable_early
-    assert not parse("p99(e2e) > 1ms").decidable_early
-    assert not parse("mean(e2e) < 1ms").decidable_early
-    assert not parse("failed <= acked").decidable_early
-    assert parse("duplicates_consumed < 1").lost_early({"duplicates_consumed": 1}) is not None
-    assert parse("duplicates_consumed < 1").lost_early({}) is None
+    assert not decidable_early(parse("failed >= 1"))
+    assert not decidable_early(parse("p99(e2e) > 1ms"))
+    assert not decidable_early(parse("mean(e2e) < 1ms"))
+    assert not decidable_early(parse("failed <= acked"))
+    assert lost_early(parse("duplicates_consumed < 1"), {"duplicates_consumed": 1}) is not None
+    assert lost_early(parse("duplicates_consumed < 1"), {}) is None
 
 
 def test_report_threshold_rows_show_the_expression() -> None:
@@ -163,16 +162,16 @@ def test_a_percentile_is_lost_early_only_when_no_later_values_can_save_it() -> N
     t = parse("p99(e2e) <= 50ms", "p99")
     planned = 1000  # p99 of 1000 values: the 990th smallest, the 11th largest
     slow = [0.2] * 10
-    assert t.lost_early({}, lambda _n: slow + [0.001] * 100, planned) is None  # 10: not yet
-    out = t.lost_early({}, lambda _n: [0.2] * 11 + [0.001] * 100, planned)
+    assert lost_early(t, {}, lambda _n: slow + [0.001] * 100, planned) is None  # 10: not yet
+    out = lost_early(t, {}, lambda _n: [0.2] * 11 + [0.001] * 100, planned)
     assert out is not None and not out.passed and out.measured == 0.2 and out.limit == 0.05
     assert "the final value is at least 0.2 whatever comes" in out.reason
     # max: lost by the first value over the limit.
-    assert parse("max(service) < 1s").lost_early({}, lambda _n: [0.1, 1.0], 10) is not None
-    assert parse("max(service) < 1s").lost_early({}, lambda _n: [0.1, 0.9], 10) is None
+    assert lost_early(parse("max(service) < 1s"), {}, lambda _n: [0.1, 1.0], 10) is not None
+    assert lost_early(parse("max(service) < 1s"), {}, lambda _n: [0.1, 0.9], 10) is None
     # Without the samples, or past the plan, nothing is claimed.
-    assert t.lost_early({}, None, planned) is None
-    assert t.lost_early({}, lambda _n: [1.0] * 20, 10) is None
+    assert lost_early(t, {}, None, planned) is None
+    assert lost_early(t, {}, lambda _n: [1.0] * 20, 10) is None
 
 
 @pytest.mark.parametrize("seed", range(20))
@@ -190,7 +189,7 @@ def test_an_early_loss_is_always_a_final_failure(seed: int) -> None:
         t = parse(f"{stat}(e2e) < 50ms")
         for cut in range(0, len(final) + 1, 7):
             so_far = np.array(final[:cut]) / 1e6
-            out = t.lost_early({}, lambda _n, v=so_far: v, planned)
+            out = lost_early(t, {}, lambda _n, v=so_far: v, planned)
             if out is not None:
                 # Whatever came after, the final figure fails too, and is at least the bound.
                 figure = summarize_us(final)[stat]
