@@ -17,17 +17,18 @@ test showed its effect"):
    the fault hit (the runner waits, bounded, for that before each fault),
    and the producer sent while the fault was on. A fault that fell into a
    quiet gap proves nothing. What was acked and consumed from the fault's
-   start to the end of the gap after it is recorded too.
+   start to the end of the gap after it is recorded too. The counts are
+   ``chaos/traffic.py``'s ``TrafficMeter``.
 
-A fault without either fails its scenario; nothing here ever passes a fault
-by default.
+A fault without either fails its scenario (``fault_failures``); nothing here
+ever passes a fault by default.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -320,77 +321,6 @@ class ConnectEffect(EffectWatch):
         if left or not states:
             return f"the connector's tasks left RUNNING ({', '.join(left) or 'no task'})"
         return None
-
-
-class TrafficMeter:
-    """Counts of the producer's sends and acks and each group's deliveries, at an instant.
-
-    Args:
-        sent, acked: the producer's running totals.
-        consumed: per group, its running total of recorded deliveries.
-    """
-
-    def __init__(
-        self,
-        sent: Callable[[], int],
-        acked: Callable[[], int],
-        consumed: Mapping[str, Callable[[], int]],
-    ) -> None:
-        self.sent, self.acked, self.consumed = sent, acked, consumed
-
-    def snapshot(self) -> dict[str, Any]:
-        return {
-            "sent": self.sent(),
-            "acked": self.acked(),
-            "consumed": {g: count() for g, count in self.consumed.items()},
-        }
-
-    def zero(self) -> dict[str, Any]:
-        """The counts before anything ran (every total starts at 0)."""
-        return {"sent": 0, "acked": 0, "consumed": dict.fromkeys(self.consumed, 0)}
-
-    def wait_consuming(
-        self, since: dict[str, Any], timeout: float, stopped: Callable[[], bool] = lambda: False
-    ) -> bool:
-        """Wait until every group consumed something after ``since``: True, or False
-        after ``timeout`` s or once ``stopped()``."""
-
-        def live() -> bool:
-            now = self.snapshot()["consumed"]
-            return all(n > since["consumed"][g] for g, n in now.items())
-
-        wait_until(lambda: stopped() or live(), timeout, 0.5)
-        return live()
-
-    @staticmethod
-    def window(
-        since: dict[str, Any],
-        start: dict[str, Any],
-        undone: dict[str, Any],
-        gap_end: dict[str, Any],
-    ) -> dict[str, Any]:
-        """The traffic around one fault: before it (since the previous undo), while
-        it was on, and from its start to the end of the gap after it."""
-        return {
-            "consumed_before_fault": {
-                g: n - since["consumed"][g] for g, n in start["consumed"].items()
-            },
-            "sent_during_fault": undone["sent"] - start["sent"],
-            "acked_during_fault": undone["acked"] - start["acked"],
-            "acked_through_gap": gap_end["acked"] - start["acked"],
-            "consumed_through_gap": {
-                g: gap_end["consumed"][g] - n for g, n in start["consumed"].items()
-            },
-        }
-
-
-def count_lines(path: Any) -> int:
-    """Lines in a deliveries file (0 when it does not exist yet)."""
-    try:
-        with open(path, "rb") as f:
-            return sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 16), b""))
-    except FileNotFoundError:
-        return 0
 
 
 def fault_failures(faults: list[dict[str, Any]]) -> list[str]:

@@ -65,7 +65,7 @@ class FaultRecord:
     observed_effect: dict[str, Any] | None = None
     # The cluster and node the target was bound to (chaos.binding), for broker targets.
     bound_to: dict[str, Any] | None = None
-    # Traffic in the fault window (chaos.evidence.Traffic), filled in by the scenario.
+    # Traffic in the fault window (chaos.traffic.TrafficMeter.window), filled in by the scenario.
     traffic: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:

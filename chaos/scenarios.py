@@ -39,8 +39,6 @@ from chaos.evidence import (
     BrokerEffect,
     EffectWatch,
     GroupRebalance,
-    TrafficMeter,
-    count_lines,
     fault_failures,
 )
 from chaos.faults import FaultRunner
@@ -50,6 +48,7 @@ from chaos.metrics import DeliveryMetrics
 from chaos.redelivery import redelivery_bounds
 from chaos.safety import local_targets, require_running
 from chaos.targets import ProcessTarget
+from chaos.traffic import TrafficMeter, count_lines
 from chaos.verifiable_consumer import DEFAULT_BATCH
 from chaos.verifiable_producer import VerifiableProducer
 from kafkaval import kafka_admin

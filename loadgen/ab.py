@@ -219,7 +219,7 @@ def run_side_with_suite(opts_template: Any, out: TextIO) -> RunSide:
 def format_record(record: Mapping[str, Any]) -> str:
     """Every round (order, both run ids) then the verdict table."""
     from scheduler.comparison import format_table
-    from scheduler.verdict import MetricVerdict
+    from scheduler.verdict_terms import MetricVerdict
 
     lines = [f"A = {record['a']['name']}, B = {record['b']['name']}, seed {record['seed']}"]
     for r in record["rounds"]:

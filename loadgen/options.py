@@ -18,7 +18,8 @@ from loadgen import profiles as prof
 from loadgen import results
 from loadgen.distributed import ENGINES
 from loadgen.payloads import PAYLOAD_KINDS
-from loadgen.thresholds import LATENCY_STATS, Threshold
+from loadgen.threshold_expr import LATENCY_STATS
+from loadgen.thresholds import Threshold
 from loadgen.workload import Workload, default_topics
 from loadgen.workload_file import load_workload
 

@@ -26,11 +26,11 @@ from loadgen import profiles as prof
 from loadgen import results
 from loadgen.console import Progress, RssTicker
 from loadgen.consumer import RunConsumer
+from loadgen.early_abort import AbortWatch
 from loadgen.metrics import LoadgenCollector
 from loadgen.options import SuiteOptions
 from loadgen.producer import PacedProducer
 from loadgen.recorder import UNSET
-from loadgen.thresholds import AbortWatch
 from loadgen.workers import WorkerPool, merge, split_phases, sum_errors
 from loadgen.workload import Workload, consumer_config, producer_config
 from stack.processes import rss_bytes

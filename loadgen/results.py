@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import statistics
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -157,21 +158,17 @@ def drift(
 
 
 def threshold_checks(result: Mapping[str, Any], thresholds: Mapping[str, Threshold]) -> list[Check]:
-    """Judge each threshold on ``result``, in the order given.
+    """Judge each threshold on ``result``, in the order given; each check is
+    named by its key in ``thresholds``.
 
     A figure the run did not measure fails its threshold, except where the
     threshold says to skip it (a workload file's skip_unmeasured): then it is left out.
     """
     return [
-        outcome.as_check(name)
+        dataclasses.replace(check, name=name)
         for name, t in thresholds.items()
-        if (outcome := t.judge(result)) is not None
+        if (check := t.judge(result)) is not None
     ]
-
-
-def check(result: dict[str, Any], thresholds: Mapping[str, Threshold]) -> dict[str, dict[str, Any]]:
-    """The record's thresholds entry of ``result`` judged on ``thresholds``."""
-    return threshold_records(threshold_checks(result, thresholds))
 
 
 def threshold_records(checks: Iterable[Check]) -> dict[str, dict[str, Any]]:

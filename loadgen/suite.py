@@ -26,6 +26,7 @@ from loadgen import cost, results, topics
 from loadgen import profiles as prof
 from loadgen.broker_resources import broker_peaks
 from loadgen.console import Progress, profile_line, summary_table
+from loadgen.early_abort import AbortWatch
 from loadgen.endpoint import JOB, instance_name, metrics_endpoint
 from loadgen.metrics import LoadgenCollector
 from loadgen.options import (
@@ -38,7 +39,6 @@ from loadgen.options import (
 from loadgen.repetition import run_load
 from loadgen.startup import measure_startup
 from loadgen.startup_container import measure_container_startup
-from loadgen.thresholds import AbortWatch
 from loadgen.workload import Workload
 
 
@@ -134,10 +134,10 @@ def run_suite(
                 print(profile_line(spec.name, res), file=out)
                 if watch is not None and watch.lost is not None:
                     lost = watch.lost
-                    aborted = {"profile": spec.name, "threshold": lost.name, **lost.as_record()}
+                    aborted = {"profile": spec.name, "threshold": lost.name, **lost.to_record()}
                     print(
                         f"aborted: threshold {lost.name} ({lost.expr}) lost with "
-                        f"{lost.value:g} against {lost.limit:g}",
+                        f"{lost.measured:g} against {lost.limit:g}",
                         file=out,
                     )
                     break

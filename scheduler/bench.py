@@ -54,13 +54,8 @@ from kafkaval.records import list_run_records, load_run_record
 from scheduler.changepoints import judge_history
 from scheduler.jobs import load_schedule
 from scheduler.metrics_extract import extract, same_kind_as_newest
-from scheduler.verdict import (
-    HIGHER_IS_BETTER,
-    LOWER_IS_BETTER,
-    VerdictPolicy,
-    judge_all,
-    judge_paired_all,
-)
+from scheduler.verdict import judge_all, judge_paired_all
+from scheduler.verdict_terms import HIGHER_IS_BETTER, LOWER_IS_BETTER, VerdictPolicy
 
 EFFECTS = (0.10, 0.20)
 MDE_LADDER = (0.05, 0.10, 0.15, 0.20, 0.30, 0.50, 1.00)

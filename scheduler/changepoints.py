@@ -31,7 +31,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from scheduler.verdict import (
+from scheduler.verdict_terms import (
     DEFAULT_POLICY,
     HIGHER_IS_BETTER,
     IMPROVEMENT,

@@ -6,15 +6,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from scheduler.metrics_extract import extract
-from scheduler.verdict import (
+from scheduler.verdict import Item, judge_all
+from scheduler.verdict_terms import (
     DEFAULT_POLICY,
     INSUFFICIENT,
     LOWER_IS_BETTER,
     MUST_BE_ZERO,
-    Item,
     MetricVerdict,
     VerdictPolicy,
-    judge_all,
 )
 
 

@@ -59,7 +59,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from kafkaval.config import Settings
 from kafkaval.errors import UsageError
-from scheduler.verdict import VerdictPolicy
+from scheduler.verdict_terms import VerdictPolicy
 
 SUITES = ("performance", "delivery")
 # What a job does: run suites and compare with the baseline, or judge the

@@ -32,7 +32,7 @@ import statistics
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
-from scheduler.verdict import HIGHER_IS_BETTER, LOWER_IS_BETTER, MUST_BE_ZERO
+from scheduler.verdict_terms import HIGHER_IS_BETTER, LOWER_IS_BETTER, MUST_BE_ZERO
 
 LATENCIES = ("service", "response", "e2e")
 PERCENTILES = ("p50", "p95", "p99")

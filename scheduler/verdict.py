@@ -12,132 +12,49 @@ regression only when both hold:
   ``alpha`` bounds the chance that a run with no change raises any alarm,
   not the chance per metric.
 
-Two designs are judged:
+Two designs are judged (the tests are ``scheduler/significance.py``'s):
 
 * independent samples (repeated runs vs a baseline, ``judge``/``judge_all``):
-  scipy's Mann-Whitney U test, exact for the tiny samples we have (3-10
+  the Mann-Whitney U test, exact for the tiny samples we have (3-10
   repetitions) and free of distribution assumptions (latency percentiles are
-  skewed). With ties the exact U distribution does not hold; the permutation
-  distribution of the same statistic is then enumerated (or, past
-  ``_EXACT_LIMIT`` splits, the normal approximation with tie correction);
-* paired rounds (interleaved A/B, ``judge_paired``): scipy's Wilcoxon
+  skewed);
+* paired rounds (interleaved A/B, ``judge_paired``): the Wilcoxon
   signed-rank test on the per-round relative differences B vs A, which
   cancels what drifts slowly and hits both sides of a round alike.
 
-The percentile bootstrap interval (scipy.stats.bootstrap, seeded) of the
-effect is reported next to the decision so a reader sees how uncertain the
-effect is; it does not decide.
+The percentile bootstrap interval (seeded) of the effect is reported next to
+the decision so a reader sees how uncertain the effect is; it does not decide.
+The terms (directions, decisions, ``VerdictPolicy``, ``MetricVerdict``) are
+``scheduler/verdict_terms.py``'s.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import fnmatch
-import math
 import statistics
-import warnings
 from collections.abc import Sequence
 
-import numpy as np
-from scipy import stats
-
-LOWER_IS_BETTER = "lower"
-HIGHER_IS_BETTER = "higher"
-MUST_BE_ZERO = "zero"
-
-REGRESSION = "regression"
-IMPROVEMENT = "improvement"
-NO_CHANGE = "no change"
-INSUFFICIENT = "insufficient data"
-
-# Exact tests up to this many splits (sign flips for paired rounds); beyond,
-# the normal approximation is accurate (both groups are then large enough).
-_EXACT_LIMIT = 20_000
-# With ties, scipy enumerates the permutation distribution one split at a
-# time (about 6 us each); up to this many splits (10 vs 4 samples). Beyond,
-# the tie-corrected normal approximation stayed within 0.006-0.017 of the
-# permutation p where p < 0.2 (rounded normal samples, 10 vs 5 to 16 vs 8).
-_TIES_EXACT_LIMIT = 1_001
-
-
-@dataclasses.dataclass(frozen=True)
-class VerdictPolicy:
-    """How strict the verdict is.
-
-    Attributes:
-        min_effect: smallest relative worsening that counts (0.05 = 5%).
-        alpha: family-wise significance level: the chance that a run without
-            any change flags at least one of its judged metrics.
-        resamples: bootstrap resamples for the reported interval.
-        seed: RNG seed of the bootstrap, for reproducible reports.
-        min_samples: fewer samples on either side give "insufficient data".
-        metrics: shell-style patterns of the metric names judged (empty: all).
-            Must-be-zero counts (acked loss) are judged whatever the patterns.
-    """
-
-    min_effect: float = 0.05
-    alpha: float = 0.05
-    resamples: int = 2000
-    seed: int = 8
-    min_samples: int = 3
-    metrics: tuple[str, ...] = ()
-
-    def __post_init__(self) -> None:
-        # Above 1 only a latency can reach it (2x slower); a rate can lose at most 100%.
-        if not 0 <= self.min_effect < 10:
-            raise ValueError(f"min_effect must be in [0, 10), not {self.min_effect}")
-        if not 0 < self.alpha < 1:
-            raise ValueError(f"alpha must be in (0, 1), not {self.alpha}")
-        if self.resamples < 0 or self.min_samples < 1:
-            raise ValueError("resamples must be >= 0 and min_samples >= 1")
-
-    def judges(self, metric: str, direction: str) -> bool:
-        """Whether ``metric`` is judged under the ``metrics`` selection."""
-        if not self.metrics or direction == MUST_BE_ZERO:
-            return True
-        return any(fnmatch.fnmatchcase(metric, pattern) for pattern in self.metrics)
-
-    def unmatched(self, metrics: Sequence[str]) -> list[str]:
-        """The ``metrics`` patterns that match none of ``metrics`` (typos, most likely)."""
-        return [p for p in self.metrics if not any(fnmatch.fnmatchcase(m, p) for m in metrics)]
-
-
-DEFAULT_POLICY = VerdictPolicy()
-
-
-# Not a kafkaval.verdict.Check: a three-way comparison where "insufficient data" is no failure.
-@dataclasses.dataclass(frozen=True)
-class MetricVerdict:
-    """The decision for one metric with the numbers behind it.
-
-    ``effect`` and the interval are relative changes of the median oriented
-    so that positive means worse (slower, less throughput); None where not
-    defined (absolute rules, too few samples). For paired rounds ``effect`` is
-    the median of the per-round relative differences and the "medians" are
-    the medians of A's and B's rounds. ``p_value`` is the family-wise
-    adjusted p of the reported direction, ``p_raw`` the test's own.
-    """
-
-    metric: str
-    direction: str
-    decision: str
-    reason: str
-    n_baseline: int
-    n_candidate: int
-    baseline_median: float | None = None
-    candidate_median: float | None = None
-    effect: float | None = None
-    ci_low: float | None = None
-    ci_high: float | None = None
-    p_value: float | None = None
-    p_raw: float | None = None
-
-    @property
-    def is_regression(self) -> bool:
-        return self.decision == REGRESSION
-
-    def to_dict(self) -> dict[str, object]:
-        return dataclasses.asdict(self)
+from scheduler.significance import (
+    Interval,
+    bootstrap_interval,
+    holm,
+    paired_bootstrap_interval,
+    rank_sum_p_value,
+    relative_change,
+    signed_rank_p_value,
+)
+from scheduler.verdict_terms import (
+    DEFAULT_POLICY,
+    HIGHER_IS_BETTER,
+    IMPROVEMENT,
+    INSUFFICIENT,
+    LOWER_IS_BETTER,
+    MUST_BE_ZERO,
+    NO_CHANGE,
+    REGRESSION,
+    MetricVerdict,
+    VerdictPolicy,
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -151,7 +68,7 @@ class _Tested:
     baseline_median: float
     candidate_median: float
     effect: float
-    ci: tuple[float | None, float | None]
+    ci: Interval
     p_worse: float
     p_better: float
 
@@ -291,9 +208,9 @@ def _test_independent(
     # Orient both samples so that larger means worse; the rank test is one-sided.
     worse_b = [sign * x for x in base]
     worse_c = [sign * x for x in cand]
-    ci: tuple[float | None, float | None] = (None, None)
+    ci: Interval = (None, None)
     if with_interval and policy.resamples:
-        ci = bootstrap_interval(base, cand, sign, policy)
+        ci = bootstrap_interval(base, cand, sign, policy.resamples, 1 - policy.alpha, policy.seed)
     return _Tested(
         metric,
         direction,
@@ -338,9 +255,9 @@ def _test_paired(
             metric, direction, INSUFFICIENT, "A is 0 in a round: no relative change", n, n
         )
     diffs = [relative_change(x, y, sign) for x, y in zip(xa, xb, strict=True)]
-    ci: tuple[float | None, float | None] = (None, None)
+    ci: Interval = (None, None)
     if with_interval and policy.resamples:
-        ci = _bootstrap((diffs,), lambda d, axis: np.median(d, axis=axis), policy, "paired rounds")
+        ci = paired_bootstrap_interval(diffs, policy.resamples, 1 - policy.alpha, policy.seed)
     return _Tested(
         metric,
         direction,
@@ -401,111 +318,3 @@ def _decide(
         p,
         raw,
     )
-
-
-def holm(p_values: Sequence[float]) -> list[float]:
-    """Holm-Bonferroni adjusted p-values, in the order given.
-
-    Rejecting every hypothesis whose adjusted p is <= alpha keeps the chance
-    of any false rejection among them at or below alpha, whatever their
-    dependence (the metrics of one run are correlated: a slow run is slow
-    everywhere), and is uniformly more powerful than plain Bonferroni.
-    """
-    m = len(p_values)
-    order = sorted(range(m), key=lambda i: p_values[i])
-    out = [1.0] * m
-    running = 0.0
-    for rank, i in enumerate(order):
-        running = max(running, min(1.0, (m - rank) * p_values[i]))
-        out[i] = running
-    return out
-
-
-def relative_change(baseline_median: float, candidate_median: float, sign: float) -> float:
-    """(candidate - baseline) / |baseline|, times ``sign`` (+1: lower is better)."""
-    return sign * (candidate_median - baseline_median) / abs(baseline_median)
-
-
-def bootstrap_interval(
-    base: Sequence[float], cand: Sequence[float], sign: float, policy: VerdictPolicy
-) -> tuple[float | None, float | None]:
-    """Two-sided (1 - alpha) percentile bootstrap interval of the relative median change.
-
-    Each resample draws both groups with replacement, independently; None
-    bounds when the interval is not defined (resampled baseline medians of 0).
-    """
-
-    def change(b: np.ndarray, c: np.ndarray, axis: int) -> np.ndarray:
-        mb = np.median(b, axis=axis)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return sign * (np.median(c, axis=axis) - mb) / np.abs(mb)
-
-    return _bootstrap((base, cand), change, policy, "independent samples")
-
-
-def _bootstrap(
-    data: tuple[Sequence[float], ...], statistic: object, policy: VerdictPolicy, what: str
-) -> tuple[float | None, float | None]:
-    with warnings.catch_warnings():
-        # All resamples equal (identical samples) is a valid, degenerate interval.
-        warnings.simplefilter("ignore", RuntimeWarning)
-        warnings.simplefilter("ignore", stats.DegenerateDataWarning)
-        res = stats.bootstrap(
-            tuple(np.asarray(d, dtype=float) for d in data),
-            statistic,  # type: ignore[arg-type]
-            n_resamples=policy.resamples,
-            vectorized=True,
-            confidence_level=1 - policy.alpha,
-            method="percentile",
-            rng=np.random.default_rng(policy.seed),
-        )
-    lo, hi = float(res.confidence_interval.low), float(res.confidence_interval.high)
-    if not (math.isfinite(lo) and math.isfinite(hi)):
-        return (None, None)
-    return (lo, hi)
-
-
-def rank_sum_p_value(x: Sequence[float], y: Sequence[float]) -> float:
-    """One-sided Mann-Whitney p-value for "x tends to be larger than y" (scipy).
-
-    Exact: scipy's exact U distribution without ties (up to ``_EXACT_LIMIT``
-    splits); with ties, every split of the pooled samples enumerated (scipy's
-    permutation method) up to ``_TIES_EXACT_LIMIT`` splits; else the normal
-    approximation with tie and continuity corrections.
-    """
-    n, m = len(x), len(y)
-    pooled = [*x, *y]
-    if n == 0 or m == 0 or min(pooled) == max(pooled):
-        return 1.0
-    splits = math.comb(n + m, n)
-    method: object = "asymptotic"
-    if len(set(pooled)) < len(pooled):
-        if splits <= _TIES_EXACT_LIMIT:
-            method = stats.PermutationMethod(n_resamples=splits)
-    elif splits <= _EXACT_LIMIT:
-        method = "exact"
-    return float(stats.mannwhitneyu(x, y, alternative="greater", method=method).pvalue)  # type: ignore[arg-type]
-
-
-def signed_rank_p_value(diffs: Sequence[float], alternative: str) -> float:
-    """One-sided Wilcoxon signed-rank p-value that the differences lean ``alternative``.
-
-    ``alternative`` is "greater" or "less". Zero differences carry no sign
-    and are dropped (Wilcoxon's own rule); exact up to ``_EXACT_LIMIT`` sign
-    flips (with ties among the absolute differences every flip enumerated by
-    scipy's permutation method); else the normal approximation.
-    """
-    nonzero = [d for d in diffs if d != 0]
-    if not nonzero:
-        return 1.0
-    flips = 2 ** len(nonzero)
-    method: object = "asymptotic"
-    if len({abs(d) for d in nonzero}) < len(nonzero):
-        # Sign flips are cheap to enumerate (unlike rank-sum splits), and at
-        # 10 rounds the normal approximation cannot reach p = 2^-10.
-        if flips <= _EXACT_LIMIT:
-            method = stats.PermutationMethod(n_resamples=flips)
-    elif flips <= _EXACT_LIMIT:
-        method = "exact"
-    res = stats.wilcoxon(nonzero, alternative=alternative, method=method)  # type: ignore[call-overload]
-    return float(res.pvalue)

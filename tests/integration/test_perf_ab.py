@@ -18,7 +18,7 @@ import pytest
 from kafkaval.config import Settings
 from loadgen import ab
 from loadgen.options import SuiteOptions
-from scheduler.verdict import VerdictPolicy
+from scheduler.verdict_terms import VerdictPolicy
 
 pytestmark = pytest.mark.integration
 

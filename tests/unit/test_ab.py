@@ -12,7 +12,7 @@ import pytest
 from kafkaval.config import Settings, load_settings
 from kafkaval.errors import UsageError
 from loadgen import ab
-from scheduler.verdict import VerdictPolicy
+from scheduler.verdict_terms import VerdictPolicy
 
 
 @pytest.fixture

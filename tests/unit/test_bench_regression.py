@@ -7,7 +7,7 @@ import random
 from pathlib import Path
 
 from scheduler import bench
-from scheduler.verdict import HIGHER_IS_BETTER, LOWER_IS_BETTER, VerdictPolicy
+from scheduler.verdict_terms import HIGHER_IS_BETTER, LOWER_IS_BETTER, VerdictPolicy
 
 
 def _perf(run_id: str, quick: bool, p99s: list[float], cpu: list[float]) -> dict:

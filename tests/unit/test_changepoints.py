@@ -7,7 +7,7 @@ import random
 import pytest
 
 from scheduler import changepoints as cp
-from scheduler import verdict as v
+from scheduler import verdict_terms as v
 
 
 def _noise(rng: random.Random, center: float, cv: float, n: int) -> list[float]:

@@ -24,11 +24,10 @@ from chaos.evidence import (
     NO_EFFECT,
     BrokerEffect,
     GroupRebalance,
-    TrafficMeter,
-    count_lines,
     fault_failures,
 )
 from chaos.suite import _tested_cluster
+from chaos.traffic import TrafficMeter, count_lines
 
 META = "#\n#Wed Dec 02 18:00:00 UTC 2026\nnode.id=2\ndirectory.id=abc\nversion=1\ncluster.id=CID\n"
 CLUSTER = ClusterIdentity("127.0.0.1:9092", "CID", frozenset({1, 2, 3}))

@@ -8,7 +8,7 @@ import pytest
 from loadgen import cost
 from loadgen.recorder import UNSET
 from scheduler.metrics_extract import extract
-from scheduler.verdict import LOWER_IS_BETTER
+from scheduler.verdict_terms import LOWER_IS_BETTER
 
 
 def test_windowed_p99_is_the_median_of_the_windows_p99s_not_spoiled_by_one_burst() -> None:

@@ -108,7 +108,7 @@ def test_profile_line_names_each_failed_threshold_with_its_figures() -> None:
         "max_failed": parse("failed <= 0", "max_failed"),
         "mem": parse("broker_memory < 1"),
     }
-    res["thresholds"] = results.check(res, thresholds)
+    res["thresholds"] = results.threshold_records(results.threshold_checks(res, thresholds))
     res["passed"] = False
     assert profile_line("throughput", res).splitlines() == [
         "   FAIL throughput: 10/10 acked, 3 failed, 10 consumed, 990 msg/s, service p95 2.0 ms"

@@ -11,7 +11,7 @@ import pytest
 from kafkaval.config import Settings
 from kafkaval.errors import KafkavalError, UsageError
 from kafkaval.pacing import Phase
-from loadgen import distributed
+from loadgen import distributed, worker_merge
 from loadgen.control import PART_BYTES, ControlChannel
 from loadgen.engine_worker import contract_from
 from loadgen.mergeable_hist import ERROR_BOUND, MergeableHistogram, bucket_floor
@@ -249,7 +249,7 @@ def _summary(i: int, n: int, phases: tuple[Phase, ...]) -> dict[str, Any]:
         "phases": [{"count": 100, "sent": 100, "acked": 99, "first_intended_us": t0 + i,
                     "first_sent_us": t0 + i, "last_sent_us": t0 + 1_000_000,
                     "last_acked_us": t0 + 1_000_000 + 10 * i}],
-        "histograms": {f: h for f in distributed.HIST_FIELDS},
+        "histograms": {f: h for f in worker_merge.HIST_FIELDS},
         "cpu_seconds": 1.0, "max_rss_bytes": 100 * i, "own": {"achieved_rate": 100.0},
     }  # fmt: skip
 
@@ -283,7 +283,7 @@ def test_driver_merges_exact_sums_and_names_a_failed_worker() -> None:
     out = _drive(log, _Engine(), phases, 3)
     assert [s["worker"] for s in out] == [1, 2, 3]
     assert any(k.startswith(b"go:driver") for k, _v in log.msgs)
-    res = distributed.merge_summaries(PROFILES["throughput"], phases, out, None)
+    res = worker_merge.merge_summaries(PROFILES["throughput"], phases, out, None)
     assert (res["sent"], res["acked"], res["failed"]) == (300, 297, 3)
     assert res["client_errors"] == {"_MSG_TIMED_OUT": 3}
     assert res["service_latency_seconds"]["count"] == 300

@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 
 from kafkaval.errors import UsageError
-from loadgen.thresholds import judge_all, parse, parse_cli
+from loadgen.early_abort import AbortWatch, decidable_early, lost_early
+from loadgen.results import threshold_checks, threshold_records
+from loadgen.thresholds import parse, parse_cli
 
 LAT = {"p50": 0.01, "p95": 0.02, "p99": 0.045, "p999": 0.06, "max": 0.08, "mean": 0.012}
 RESULT = {
@@ -46,23 +48,23 @@ def test_expressions_judge_the_recorded_figures(
 ) -> None:
     out = parse(text).judge(RESULT)
     assert out is not None
-    assert out.value == pytest.approx(value) and out.limit == pytest.approx(limit)
+    assert out.measured == pytest.approx(value) and out.limit == pytest.approx(limit)
     assert out.passed is passed and out.expr == text
 
 
 def test_a_figure_not_measured_fails_and_never_passes() -> None:
     out = parse("p99(response) < 1s").judge(RESULT)
-    assert out is not None and not out.passed and out.value is None
+    assert out is not None and not out.passed and out.measured is None
     assert out.reason == "not measured: response_latency_seconds.p99"
     zero = parse("rate(achieved)/rate(target) > 0").judge({**RESULT, "target_rate": 0})
     assert zero is not None and not zero.passed and "division by zero" in zero.reason
     # Unless the threshold says so (a limit only some stacks can measure): left out.
     assert parse("broker_cpu_peak_cores < 2", skip_unmeasured=True).judge(RESULT) is None
-    assert judge_all({"t": parse("broker_cpu_peak_cores < 2", "t", True)}, RESULT) == {}
+    assert threshold_checks(RESULT, {"t": parse("broker_cpu_peak_cores < 2", "t", True)}) == []
 
 
-def test_record_form_of_an_outcome() -> None:
-    out = judge_all({"e2e": parse("p99(e2e) < 50ms", "e2e")}, RESULT)
+def test_record_form_of_a_judged_threshold() -> None:
+    out = threshold_records(threshold_checks(RESULT, {"e2e": parse("p99(e2e) < 50ms", "e2e")}))
     assert out == {
         "e2e": {"expr": "p99(e2e) < 50ms", "limit": 0.05, "value": 0.055, "passed": False}
     }
@@ -116,8 +118,6 @@ def test_each_mistake_gives_one_clear_line(text: str, expected: str) -> None:
 
 
 def test_abort_watch_stops_once_a_growing_count_passes_its_limit() -> None:
-    from loadgen.thresholds import AbortWatch
-
     stops = []
     checks = {
         "max_failed": parse("failed <= 2", "max_failed"),
@@ -132,16 +132,16 @@ def test_abort_watch_stops_once_a_growing_count_passes_its_limit() -> None:
     assert watch.lost is None and not stops
     watch.check({"failed": 1})
     assert watch.lost is not None and watch.lost.name == "none" and stops == [1]
-    assert (watch.lost.value, watch.lost.limit, watch.lost.passed) == (1, 0, False)
+    assert (watch.lost.measured, watch.lost.limit, watch.lost.passed) == (1, 0, False)
     watch.check({"failed": 5})  # the first loss is the one kept
     assert watch.lost.name == "none" and stops == [1]
     # A figure compared from below, or with another figure, is never lost early.
-    assert not parse("failed >= 1").decidable_early
-    assert not parse("p99(e2e) > 1ms").decidable_early
-    assert not parse("mean(e2e) < 1ms").decidable_early
-    assert not parse("failed <= acked").decidable_early
-    assert parse("duplicates_consumed < 1").lost_early({"duplicates_consumed": 1}) is not None
-    assert parse("duplicates_consumed < 1").lost_early({}) is None
+    assert not decidable_early(parse("failed >= 1"))
+    assert not decidable_early(parse("p99(e2e) > 1ms"))
+    assert not decidable_early(parse("mean(e2e) < 1ms"))
+    assert not decidable_early(parse("failed <= acked"))
+    assert lost_early(parse("duplicates_consumed < 1"), {"duplicates_consumed": 1}) is not None
+    assert lost_early(parse("duplicates_consumed < 1"), {}) is None
 
 
 def test_report_threshold_rows_show_the_expression() -> None:
@@ -162,16 +162,16 @@ def test_a_percentile_is_lost_early_only_when_no_later_values_can_save_it() -> N
     t = parse("p99(e2e) <= 50ms", "p99")
     planned = 1000  # p99 of 1000 values: the 990th smallest, the 11th largest
     slow = [0.2] * 10
-    assert t.lost_early({}, lambda _n: slow + [0.001] * 100, planned) is None  # 10: not yet
-    out = t.lost_early({}, lambda _n: [0.2] * 11 + [0.001] * 100, planned)
-    assert out is not None and not out.passed and out.value == 0.2 and out.limit == 0.05
+    assert lost_early(t, {}, lambda _n: slow + [0.001] * 100, planned) is None  # 10: not yet
+    out = lost_early(t, {}, lambda _n: [0.2] * 11 + [0.001] * 100, planned)
+    assert out is not None and not out.passed and out.measured == 0.2 and out.limit == 0.05
     assert "the final value is at least 0.2 whatever comes" in out.reason
     # max: lost by the first value over the limit.
-    assert parse("max(service) < 1s").lost_early({}, lambda _n: [0.1, 1.0], 10) is not None
-    assert parse("max(service) < 1s").lost_early({}, lambda _n: [0.1, 0.9], 10) is None
+    assert lost_early(parse("max(service) < 1s"), {}, lambda _n: [0.1, 1.0], 10) is not None
+    assert lost_early(parse("max(service) < 1s"), {}, lambda _n: [0.1, 0.9], 10) is None
     # Without the samples, or past the plan, nothing is claimed.
-    assert t.lost_early({}, None, planned) is None
-    assert t.lost_early({}, lambda _n: [1.0] * 20, 10) is None
+    assert lost_early(t, {}, None, planned) is None
+    assert lost_early(t, {}, lambda _n: [1.0] * 20, 10) is None
 
 
 @pytest.mark.parametrize("seed", range(20))
@@ -189,8 +189,8 @@ def test_an_early_loss_is_always_a_final_failure(seed: int) -> None:
         t = parse(f"{stat}(e2e) < 50ms")
         for cut in range(0, len(final) + 1, 7):
             so_far = np.array(final[:cut]) / 1e6
-            out = t.lost_early({}, lambda _n, v=so_far: v, planned)
+            out = lost_early(t, {}, lambda _n, v=so_far: v, planned)
             if out is not None:
                 # Whatever came after, the final figure fails too, and is at least the bound.
                 figure = summarize_us(final)[stat]
-                assert figure is not None and figure >= 0.05 and figure >= out.value
+                assert figure is not None and figure >= 0.05 and figure >= out.measured
