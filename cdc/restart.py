@@ -206,7 +206,9 @@ class _PipelinePart(Target):
                 f"{_log_hint(self.worker)}"
             )
         remaining = max(timeout - (clock() - began), 0.0)
-        connect.wait_running(self.client, self.cfg.connector_name, remaining, clock=clock)
+        connect.wait_running(
+            self.client, self.cfg.connector_name, remaining, clock=clock, sleep=sleep
+        )
         self.recovered_mono = clock()
         return True
 
@@ -261,7 +263,7 @@ class Connector(_PipelinePart):
             return
         self._stop_requested = True
         self.client.stop(self.name)
-        pipeline._wait_stopped(self.client, self.name, timeout)
+        connect.wait_stopped(self.client, self.name, timeout)
 
     def _state(self) -> str | None:
         try:
