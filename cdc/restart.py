@@ -21,7 +21,8 @@ Every fault goes through `chaos.faults.FaultRunner`, so it has a maximum
 duration and is undone on any exit, Ctrl-C included (the worker started
 again, a stopped connector resumed), and the undo is verified: the worker
 answers and the connector and every task are RUNNING again. A fault whose
-undo fails that check stops the run.
+undo fails that check stops the run: no further fault, and the record is
+still written, failed, naming what is left broken.
 
 This module runs the phases; the faults are in `cdc.restart_faults`, the
 record and verdict in `cdc.restart_record`.
@@ -40,7 +41,13 @@ from cdc.errors import CdcError
 from cdc.events import end_offsets, read_events
 from cdc.live import LiveReader, ensure_topics
 from cdc.metrics import CdcMetrics, serving
-from cdc.restart_faults import MUTATIONS, RESTORE_TIMEOUT_S, apply_fault, connect_worker
+from cdc.restart_faults import (
+    MUTATIONS,
+    RESTORE_TIMEOUT_S,
+    apply_fault,
+    connect_worker,
+    worker_kept_running,
+)
 from cdc.restart_record import (
     LAG_SLACK_S,
     SCENARIO,
@@ -135,28 +142,31 @@ def _run(
     )
     live.start()
     faults = FaultRunner(restore_timeout=RESTORE_TIMEOUT_S, effect_timeout=0.0)
-    try:
-        for phase in ("kill", second):
-            max_changes = int(params.rate * params.phase_seconds) + 1
-            thread = run_in_thread(driver, params.rate, max_changes, params.phase_seconds, phase)
-            time.sleep(params.phase_seconds * params.fault_at)  # changes flow before the fault
-            fault, target = apply_fault(faults, phase, worker, cfg)
-            thread.join(params.phase_seconds + 60)
-            if driver.error:
-                raise CdcError(f"change driver stopped: {driver.error}")
-            phases[phase] = phase_entry(
-                phase, fault, target.fault_mono, target.recovered_mono, ledger, flush_s
-            )
-            if not fault.rolled_back:
-                # The pipeline is not back: no further fault on it. The check still runs and
-                # the record (failed) is written, so no older entry stands in for this run.
-                break
-    finally:
-        driver.stop()
-        live.stop()
-        # Never leave the pipeline without its worker, whatever happened above.
-        if not worker.is_running():
-            worker.start()
+    # Never leave the pipeline without its worker, whatever happened in the phases.
+    with worker_kept_running(worker) as left_down:
+        try:
+            for phase in ("kill", second):
+                max_changes = int(params.rate * params.phase_seconds) + 1
+                thread = run_in_thread(
+                    driver, params.rate, max_changes, params.phase_seconds, phase
+                )
+                # Changes flow before the fault.
+                time.sleep(params.phase_seconds * params.fault_at)
+                fault, target = apply_fault(faults, phase, worker, cfg)
+                thread.join(params.phase_seconds + 60)
+                if driver.error:
+                    raise CdcError(f"change driver stopped: {driver.error}")
+                phases[phase] = phase_entry(
+                    phase, fault, target.fault_mono, target.recovered_mono, ledger, flush_s
+                )
+                if not fault.rolled_back:
+                    # The pipeline is not back: no further fault on it. The check still
+                    # runs and the record (failed) is written, so no older entry stands in
+                    # for this run.
+                    break
+        finally:
+            driver.stop()
+            live.stop()
 
     keys = {c.key for c in ledger.changes()}
 
@@ -179,6 +189,7 @@ def _run(
         ledger,
         (events, tombstones, caught_up, catch_up_seconds),
         live.latency(),
+        left_down,
     )
     save_run_record(settings.results_dir, record)
     merge_scenario(settings.results_dir, SCENARIO, delivery_entry(settings, record))

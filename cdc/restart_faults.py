@@ -14,8 +14,9 @@ every task are RUNNING again (`running_again`).
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from cdc import connect, pipeline, postgres
@@ -260,6 +261,38 @@ def apply_fault(
             if phase != "graceful":
                 _mutate(cfg, phase)
     return record, target
+
+
+@contextlib.contextmanager
+def worker_kept_running(worker: Target) -> Iterator[list[str]]:
+    """Start ``worker`` again on leaving the block if it is down, whatever happened inside.
+
+    Yields a list that, after a normal exit, names the worker if it is down
+    and could not be started: the run record must still be written, and say
+    so. On an exception the failed start is added to that exception as a note,
+    so the run's own error stays the one raised.
+    """
+    left_down: list[str] = []
+    try:
+        yield left_down
+    except BaseException as e:
+        problem = _start_if_down(worker)
+        if problem:
+            e.add_note(problem)
+        raise
+    problem = _start_if_down(worker)
+    if problem:
+        left_down.append(problem)
+
+
+def _start_if_down(worker: Target) -> str | None:
+    if worker.is_running():
+        return None
+    try:
+        worker.start()
+    except Exception as e:  # any failure leaves it down; the caller reports it
+        return f"Connect worker {worker.name} is down and could not be started: {e}"
+    return None
 
 
 def running_again(worker_running: bool, status: dict[str, Any]) -> bool:

@@ -4,14 +4,14 @@ Per phase: how many changes it committed, how long the pipeline took to run
 again, the duplicate bound and the fault as the runner recorded it. The
 verdict is the change checker's (0 missing, 0 re-snapshotted, 0 reordered,
 duplicates within each phase's bound), failed also by a kill that showed no
-effect and by a fault not rolled back. The record joins
+effect, by a fault not rolled back and by a worker left down. The record joins
 ``latest-delivery.json`` as a scenario entry (`delivery_entry`).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -88,6 +88,7 @@ def restart_record(
     ledger: Ledger,
     read: tuple[list[ChangeEvent], int, bool, float],
     e2e_latency: dict[str, Any],
+    left_down: Sequence[str] = (),
 ) -> dict[str, Any]:
     """The run record: every committed change checked against the events read back.
 
@@ -99,6 +100,8 @@ def restart_record(
         read: the events read back, tombstones, whether reading caught up, and
             how long it took (seconds).
         e2e_latency: the live consumer's end-to-end latency summary.
+        left_down: what the run leaves down besides its faults' records (the
+            worker not started again); each fails the run.
     """
     events, tombstones, caught_up, catch_up_seconds = read
     bounds = {p: v["duplicate_bound"] for p, v in phases.items()}
@@ -139,9 +142,11 @@ def restart_record(
             "connector_lag_ms_max": lags[-1] if lags else None,
             "e2e_latency_seconds": e2e_latency,
         },
-        "passed": result.passed and not no_effect and not not_undone,
+        "passed": result.passed and not no_effect and not not_undone and not left_down,
     }
-    failures = list(record["results"].get("failures", [])) + no_effect + not_undone
+    failures = (
+        list(record["results"].get("failures", [])) + no_effect + not_undone + list(left_down)
+    )
     record["results"]["failures"] = failures
     return record
 
