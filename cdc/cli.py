@@ -9,7 +9,8 @@ from cdc import pipeline
 from cdc.changes import ChangeMix
 from cdc.config import CdcConfig, load_cdc_config
 from cdc.load import MIN_RATE_FRACTION, LoadParams, run_cdc_load
-from cdc.restart import MUTATIONS, RestartParams, run_connector_restart
+from cdc.restart import RestartParams, run_connector_restart
+from cdc.restart_faults import MUTATIONS
 from cdc.snapshot import FULL_ROWS, QUICK_ROWS, run_snapshot
 from kafkaval.config import Settings
 from kafkaval.files import ensure_writable_dir

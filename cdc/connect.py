@@ -284,8 +284,16 @@ def wait_running(
     timeout: float,
     check: Callable[[], None] = lambda: None,
     clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], object] = time.sleep,
 ) -> dict[str, Any]:
     """Wait until the connector and its task are RUNNING; return the status.
+
+    Args:
+        client: the worker's REST API.
+        name: the connector.
+        timeout: seconds, measured on ``clock``.
+        check: called between polls; may raise to give up early (see `wait_until`).
+        clock: monotonic seconds; ``sleep``: sleeps between polls (both injectable for tests).
 
     Raises:
         CdcError: a task FAILED (with the first line and root cause of its
@@ -312,7 +320,7 @@ def wait_running(
             and all(t.get("state") == "RUNNING" for t in tasks)
         )
 
-    if wait_until(running, timeout, 0.5, check, clock):
+    if wait_until(running, timeout, 0.5, check, clock, sleep):
         return status
     states = [status.get("connector", {}).get("state")] + [
         t.get("state") for t in status.get("tasks", [])
@@ -321,3 +329,29 @@ def wait_running(
         f"connector {name} not RUNNING within {timeout:.0f} s (states {states}); "
         f"read the Connect log"
     )
+
+
+def wait_stopped(
+    client: ConnectClient,
+    name: str,
+    timeout: float = 30.0,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], object] = time.sleep,
+) -> None:
+    """Wait until the connector reports STOPPED (after ``client.stop``).
+
+    Args:
+        client: the worker's REST API.
+        name: the connector.
+        timeout: seconds, measured on ``clock``.
+        clock: monotonic seconds; ``sleep``: sleeps between polls (both injectable for tests).
+
+    Raises:
+        CdcError: its status cannot be read, or it is not STOPPED within ``timeout`` s.
+    """
+
+    def stopped() -> bool:
+        return client.status(name).get("connector", {}).get("state") == "STOPPED"
+
+    if not wait_until(stopped, timeout, 0.3, clock=clock, sleep=sleep):
+        raise CdcError(f"connector {name} did not stop within {timeout:.0f} s")

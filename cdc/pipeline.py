@@ -193,7 +193,7 @@ def unregister_connector(cfg: CdcConfig, drop_slot: bool = True) -> list[str]:
         # Stop first, so the offsets can be reset: a later registration under
         # the same name then snapshots afresh instead of resuming a dropped slot.
         client.stop(cfg.connector_name)
-        _wait_stopped(client, cfg.connector_name)
+        connect.wait_stopped(client, cfg.connector_name)
         client.delete_offsets(cfg.connector_name)
         client.delete(cfg.connector_name)
         gone.append(f"connector {cfg.connector_name}")
@@ -203,15 +203,6 @@ def unregister_connector(cfg: CdcConfig, drop_slot: bool = True) -> list[str]:
                 gone.append(f"slot {cfg.slot_name}")
         postgres.drop_publication(cfg)
     return gone
-
-
-def _wait_stopped(client: connect.ConnectClient, name: str, timeout: float = 30.0) -> None:
-    def stopped() -> bool:
-        st = client.status(name)
-        return st.get("connector", {}).get("state") == "STOPPED"
-
-    if not wait_until(stopped, timeout, 0.3):
-        raise CdcError(f"connector {name} did not stop within {timeout:.0f} s")
 
 
 def up(settings: Settings, cfg: CdcConfig, snapshot_mode: str = "initial") -> CdcInfo:

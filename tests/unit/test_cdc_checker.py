@@ -143,7 +143,7 @@ def test_replayed_copies_after_a_restart_are_duplicates_not_reordering() -> None
 
 
 def test_a_fault_counts_as_rolled_back_only_when_everything_runs_again() -> None:
-    from cdc.restart import running_again
+    from cdc.restart_faults import running_again
 
     running = {"connector": {"state": "RUNNING"}, "tasks": [{"state": "RUNNING"}]}
     assert running_again(True, running)

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from cdc import connect, restart
+from cdc import connect, restart_faults
 from cdc.config import load_cdc_config
 from cdc.errors import CdcError
 from chaos.faults import FaultRunner
@@ -31,7 +31,7 @@ def test_attached_connect_without_a_container_is_refused(
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and "--connect-container" in err
     with pytest.raises(UsageError):
-        restart.connect_worker(
+        restart_faults.connect_worker(
             load_settings(environ={}), load_cdc_config(environ={}, overrides={"connect_url": "x"})
         )
 
@@ -114,7 +114,7 @@ def rest(monkeypatch: pytest.MonkeyPatch) -> type[_Connect]:
     monkeypatch.setattr(_Connect, "calls", [])
     monkeypatch.setattr(_Connect, "state", "RUNNING")
     monkeypatch.setattr(connect, "ConnectClient", _Connect)
-    monkeypatch.setattr(restart, "ConnectEffect", _Watch)
+    monkeypatch.setattr(restart_faults, "ConnectEffect", _Watch)
     return _Connect
 
 
@@ -129,7 +129,7 @@ def test_the_worker_is_started_again_when_the_kill_is_interrupted(
     worker = _Worker(kill_error=error)
     faults = _runner()
     with pytest.raises(type(error)):
-        restart.apply_fault(faults, "kill", worker, load_cdc_config(environ={}))  # type: ignore[arg-type]
+        restart_faults.apply_fault(faults, "kill", worker, load_cdc_config(environ={}))  # type: ignore[arg-type]
     assert worker.calls == ["kill", "start"]
     (record,) = faults.records
     # The undo was verified: the worker runs, the connector and its task are RUNNING.
@@ -139,8 +139,8 @@ def test_the_worker_is_started_again_when_the_kill_is_interrupted(
 def test_a_kill_is_undone_through_the_runner_and_its_recovery_timed(
     rest: type[_Connect],
 ) -> None:
-    worker = _Worker()
-    record, target = restart.apply_fault(_runner(), "kill", worker, load_cdc_config(environ={}))  # type: ignore[arg-type]
+    worker, cfg = _Worker(), load_cdc_config(environ={})
+    record, target = restart_faults.apply_fault(_runner(), "kill", worker, cfg)  # type: ignore[arg-type]
     assert worker.calls == ["kill", "start"] and record.rolled_back and not record.problems
     assert 0 < target.fault_mono <= target.recovered_mono
 
@@ -152,7 +152,7 @@ def test_a_stopped_connector_is_resumed_when_the_mutation_is_interrupted(
     cfg = load_cdc_config(environ={})
     faults = _runner()
     with pytest.raises(KeyboardInterrupt):
-        restart.apply_fault(faults, "delete-offsets", _Worker(), cfg)  # type: ignore[arg-type]
+        restart_faults.apply_fault(faults, "delete-offsets", _Worker(), cfg)  # type: ignore[arg-type]
     assert rest.calls == ["stop", "delete-offsets", "resume"]
     (record,) = faults.records
     assert (record.kind, record.target, record.rolled_back) == ("restart", cfg.connector_name, True)
@@ -162,12 +162,12 @@ def test_a_graceful_restart_is_left_to_connect_and_its_undo_verified(
     rest: type[_Connect], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     cfg = load_cdc_config(environ={})
-    record, _ = restart.apply_fault(_runner(), "graceful", _Worker(), cfg)  # type: ignore[arg-type]
+    record, _ = restart_faults.apply_fault(_runner(), "graceful", _Worker(), cfg)  # type: ignore[arg-type]
     assert rest.calls == ["restart"]  # Connect starts it again itself: nothing to resume
     assert record.rolled_back
     # A task that FAILED in the restart: the undo is not verified, and the runner refuses more.
     monkeypatch.setattr(_Connect, "after_restart", "FAILED")
     faults = _runner()
-    record, _ = restart.apply_fault(faults, "graceful", _Worker(), cfg)  # type: ignore[arg-type]
+    record, _ = restart_faults.apply_fault(faults, "graceful", _Worker(), cfg)  # type: ignore[arg-type]
     assert not record.rolled_back and "FAILED" in record.problems[0]
     assert faults.left_broken

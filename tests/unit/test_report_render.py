@@ -109,7 +109,7 @@ def test_crosscheck_sums_repetitions() -> None:
 
 
 def test_cdc_scenario_joins_the_delivery_report(tmp_path: Path) -> None:
-    from cdc.restart import delivery_entry
+    from cdc.restart_record import delivery_entry
     from kafkaval.config import load_settings
     from kafkaval.records import merge_scenario
 
