@@ -112,6 +112,7 @@ class Repetition(TypedDict):
     broker_memory_peak_bytes: NotRequired[float | None]
     broker_cpu_peak_cores: NotRequired[float | None]
     loadgen_cpu_seconds: NotRequired[float]
+    drift: NotRequired[dict[str, float | None]]  # the sustained profile
     workers: NotRequired[int]
     client_errors: NotRequired[dict[str, int]]
 
@@ -243,7 +244,7 @@ class ScenarioEntry(TypedDict):
     # A chaos scenario's (chaos.scenarios.run_scenario); the checker's counts and
     # id samples beyond the ones above are kept too.
     bootstrap_servers: NotRequired[str]
-    cluster_id: NotRequired[str | None]
+    cluster_id: NotRequired[str]
     topic: NotRequired[str]
     duration_seconds: NotRequired[float]
     in_log: NotRequired[int]
@@ -283,6 +284,11 @@ class DeliveryRecord(RecordHeader):
     # Set by merge_scenario: the delivery suite's own verdict, the entries merged.
     suite_passed: NotRequired[bool]
     merged: NotRequired[list[str]]
+
+
+def untyped(record: RecordHeader) -> dict[str, Any]:
+    """``record`` (the same object) for the readers not typed yet: scheduler/'s extractors."""
+    return cast(dict[str, Any], record)
 
 
 def utc_now() -> datetime:
