@@ -25,7 +25,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from chaos.binding import ClusterIdentity, cluster_identity
 from chaos.bounds import bounds_for, consumer_stalls, judge, producer_stall
@@ -54,7 +54,7 @@ from chaos.verifiable_producer import VerifiableProducer
 from kafkaval import kafka_admin
 from kafkaval.config import Settings
 from kafkaval.errors import KafkavalError
-from kafkaval.records import iso, utc_now
+from kafkaval.records import ScenarioEntry, iso, utc_now
 from stack.processes import ManagedProcess
 
 # How long a fault waits for every group to consume (after a broker restart a
@@ -208,7 +208,7 @@ def _group_id(run: ScenarioRun, group: str) -> str:
     return f"kafkaval-{run.run_id}-{run.key}-{group}"
 
 
-def run_scenario(scenario: Scenario, run: ScenarioRun) -> dict[str, Any]:
+def run_scenario(scenario: Scenario, run: ScenarioRun) -> ScenarioEntry:
     """Run ``scenario`` once on ``run.shape``; return its result entry for the record.
 
     Raises:
@@ -314,7 +314,7 @@ def run_scenario(scenario: Scenario, run: ScenarioRun) -> dict[str, Any]:
         failures.append("a consumer group did not commit the end of the log in time")
     _publish(run, result, not failures)
     _delete_topic(run.settings, topic)
-    entry = {
+    entry: dict[str, Any] = {
         "passed": not failures,
         "cluster": run.shape,
         "bootstrap_servers": cluster.bootstrap_servers,
@@ -333,7 +333,8 @@ def run_scenario(scenario: Scenario, run: ScenarioRun) -> dict[str, Any]:
         "faults": fault_entries,
         "left_broken": faults.left_broken,
     }
-    return entry
+    # The checker's counts and the fault records come as plain dicts (to_dict).
+    return cast(ScenarioEntry, entry)
 
 
 def _publish(run: ScenarioRun, r: CheckResult, passed: bool) -> None:

@@ -30,7 +30,15 @@ from kafkaval.environment import run_environment
 from kafkaval.errors import UsageError
 from kafkaval.files import ensure_writable_dir
 from kafkaval.kafka_client import check_clients
-from kafkaval.records import iso, new_run_id, record_header, save_run_record, utc_now
+from kafkaval.records import (
+    ClusterRef,
+    DeliveryRecord,
+    iso,
+    new_run_id,
+    record_header,
+    save_run_record,
+    utc_now,
+)
 from stack import local
 
 SHAPE_PORT_SHIFT = 200
@@ -151,7 +159,7 @@ def run_suite(
     timing: Timing | None = None,
     tags: Mapping[str, str] | None = None,
     catalog: Mapping[str, Scenario] = SCENARIOS,
-) -> dict[str, Any]:
+) -> DeliveryRecord:
     """Run the scenarios on the shapes; save and return the run record.
 
     Args:
@@ -171,7 +179,7 @@ def run_suite(
     stop = stop or threading.Event()
     metrics = metrics or DeliveryMetrics()
     run_id = new_run_id()
-    record: dict[str, Any] = {
+    record: DeliveryRecord = {
         # ended_at is set when the run ends (below, in finally).
         **record_header(
             "delivery",
@@ -229,7 +237,9 @@ def run_suite(
         record["ended_at"] = iso(utc_now())
         record["duration_seconds"] = round(time.monotonic() - began, 3)
         record["interrupted"] = stop.is_set()
-        record.update(_tested_cluster(record["clusters"]))
+        tested = _tested_cluster(record["clusters"])
+        record["bootstrap_servers"] = tested["bootstrap_servers"]
+        record["cluster_id"] = tested["cluster_id"]
         try:
             record["leftover_partition_rules"] = leftover_rules()
         except ChaosError as e:
@@ -255,7 +265,7 @@ def _heal_leftovers(settings: Settings, say: Callable[[str], None]) -> list[str]
     return healed
 
 
-def _tested_cluster(clusters: dict[str, dict[str, str]]) -> dict[str, str | None]:
+def _tested_cluster(clusters: dict[str, ClusterRef]) -> dict[str, str | None]:
     """Top-level ``bootstrap_servers`` and ``cluster_id``: the cluster tested, one string.
 
     With two shapes each value names its shape (``3-broker: ...; single: ...``);
@@ -265,7 +275,7 @@ def _tested_cluster(clusters: dict[str, dict[str, str]]) -> dict[str, str | None
         return {"bootstrap_servers": None, "cluster_id": None}
     if len(clusters) == 1:
         (only,) = clusters.values()
-        return dict(only)
+        return {"bootstrap_servers": only["bootstrap_servers"], "cluster_id": only["cluster_id"]}
     return {
         field: "; ".join(f"{shape}: {c[field]}" for shape, c in clusters.items())
         for field in ("bootstrap_servers", "cluster_id")
@@ -280,11 +290,11 @@ def _environment(settings: Settings, shapes: list[str]) -> dict[str, Any]:
     return env
 
 
-def table(record: dict[str, Any]) -> str:
+def table(record: DeliveryRecord) -> str:
     """The final table: one row per scenario result."""
     cols = ("scenario", "cluster", "sent", "acked", "failed", "indet", "lost", "dups", "redeliv",
             "reord", "failvis", "missing", "offsets", "faults ok", "result")  # fmt: skip
-    rows = [cols]
+    rows: list[tuple[object, ...]] = [cols]
     for key, e in record["scenarios"].items():
         missing = sum(g["missing"] for g in e["groups"].values())
         offsets = offset_anomalies(e)

@@ -12,11 +12,18 @@ import dataclasses
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, overload
 
 from kafkaval.errors import KafkavalError, UsageError
 from kafkaval.files import write_atomic
-from kafkaval.records import parse_iso
+from kafkaval.records import (
+    AbortedThreshold,
+    DeliveryRecord,
+    PerformanceRecord,
+    RecordHeader,
+    ScenarioEntry,
+    parse_iso,
+)
 from kafkaval.redact import redact_text
 
 
@@ -45,9 +52,10 @@ def _num(v: Any) -> str:
     return "not measured" if v is None else f"{v:g}" if isinstance(v, float) else str(v)
 
 
-def _run_case(record: Mapping[str, Any], kind: str) -> Case:
-    """The whole run: fails when it was interrupted or aborted."""
-    aborted = record.get("aborted")
+def _run_case(
+    record: PerformanceRecord | DeliveryRecord, kind: str, aborted: AbortedThreshold | None = None
+) -> Case:
+    """The whole run: fails when it was interrupted or ``aborted`` (a performance run's)."""
     if aborted:
         return Case(
             kind,
@@ -62,9 +70,9 @@ def _run_case(record: Mapping[str, Any], kind: str) -> Case:
     return Case(kind, "run", _seconds(record))
 
 
-def performance_cases(record: Mapping[str, Any]) -> list[Case]:
+def performance_cases(record: PerformanceRecord) -> list[Case]:
     """A case per profile (failing with the names of its failed thresholds) and per threshold."""
-    cases = [_run_case(record, "performance")]
+    cases = [_run_case(record, "performance", record.get("aborted"))]
     for name, p in (record.get("profiles") or {}).items():
         cls = f"performance.{name}"
         checks = p.get("thresholds") or {}
@@ -94,11 +102,11 @@ def performance_cases(record: Mapping[str, Any]) -> list[Case]:
 _PER_GROUP = "_per_group"  # a bound per consumer group (chaos/checker.py group_bound)
 
 
-def _bound_checks(e: Mapping[str, Any]) -> list[tuple[str, str, Any, Any, bool]]:
+def _bound_checks(e: ScenarioEntry) -> list[tuple[str, str, object, object, bool]]:
     """(case name, rule, measured, limit, held) for each bound of a scenario entry,
     as the delivery checker applies them (chaos/bounds.py ``judge``)."""
     bounds = e.get("bounds") or {}
-    out = []
+    out: list[tuple[str, str, object, object, bool]] = []
     for name, bound in bounds.items():
         if name == "min_acked_fraction":
             sent, acked = e.get("sent"), e.get("acked")
@@ -126,7 +134,7 @@ def _bound_checks(e: Mapping[str, Any]) -> list[tuple[str, str, Any, Any, bool]]
     return out
 
 
-def delivery_cases(record: Mapping[str, Any]) -> list[Case]:
+def delivery_cases(record: DeliveryRecord) -> list[Case]:
     """A case per scenario (failing with its failures) and per bound the checker applied."""
     cases = [_run_case(record, "delivery")]
     for key, e in (record.get("scenarios") or {}).items():
@@ -191,7 +199,7 @@ def render(suite: str, cases: Iterable[Case], properties: Mapping[str, str] | No
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
 
-def record_properties(record: Mapping[str, Any]) -> dict[str, str]:
+def record_properties(record: RecordHeader) -> dict[str, str]:
     """Run id, window and tags of a record, as testsuite properties."""
     props = {k: str(record[k]) for k in ("run_id", "started_at", "ended_at") if record.get(k)}
     for k, v in (record.get("tags") or {}).items():
@@ -213,18 +221,26 @@ def write_junit(
         raise KafkavalError(f"cannot write JUnit XML to {path}: {e.strerror}; fix --junit") from e
 
 
-CASES: dict[str, Callable[[Mapping[str, Any]], list[Case]]] = {
-    "performance": performance_cases,
-    "delivery": delivery_cases,
-}
-
-
+@overload
 def run_with_junit(
     path: str | None,
-    kind: str,
-    run: Callable[[], dict[str, Any]],
+    kind: Literal["performance"],
+    run: Callable[[], PerformanceRecord],
     secrets: Iterable[str] = (),
-) -> dict[str, Any]:
+) -> PerformanceRecord: ...
+@overload
+def run_with_junit(
+    path: str | None,
+    kind: Literal["delivery"],
+    run: Callable[[], DeliveryRecord],
+    secrets: Iterable[str] = (),
+) -> DeliveryRecord: ...
+def run_with_junit(
+    path: str | None,
+    kind: Literal["performance", "delivery"],
+    run: Callable[[], PerformanceRecord] | Callable[[], DeliveryRecord],
+    secrets: Iterable[str] = (),
+) -> PerformanceRecord | DeliveryRecord:
     """``run()`` (a suite returning its record), then its JUnit XML at ``path``.
 
     A run that breaks with a runtime error still leaves a JUnit file with that
@@ -244,5 +260,12 @@ def run_with_junit(
             write_junit(path, suite, [error_case(kind, redact_text(str(e), secrets))])
         raise
     if path:
-        write_junit(path, suite, CASES[kind](record), record_properties(record))
+        write_junit(path, suite, _cases(kind, record), record_properties(record))
     return record
+
+
+def _cases(kind: str, record: PerformanceRecord | DeliveryRecord) -> list[Case]:
+    # The overloads of run_with_junit pair the kind with its record type.
+    if kind == "performance":
+        return performance_cases(record)  # type: ignore[arg-type]
+    return delivery_cases(record)  # type: ignore[arg-type]

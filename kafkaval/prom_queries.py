@@ -9,6 +9,7 @@ whose window Prometheus no longer holds.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -47,7 +48,10 @@ class Window:
     scrape_interval: float
 
     @classmethod
-    def of(cls, entry: dict[str, Any], fallback: Window | None, scrape_interval: float) -> Window:
+    def of(
+        cls, entry: Mapping[str, Any], fallback: Window | None, scrape_interval: float
+    ) -> Window:
+        """The window of a run record or one of its entries (``started_at``, ``ended_at``)."""
         if entry.get("started_at") and entry.get("ended_at"):
             start, end = parse_iso(entry["started_at"]), parse_iso(entry["ended_at"])
             pad = timedelta(seconds=2 * scrape_interval + 1)

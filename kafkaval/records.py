@@ -6,6 +6,11 @@ ISO 8601 UTC, the window the report queries Prometheus over) and ``passed``.
 Each run is saved as ``<results_dir>/<kind>-<run_id>.json`` and copied to
 ``latest-<kind>.json``. ``kafkaval/schemas/run-record.schema.json`` (JSON
 Schema) describes them; ``SCHEMA_VERSION`` is its version.
+
+The same shapes as types, for mypy: ``RecordHeader`` (every kind),
+``PerformanceRecord`` and ``DeliveryRecord`` with their entries. Records are
+read with ``load_run_record`` and written with ``save_run_record``; nothing
+else parses or dumps one.
 """
 
 from __future__ import annotations
@@ -16,11 +21,274 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, NotRequired, TypedDict, cast, overload
 
 from kafkaval.errors import KafkavalError
 from kafkaval.files import write_atomic
 from kafkaval.redact import redact_tree
+
+
+class RecordHeader(TypedDict):
+    """The fields every run record starts with (``record_header``)."""
+
+    schema_version: int
+    run_id: str
+    kind: str
+    started_at: str  # ISO 8601 UTC (``iso``)
+    ended_at: str
+    # Optional in the header: the kinds of cdc/ and scheduler/ leave them out,
+    # and records written before tags existed are still read (the trend).
+    quick: NotRequired[bool]
+    tags: NotRequired[dict[str, str]]
+    environment: NotRequired[dict[str, Any]]  # kafkaval.environment.run_environment
+
+
+# ---- performance (loadgen/suite.py, loadgen/repetition.py) -----------------
+
+
+class Latency(TypedDict):
+    """An exact in-process latency summary in seconds; None figures when nothing was measured."""
+
+    p50: float | None
+    p95: float | None
+    p99: float | None
+    p999: float | None
+    max: float | None
+    mean: float | None
+    count: int
+
+
+class ThresholdOutcome(TypedDict):
+    """One judged threshold (``kafkaval.verdict.Check.to_record``)."""
+
+    expr: str
+    limit: float | None
+    value: float | None  # None: not measured (then passed is False and reason says why)
+    passed: bool
+    reason: NotRequired[str]
+
+
+class AbortedThreshold(ThresholdOutcome):
+    """The threshold ``--abort-on-fail`` stopped the run on."""
+
+    profile: str
+    threshold: str
+
+
+class Spread(TypedDict):
+    median: float
+    min: float
+    max: float
+
+
+class Repetition(TypedDict):
+    """One repetition of a profile (loadgen.results.load_result plus the suite's fields)."""
+
+    passed: bool
+    started_at: str
+    ended_at: str
+    target_rate: float | None
+    achieved_rate: float | None
+    # None: the repetition broke (``error`` says why); a startup profile sends 0.
+    sent: int | None
+    acked: int | None
+    failed: int | None
+    consumed: int | None
+    service_latency_seconds: Latency
+    send_delay_seconds: Latency
+    response_latency_seconds: Latency
+    e2e_latency_seconds: Latency
+    thresholds: dict[str, ThresholdOutcome]
+    # Only some profiles or ways of running measure these.
+    error: NotRequired[str]
+    duplicates_consumed: NotRequired[int]
+    acked_not_consumed: NotRequired[int]
+    consumed_not_acked: NotRequired[int]
+    messages_planned: NotRequired[int]
+    produce_seconds: NotRequired[float | None]
+    drain_seconds: NotRequired[float | None]
+    recovery_seconds: NotRequired[float | None]  # the burst profile
+    startup_seconds: NotRequired[float | None]  # startup profiles
+    broker_memory_peak_bytes: NotRequired[float | None]
+    broker_cpu_peak_cores: NotRequired[float | None]
+    loadgen_cpu_seconds: NotRequired[float]
+    drift: NotRequired[dict[str, float | None]]  # the sustained profile
+    workers: NotRequired[int]
+    client_errors: NotRequired[dict[str, int]]
+
+
+class RecordSize(TypedDict):
+    size: int
+    weight: float
+
+
+class PhaseParameters(TypedDict):
+    count: int
+    rate: float | None  # None: as fast as possible
+
+
+class ProfileParameters(TypedDict):
+    """A profile's parameters; the workload's only for load profiles (not startup)."""
+
+    description: str
+    quick: bool
+    workers: int
+    topics: NotRequired[list[str]]
+    partitions: NotRequired[int]
+    replication_factor: NotRequired[int]
+    record_size: NotRequired[int]
+    record_sizes: NotRequired[list[RecordSize]]
+    payload: NotRequired[str]
+    key_space: NotRequired[int]
+    phases: NotRequired[list[PhaseParameters]]
+    producer_props: NotRequired[dict[str, str]]
+    consumer_props: NotRequired[dict[str, str]]
+
+
+class ProfileEntry(Repetition):
+    """A profile's entry: the median repetition's figures, its parameters, every repetition."""
+
+    parameters: ProfileParameters
+    repetitions: list[Repetition]
+    spread: NotRequired[dict[str, Spread]]  # with more than one repetition
+
+
+class MetricsSource(TypedDict):
+    """Where the run's metrics were exposed (the report's Prometheus selectors)."""
+
+    job: str
+    instances: list[str]
+    histogram_error_bound: float
+
+
+class PerformanceRecord(RecordHeader):
+    """A ``performance`` run record (``kafkaval perf run``)."""
+
+    passed: bool
+    interrupted: bool
+    aborted: AbortedThreshold | None
+    repeat: int
+    bootstrap_servers: str
+    prometheus_url: str
+    metrics: MetricsSource
+    preflight: list[str]
+    profiles: dict[str, ProfileEntry]
+
+
+# ---- delivery (chaos/suite.py, chaos/scenarios.py; cdc/restart.py merges one) ----
+
+
+class GroupEntry(TypedDict):
+    """One consumer group's counts in a scenario (``chaos.checker.GroupResult``)."""
+
+    delivered: int
+    redeliveries: int
+    missing: int
+    unseen: int
+    inconsistent_offsets: int
+    nonmonotonic_poll: int
+    poll_skip: int
+    torn_lines: int
+    unreadable_lines: int
+    missing_ids: list[str]
+    redelivered_ids: list[str]
+    unseen_ids: list[str]
+    inconsistent_offset_ids: list[str]
+    nonmonotonic_poll_ids: list[str]
+    poll_skip_ids: list[str]
+    unreadable_line_samples: list[str]
+
+
+class FaultEntry(TypedDict):
+    """One applied fault (``chaos.faults.FaultRecord``; the CDC run writes the first five)."""
+
+    kind: str
+    target: str
+    started_at: str
+    ended_at: str
+    rolled_back: bool
+    planned_seconds: NotRequired[float]
+    held_seconds: NotRequired[float]
+    problems: NotRequired[list[str]]
+    observed_effect: NotRequired[dict[str, Any] | None]  # {what, when, how}; None: not seen
+    bound_to: NotRequired[dict[str, Any] | None]
+    traffic: NotRequired[dict[str, Any] | None]
+
+
+class ScenarioEntry(TypedDict):
+    """One scenario's result: a chaos scenario's, or the CDC connector-restart run's.
+
+    The CDC run measures neither failed sends, redeliveries nor failed-but-visible
+    writes (None, never 0) and has no consumer groups.
+    """
+
+    passed: bool
+    cluster: str  # the shape: "single" or "3-broker"
+    started_at: str
+    ended_at: str
+    sent: int
+    acked: int
+    failed: int | None
+    indeterminate: int
+    lost: int
+    log_duplicates: int
+    redeliveries: int | None
+    reordered: int | None
+    failed_visible: int | None
+    groups: dict[str, GroupEntry]
+    # The maximum of each count: a number, a flag, or per group ``{group: n}``
+    # under ``<count>_per_group``; ``why`` explains the derived ones.
+    bounds: dict[str, Any]
+    failures: list[str]
+    faults: list[FaultEntry]
+    # A chaos scenario's (chaos.scenarios.run_scenario); the checker's counts and
+    # id samples beyond the ones above are kept too.
+    bootstrap_servers: NotRequired[str]
+    cluster_id: NotRequired[str]
+    topic: NotRequired[str]
+    duration_seconds: NotRequired[float]
+    in_log: NotRequired[int]
+    inconsistent_offsets: NotRequired[int]
+    foreign: NotRequired[int]
+    removed: NotRequired[int]
+    client_stalled: NotRequired[bool]
+    client_warnings: NotRequired[list[str]]
+    consumer_warnings: NotRequired[dict[str, list[str]]]
+    left_broken: NotRequired[list[str]]
+    # The CDC run's (cdc/restart.py delivery_entry).
+    source: NotRequired[str]
+    prometheus_totals: NotRequired[dict[str, str]]  # count -> promql query name
+    resnapshotted: NotRequired[int]
+    bound_rule: NotRequired[str]
+
+
+class ClusterRef(TypedDict):
+    bootstrap_servers: str
+    cluster_id: str
+
+
+class DeliveryRecord(RecordHeader):
+    """A ``delivery`` run record (``kafkaval delivery run``; ``merge_scenario`` adds to it)."""
+
+    passed: bool
+    scenarios: dict[str, ScenarioEntry]
+    # Set by the delivery suite; a record merge_scenario started has none of them.
+    interrupted: NotRequired[bool]
+    parameters: NotRequired[dict[str, Any]]  # the Timing, target and shapes
+    clusters: NotRequired[dict[str, ClusterRef]]  # shape -> the cluster it tested
+    duration_seconds: NotRequired[float]
+    bootstrap_servers: NotRequired[str | None]  # None: no scenario ran
+    cluster_id: NotRequired[str | None]
+    healed_leftover_partitions: NotRequired[list[str]]
+    leftover_partition_rules: NotRequired[list[str]]
+    # Set by merge_scenario: the delivery suite's own verdict, the entries merged.
+    suite_passed: NotRequired[bool]
+    merged: NotRequired[list[str]]
+
+
+def untyped(record: RecordHeader) -> dict[str, Any]:
+    """``record`` (the same object) for the readers not typed yet: scheduler/'s extractors."""
+    return cast(dict[str, Any], record)
 
 
 def utc_now() -> datetime:
@@ -46,6 +314,20 @@ def new_run_id(now: Callable[[], datetime] = utc_now) -> str:
     return now().strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
 
 
+# The kinds with a record type get a typed header; the others (cdc-*, ab,
+# scheduled: untyped for now) a plain dict their writers extend as they like.
+@overload
+def record_header(  # type: ignore[overload-overlap]
+    kind: Literal["performance", "delivery"],
+    run_id: str,
+    started_at: datetime,
+    ended_at: datetime | None = None,
+    *,
+    environment: dict[str, Any] | None = None,
+    quick: bool | None = None,
+    tags: Mapping[str, str] | None = None,
+) -> RecordHeader: ...
+@overload
 def record_header(
     kind: str,
     run_id: str,
@@ -55,7 +337,17 @@ def record_header(
     environment: dict[str, Any] | None = None,
     quick: bool | None = None,
     tags: Mapping[str, str] | None = None,
-) -> dict[str, Any]:
+) -> dict[str, Any]: ...
+def record_header(
+    kind: str,
+    run_id: str,
+    started_at: datetime,
+    ended_at: datetime | None = None,
+    *,
+    environment: dict[str, Any] | None = None,
+    quick: bool | None = None,
+    tags: Mapping[str, str] | None = None,
+) -> RecordHeader | dict[str, Any]:
     """The fields every run record starts with, the header of the record schema.
 
     Args:
@@ -68,7 +360,7 @@ def record_header(
         quick: the run's quick mode; left out when None.
         tags: the run's tags (``kafkaval.tags``); left out when None.
     """
-    header: dict[str, Any] = {
+    header: RecordHeader = {
         "schema_version": SCHEMA_VERSION,
         "run_id": run_id,
         "kind": kind,
@@ -84,7 +376,7 @@ def record_header(
     return header
 
 
-def save_run_record(results_dir: str | Path, record: dict[str, Any]) -> Path:
+def save_run_record(results_dir: str | Path, record: RecordHeader | dict[str, Any]) -> Path:
     """Write the record (secret-named properties redacted) and update
     ``latest-<kind>.json``, both atomically.
 
@@ -112,18 +404,53 @@ def record_schema() -> dict[str, Any]:
     return json.loads(text)
 
 
-def load_run_record(path: str | Path) -> dict[str, Any]:
-    """Read a run record.
+# Typed for the kinds with a record type; the others are read as plain dicts.
+@overload
+def load_run_record(  # type: ignore[overload-overlap]
+    path: str | Path, kind: Literal["performance"]
+) -> PerformanceRecord: ...
+@overload
+def load_run_record(  # type: ignore[overload-overlap]
+    path: str | Path, kind: Literal["delivery"]
+) -> DeliveryRecord: ...
+@overload
+def load_run_record(path: str | Path, kind: str | None = None) -> dict[str, Any]: ...
+def load_run_record(
+    path: str | Path, kind: str | None = None
+) -> PerformanceRecord | DeliveryRecord | dict[str, Any]:
+    """Read a run record: the one place a record file is parsed.
+
+    Args:
+        path: the record's file.
+        kind: the kind it must be; typed as ``PerformanceRecord`` or
+            ``DeliveryRecord`` for those two. Any kind when None (the kinds
+            without a type yet read as plain dicts).
 
     Raises:
-        KafkavalError: missing or not valid JSON.
+        KafkavalError: missing, not valid JSON, not a run record, another
+            schema version, or not of ``kind``; one line naming the file and the fix.
     """
     try:
-        return json.loads(Path(path).read_text())
+        record = json.loads(Path(path).read_text())
     except FileNotFoundError:
         raise KafkavalError(f"no run record at {path}: run the suite first") from None
     except json.JSONDecodeError as e:
         raise KafkavalError(f"run record {path} is not valid JSON ({e}); delete it") from None
+    if not isinstance(record, dict) or not isinstance(record.get("kind"), str):
+        raise KafkavalError(f"{path} is not a run record (no kind); delete it or move it away")
+    # Records written before schema_version existed have version 1's shape.
+    version = record.get("schema_version", 1)
+    if version != SCHEMA_VERSION:
+        raise KafkavalError(
+            f"run record {path} has schema_version {version!r}, this kafkaval reads "
+            f"{SCHEMA_VERSION}: read it with the kafkaval that wrote it, or delete it"
+        )
+    if kind is not None and record["kind"] != kind:
+        raise KafkavalError(
+            f"run record {path} is a {record['kind']!r} record, not {kind!r}: "
+            f"move it out of the results folder"
+        )
+    return record
 
 
 def list_run_records(results_dir: str | Path, kind: str) -> list[Path]:
@@ -142,21 +469,25 @@ def merge_scenario(results_dir: str | Path, key: str, entry: dict[str, Any]) -> 
 
     Raises:
         KafkavalError: the results directory cannot be written or the latest
-            delivery record is not valid JSON.
+            delivery record cannot be read (``load_run_record``).
     """
     latest = Path(results_dir) / "latest-delivery.json"
     if latest.exists():
-        record = load_run_record(latest)
+        record = load_run_record(latest, "delivery")
     else:
         started, ended = parse_iso(entry["started_at"]), parse_iso(entry["ended_at"])
-        record = record_header("delivery", new_run_id(), started, ended, quick=False)
-        record["scenarios"] = {}
+        record = {
+            **record_header("delivery", new_run_id(), started, ended, quick=False),
+            "passed": True,  # the merged entries decide it, below
+            "scenarios": {},
+        }
     # The delivery suite's own verdict stands (it may have failed before running
     # every scenario); the merged entries can only add failures to it.
     record.setdefault("suite_passed", bool(record.get("passed", True)))
     merged = [k for k in record.setdefault("merged", []) if k != key] + [key]
     record["merged"] = merged
-    record.setdefault("scenarios", {})[key] = entry
+    # The CDC writer (cdc/restart.py delivery_entry) builds the entry untyped.
+    record.setdefault("scenarios", {})[key] = cast(ScenarioEntry, entry)
     record["started_at"] = min(record["started_at"], entry["started_at"])
     record["ended_at"] = max(record["ended_at"], entry["ended_at"])
     record["passed"] = record["suite_passed"] and all(

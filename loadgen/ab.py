@@ -35,7 +35,14 @@ from typing import Any, TextIO
 
 from kafkaval.config import Settings
 from kafkaval.errors import UsageError
-from kafkaval.records import iso, new_run_id, record_header, save_run_record, utc_now
+from kafkaval.records import (
+    iso,
+    new_run_id,
+    record_header,
+    save_run_record,
+    untyped,
+    utc_now,
+)
 
 KIND = "ab"
 MIN_ROUNDS = 3
@@ -211,7 +218,7 @@ def run_side_with_suite(opts_template: Any, out: TextIO) -> RunSide:
             repeat=1,
             producer_props={**opts_template.producer_props, **producer},
         )
-        return run_suite(settings, opts, out)
+        return untyped(run_suite(settings, opts, out))
 
     return run
 

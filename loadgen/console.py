@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TextIO
 
+from kafkaval.records import PerformanceRecord
 from kafkaval.verdict import Check, failed, format_check
 from stack.processes import rss_bytes
 
@@ -90,7 +91,7 @@ def profile_line(name: str, r: dict[str, Any]) -> str:
     return "\n".join([line, *(f"     {format_check(c)}" for c in lost)])
 
 
-def summary_table(record: dict[str, Any]) -> str:
+def summary_table(record: PerformanceRecord) -> str:
     """The end-of-run table (one row per profile)."""
     head = (
         "profile",
@@ -164,7 +165,7 @@ _SPREAD_SHOWN = (
 )
 
 
-def _spread_lines(record: dict[str, Any]) -> list[str]:
+def _spread_lines(record: PerformanceRecord) -> list[str]:
     """With repetitions: median [min..max] of the key figures per profile."""
     if record.get("repeat", 1) <= 1:
         return []

@@ -12,13 +12,23 @@ from __future__ import annotations
 
 import sys
 import threading
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
 from kafkaval.config import Settings
 from kafkaval.environment import run_environment
 from kafkaval.errors import KafkavalError, UsageError
 from kafkaval.histogram import BUCKET_ERROR_BOUND
-from kafkaval.records import iso, new_run_id, record_header, save_run_record, utc_now
+from kafkaval.records import (
+    AbortedThreshold,
+    PerformanceRecord,
+    ProfileEntry,
+    ProfileParameters,
+    iso,
+    new_run_id,
+    record_header,
+    save_run_record,
+    utc_now,
+)
 from kafkaval.signals import stop_on_signals
 from kafkaval.tags import describe
 from kafkaval.verdict import all_passed
@@ -57,7 +67,7 @@ def run_suite(
     opts: SuiteOptions,
     out: TextIO = sys.stdout,
     collector: LoadgenCollector | None = None,
-) -> dict[str, Any]:
+) -> PerformanceRecord:
     """Preflight, run the profiles, save the run record; returns it.
 
     Raises:
@@ -77,8 +87,8 @@ def run_suite(
     progress = Progress(out, opts.progress)
     run_id = new_run_id()
     started = utc_now()
-    profiles_out: dict[str, Any] = {}
-    aborted: dict[str, Any] | None = None  # the threshold --abort-on-fail stopped the run on
+    profiles_out: dict[str, ProfileEntry] = {}
+    aborted: AbortedThreshold | None = None  # the threshold --abort-on-fail stopped the run on
     with (
         stop_on_signals(running.clear),
         metrics_endpoint(settings, collector, 0, linger=opts.linger, tags=opts.tags) as address,
@@ -87,7 +97,7 @@ def run_suite(
         if opts.tags:
             print(f"tags: {describe(opts.tags)}", file=out)
         for spec in specs:
-            reps = []
+            reps: list[dict[str, Any]] = []
             thresholds = profile_thresholds(spec, opts)
             watch = AbortWatch(thresholds, running.clear) if opts.abort_on_fail else None
             for r in range(opts.repeat):
@@ -134,7 +144,12 @@ def run_suite(
                 print(profile_line(spec.name, res), file=out)
                 if watch is not None and watch.lost is not None:
                     lost = watch.lost
-                    aborted = {"profile": spec.name, "threshold": lost.name, **lost.to_record()}
+                    # to_record (kafkaval.verdict) is untyped: its shape is the
+                    # record's ThresholdOutcome.
+                    aborted = cast(
+                        AbortedThreshold,
+                        {"profile": spec.name, "threshold": lost.name, **lost.to_record()},
+                    )
                     print(
                         f"aborted: threshold {lost.name} ({lost.expr}) lost with "
                         f"{lost.measured:g} against {lost.limit:g}",
@@ -142,17 +157,10 @@ def run_suite(
                     )
                     break
             if reps:
-                profiles_out[spec.name] = results.combine(reps)
-                # The profile's window spans all its repetitions.
-                profiles_out[spec.name]["started_at"] = reps[0]["started_at"]
-                profiles_out[spec.name]["ended_at"] = reps[-1]["ended_at"]
-                profiles_out[spec.name]["parameters"] = _parameters(spec, workloads, opts)
-                broke = [r["error"] for r in reps if "error" in r]
-                if broke:
-                    profiles_out[spec.name]["error"] = broke[0]
+                profiles_out[spec.name] = _profile_entry(reps, _parameters(spec, workloads, opts))
         ended = utc_now()
     interrupted = not running.is_set()
-    record = {
+    record: PerformanceRecord = {
         **record_header(
             "performance",
             run_id,
@@ -233,26 +241,43 @@ def broken_result(error: BaseException) -> dict[str, Any]:
     }
 
 
+def _profile_entry(reps: list[dict[str, Any]], parameters: ProfileParameters) -> ProfileEntry:
+    """A profile's record entry from its repetitions' results (each judged, or broken)."""
+    # The repetitions are built up untyped by several modules (loadgen.results,
+    # the cost and broker figures); here each is complete and the record's type begins.
+    entry = cast(ProfileEntry, results.combine(reps))
+    # The profile's window spans all its repetitions.
+    entry["started_at"] = reps[0]["started_at"]
+    entry["ended_at"] = reps[-1]["ended_at"]
+    entry["parameters"] = parameters
+    broke = [r["error"] for r in reps if "error" in r]
+    if broke:
+        entry["error"] = broke[0]
+    return entry
+
+
 def _parameters(
     spec: prof.ProfileSpec, workloads: dict[str, Workload], opts: SuiteOptions
-) -> dict[str, Any]:
+) -> ProfileParameters:
     wl = workloads.get(spec.name)
-    params: dict[str, Any] = {
+    params: ProfileParameters = {
         "description": spec.description,
         "quick": opts.quick,
         "workers": opts.workers,
     }
     if wl is not None:
         params.update(
-            topics=list(wl.topics),
-            partitions=wl.partitions,
-            replication_factor=wl.replication_factor,
-            record_size=wl.record_size,
-            record_sizes=[{"size": s, "weight": w} for s, w in wl.record_sizes],
-            payload=wl.payload,
-            key_space=wl.key_space,
-            phases=[{"count": p.count, "rate": p.rate} for p in wl.phases],
-            producer_props={**wl.producer_props, **opts.producer_props},
-            consumer_props=dict(wl.consumer_props),
+            {
+                "topics": list(wl.topics),
+                "partitions": wl.partitions,
+                "replication_factor": wl.replication_factor,
+                "record_size": wl.record_size,
+                "record_sizes": [{"size": s, "weight": w} for s, w in wl.record_sizes],
+                "payload": wl.payload,
+                "key_space": wl.key_space,
+                "phases": [{"count": p.count, "rate": p.rate} for p in wl.phases],
+                "producer_props": {**wl.producer_props, **opts.producer_props},
+                "consumer_props": dict(wl.consumer_props),
+            }
         )
     return params

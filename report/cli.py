@@ -15,7 +15,7 @@ from kafkaval.errors import KafkavalError
 from kafkaval.prom_client import PromClient
 from kafkaval.prom_queries import QueryRunner, WindowEmpty
 from kafkaval.records import load_run_record, utc_now
-from report.render import BUILDERS, Rendered, write_reports
+from report.render import REPORT_KINDS, Rendered, build_delivery, build_performance, write_reports
 from report.trend import collect_trend
 
 SUITE_COMMANDS = {
@@ -35,7 +35,7 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
     p.add_argument(
         "--require",
         action="append",
-        choices=sorted(BUILDERS),
+        choices=sorted(REPORT_KINDS),
         help="a report that must be built from Prometheus, else exit 1 (repeatable; default: "
         "every report with a run record). The others are written from their run record if "
         "Prometheus lacks their window",
@@ -80,7 +80,7 @@ def generate(
     built: list[Rendered] = []
     shortfalls: dict[str, str] = {}
     seen = []
-    for kind, build in BUILDERS.items():
+    for kind in REPORT_KINDS:
         path = results / f"latest-{kind}.json"
         if not path.exists():
             print(f"skipped {kind} report: no {path} (run {SUITE_COMMANDS[kind]})", file=out)
@@ -88,15 +88,14 @@ def generate(
         seen.append(kind)
         env = fallback_environment(settings)
         try:
-            record = load_run_record(path)
-            extra = {"trend": collect_trend(results)} if kind == "performance" else {}
+            build = _builder(kind, path, now, env)
             try:
-                built.append(build(record, runner, now(), charts, env, **extra))
+                built.append(build(runner, charts))
                 continue
             except WindowEmpty as e:
                 reason = str(e)
             only = QueryRunner.record_only_runner(reason, settings.scrape_interval)
-            built.append(build(record, only, now(), False, env, **extra))
+            built.append(build(only, False))
             shortfalls[kind] = f"written from the run record only: {reason}"
         except KafkavalError as e:
             shortfalls[kind] = f"skipped: {e}"
@@ -114,6 +113,22 @@ def generate(
         written_note = " (the other reports were written)" if built else ""
         raise KafkavalError("; ".join(f"{k} report {shortfalls[k]}" for k in failed) + written_note)
     return written
+
+
+def _builder(
+    kind: str, path: Path, now: Callable[[], datetime], env: dict[str, Any]
+) -> Callable[[QueryRunner, bool], Rendered]:
+    """Read the run record of ``kind`` at ``path``; its report over a runner, charts or not.
+
+    Raises:
+        KafkavalError: the record cannot be read (``load_run_record``).
+    """
+    if kind == "performance":
+        perf = load_run_record(path, "performance")
+        trend = collect_trend(path.parent)
+        return lambda runner, charts: build_performance(perf, runner, now(), charts, env, trend)
+    delivery = load_run_record(path, "delivery")
+    return lambda runner, charts: build_delivery(delivery, runner, now(), charts, env)
 
 
 def fallback_environment(settings: Settings) -> dict[str, Any]:

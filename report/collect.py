@@ -9,15 +9,23 @@ fill in a profile and a scenario.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 from kafkaval.environment import machine
 from kafkaval.prom_queries import QueryRunner, Window
+from kafkaval.records import (
+    DeliveryRecord,
+    PerformanceRecord,
+    ProfileEntry,
+    ProfileParameters,
+    ScenarioEntry,
+)
 from kafkaval.redact import redact_props
 
+Entry = TypeVar("Entry", ProfileEntry, ScenarioEntry)
 # One entry of a run record (a profile, a scenario) -> its part of the context.
-EntryContext = Callable[[str, dict[str, Any], QueryRunner, Window, bool], dict[str, Any]]
+EntryContext = Callable[[str, Entry, QueryRunner, Window, bool], dict[str, Any]]
 # Chart name -> (promql query name, quantile or "").
 ChartQueries = dict[str, tuple[str, str]]
 
@@ -55,14 +63,18 @@ MISSED = "Prometheus lower: the final scrape was missed (process exited too earl
 def collect_run(
     kind: str,
     entries: str,
-    entry_context: EntryContext,
-    record: dict[str, Any],
+    found: Mapping[str, Entry],
+    entry_context: EntryContext[Entry],
+    record: PerformanceRecord | DeliveryRecord,
     runner: QueryRunner,
     charts: bool,
     fallback_env: dict[str, Any] | None,
+    workload: ProfileParameters | None = None,
 ) -> tuple[dict[str, Any], Window]:
-    """The context both reports share, ``entries`` (``record[entries]``, each through
-    ``entry_context`` over its own window) included, and the whole run's window.
+    """The context both reports share, the record's ``found`` entries (under the
+    context key ``entries``, each through ``entry_context`` over its own window)
+    included, and the whole run's window; ``workload``: the parameters that
+    describe the run's topic and client in the environment (a performance run's).
 
     Raises:
         PrometheusError: unreachable, a query rejected, or no data in the run's window.
@@ -70,13 +82,13 @@ def collect_run(
     run_window = Window.of(record, None, runner.scrape_interval)
     runner.require_data(run_window, f"{kind} run {record.get('run_id', '?')}")
     items = []
-    for key, entry in (record.get(entries) or {}).items():
+    for key, entry in found.items():
         w = Window.of(entry, run_window, runner.scrape_interval)
         items.append(entry_context(key, entry, runner, w, charts))
     context: dict[str, Any] = {
         "run": _run_summary(record, run_window),
         "record_only": runner.record_only,
-        "environment": environment(record, fallback_env),
+        "environment": environment(record, fallback_env, workload),
         entries: items,
     }
     return context, run_window
@@ -94,7 +106,7 @@ def window_row(w: Window) -> dict[str, Any]:
     return {"start": w.start, "end": w.end, "seconds": w.seconds}
 
 
-def _run_summary(record: dict[str, Any], w: Window) -> dict[str, Any]:
+def _run_summary(record: PerformanceRecord | DeliveryRecord, w: Window) -> dict[str, Any]:
     return {
         "run_id": record.get("run_id", "?"),
         "started_at": record.get("started_at"),
@@ -106,17 +118,18 @@ def _run_summary(record: dict[str, Any], w: Window) -> dict[str, Any]:
     }
 
 
-def environment(record: dict[str, Any], fallback: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Environment of the run: what the record says, then what its parameters imply,
-    then ``fallback`` (the configuration at report time) and this machine's facts."""
+def environment(
+    record: PerformanceRecord | DeliveryRecord,
+    fallback: dict[str, Any] | None = None,
+    params: ProfileParameters | None = None,
+) -> dict[str, Any]:
+    """Environment of the run: what the record says, then what its workload ``params``
+    imply, then ``fallback`` (the configuration at report time) and this machine's facts."""
     env = dict(record.get("environment") or {})
-    if record.get("bootstrap_servers"):
-        env.setdefault("bootstrap_servers", record["bootstrap_servers"])
-    entries = list((record.get("profiles") or {}).values())
-    params: dict[str, Any] = next(
-        (e["parameters"] for e in entries if "partitions" in e.get("parameters", {})), {}
-    )
-    if params:
+    bootstrap = record.get("bootstrap_servers")
+    if bootstrap:
+        env.setdefault("bootstrap_servers", bootstrap)
+    if params and "partitions" in params:
         env.setdefault(
             "topic",
             f"{params['partitions']} partitions, replication {params.get('replication_factor')}, "

@@ -3,11 +3,12 @@ the faults, the cluster's view and the guarantee observed."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from chaos.checker import group_bound, offset_anomalies
 from kafkaval.prom_queries import QueryRunner, Window
-from kafkaval.records import parse_iso
+from kafkaval.records import DeliveryRecord, FaultEntry, GroupEntry, ScenarioEntry, parse_iso
 from report.brokers import cluster_view
 from report.collect import (
     MISSED,
@@ -58,7 +59,7 @@ SCENARIO_CHARTS: ChartQueries = {
 }
 
 
-def _not_in_prometheus(entry: dict[str, Any]) -> dict[str, Any]:
+def _not_in_prometheus(entry: ScenarioEntry) -> dict[str, Any]:
     return {
         "what": "all",
         "prometheus": None,
@@ -69,7 +70,7 @@ def _not_in_prometheus(entry: dict[str, Any]) -> dict[str, Any]:
 
 
 def collect_delivery(
-    record: dict[str, Any],
+    record: DeliveryRecord,
     runner: QueryRunner,
     charts: bool = True,
     fallback_env: dict[str, Any] | None = None,
@@ -79,34 +80,36 @@ def collect_delivery(
     Raises:
         PrometheusError: unreachable, a query rejected, or no data in the run's window.
     """
+    scenarios = record.get("scenarios") or {}
     context, _ = collect_run(
-        "delivery", "scenarios", _scenario, record, runner, charts, fallback_env
+        "delivery", "scenarios", scenarios, _scenario, record, runner, charts, fallback_env
     )
     return context
 
 
 def _scenario(
-    key: str, entry: dict[str, Any], runner: QueryRunner, w: Window, charts: bool
+    key: str, entry: ScenarioEntry, runner: QueryRunner, w: Window, charts: bool
 ) -> dict[str, Any]:
+    counted: Mapping[str, Any] = entry  # its counts by a name chosen at run time
     # The chaos metrics label each series with the scenario's record key.
     sel = {"scenario": key}
     bounds = entry.get("bounds") or {}
     counts = []
     for field in DELIVERY_COUNTS:
-        counts.append(_count(field, entry.get(field), bounds.get(field)))
+        counts.append(_count(field, counted.get(field), bounds.get(field)))
     groups = entry.get("groups") or {}
     for group, g in groups.items():
         for field in GROUP_COUNTS:
             bound = group_bound(bounds, field, group)
             if bound is None and field != "redeliveries":
                 bound = 0  # an anomaly class without a stated bound allows none (as judged)
-            counts.append(_count(f"{field} ({group})", g.get(field), bound))
+            counts.append(_count(f"{field} ({group})", _group_count(g, field), bound))
     # Which totals Prometheus has for this entry, and under which query: the
     # chaos counters, or what another source published (the CDC run's).
     totals = entry.get("prometheus_totals", DELIVERY_TOTALS)
     if totals:
         prom = {k: runner.scalar(q, w, **sel) for k, q in totals.items()}
-        checks = [crosscheck(k, prom[k], entry.get(k), MISSED) for k in totals]
+        checks = [crosscheck(k, prom[k], counted.get(k), MISSED) for k in totals]
     else:
         checks = [_not_in_prometheus(entry)]
     scenario: dict[str, Any] = {
@@ -139,7 +142,12 @@ def _count(name: str, value: Any, bound: Any) -> dict[str, Any]:
     return {"name": name, "value": value, "bound": bound, "ok": ok}
 
 
-def _missing(groups: dict[str, dict[str, Any]]) -> int | None:
+def _group_count(g: GroupEntry, field: str) -> object:
+    counts: Mapping[str, object] = g
+    return counts.get(field)
+
+
+def _missing(groups: Mapping[str, GroupEntry]) -> int | None:
     """Acked messages the groups never got, summed; None (not measured) without every count."""
     values = [g.get("missing") for g in groups.values()]
     if not values or any(v is None for v in values):
@@ -147,15 +155,18 @@ def _missing(groups: dict[str, dict[str, Any]]) -> int | None:
     return sum(v for v in values if v is not None)
 
 
-def _fault_row(fault: dict[str, Any], w: Window) -> dict[str, Any]:
-    def offset(key: str) -> float | None:
-        text = fault.get(key)
+def _fault_row(fault: FaultEntry, w: Window) -> dict[str, Any]:
+    def offset(text: str | None) -> float | None:
         return (parse_iso(text) - w.start).total_seconds() if text else None
 
-    return {**fault, "start_offset": offset("started_at"), "end_offset": offset("ended_at")}
+    return {
+        **fault,
+        "start_offset": offset(fault.get("started_at")),
+        "end_offset": offset(fault.get("ended_at")),
+    }
 
 
-def guarantee_statement(entry: dict[str, Any]) -> str:
+def guarantee_statement(entry: ScenarioEntry) -> str:
     """The guarantee observed, in one plain sentence with its numbers.
 
     At-least-once holds only when nothing acked is lost from the log and every

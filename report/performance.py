@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from kafkaval.prom_queries import QueryRunner, Window
+from kafkaval.records import PerformanceRecord, ProfileEntry, ProfileParameters
 from report.brokers import broker_side, resources
 from report.collect import (
     MISSED,
@@ -36,7 +38,7 @@ RUN_CHARTS: ChartQueries = {"cpu": ("cpu_series", ""), "memory": ("memory_series
 
 
 def collect_performance(
-    record: dict[str, Any],
+    record: PerformanceRecord,
     runner: QueryRunner,
     charts: bool = True,
     fallback_env: dict[str, Any] | None = None,
@@ -46,23 +48,33 @@ def collect_performance(
     Raises:
         PrometheusError: unreachable, a query rejected, or no data in the run's window.
     """
+    profiles = record.get("profiles") or {}
     context, run_window = collect_run(
-        "performance", "profiles", _profile, record, runner, charts, fallback_env
-    )
+        "performance", "profiles", profiles, _profile, record, runner, charts, fallback_env,
+        workload(profiles),
+    )  # fmt: skip
     context["resources"] = resources(runner, run_window)
     if charts:
         context["series"] = chart_series(runner, run_window, RUN_CHARTS)
     return context
 
 
+def workload(profiles: Mapping[str, ProfileEntry]) -> ProfileParameters | None:
+    """The parameters of the first profile with a workload (a startup profile has none)."""
+    return next(
+        (e["parameters"] for e in profiles.values() if "partitions" in e.get("parameters", {})),
+        None,
+    )
+
+
 def _profile(
-    name: str, entry: dict[str, Any], runner: QueryRunner, w: Window, charts: bool
+    name: str, entry: ProfileEntry, runner: QueryRunner, w: Window, charts: bool
 ) -> dict[str, Any]:
     sel = {"profile": name}
     prom = {k: runner.scalar(k, w, **sel) for k in (*PERF_TOTALS, "target_rate", "max_lag")}
-    latency = {}
+    latency: dict[str, dict[str, Any]] = {}
     for kind, (query, field) in LATENCY_KINDS.items():
-        exact = entry.get(field) or {}
+        exact: Mapping[str, object] = _figures(entry).get(field) or {}
         latency[kind] = {
             "prometheus": {p: runner.scalar(query, w, q=q, **sel) for p, q in QUANTILES.items()},
             "exact": {p: exact.get(p) for p in (*QUANTILES, "max")},
@@ -96,19 +108,24 @@ def _profile(
     return profile
 
 
-def record_total(entry: dict[str, Any], key: str) -> Any:
+def record_total(entry: ProfileEntry, key: str) -> Any:
     """The record's total of ``key`` over every repetition (Prometheus counts them all).
 
     With REPEAT=N the profile shows the median repetition's figures, while the
     process's counters add the N repetitions up.
     """
-    reps = entry.get("repetitions") or []
+    reps: list[Mapping[str, Any]] = list(entry.get("repetitions") or [])
     if len(reps) > 1 and all(isinstance(r.get(key), int | float) for r in reps):
         return sum(r[key] for r in reps)
-    return entry.get(key)
+    return _figures(entry).get(key)
 
 
-def threshold_rows(thresholds: dict[str, Any]) -> list[dict[str, Any]]:
+def _figures(entry: ProfileEntry) -> Mapping[str, Any]:
+    """An entry's figures by a name chosen at run time (a total, a latency field)."""
+    return entry
+
+
+def threshold_rows(thresholds: Mapping[str, object]) -> list[dict[str, Any]]:
     """Rows of the threshold table from a record's ``thresholds``.
 
     A threshold is either a plain limit (``"p95_service_ms": 100``) or a dict

@@ -8,7 +8,6 @@ images exactly as they were; each file is replaced atomically.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,7 +18,7 @@ import jinja2
 from kafkaval.errors import KafkavalError
 from kafkaval.files import write_atomic
 from kafkaval.prom_queries import QueryRunner
-from kafkaval.records import iso
+from kafkaval.records import DeliveryRecord, PerformanceRecord, iso
 from report import charts as charts_mod
 from report.delivery import collect_delivery
 from report.performance import collect_performance
@@ -171,7 +170,7 @@ def delivery_images(context: dict[str, Any]) -> dict[str, bytes]:
 
 
 def build_performance(
-    record: dict[str, Any],
+    record: PerformanceRecord,
     runner: QueryRunner,
     now: datetime,
     charts: bool = True,
@@ -194,7 +193,7 @@ def build_performance(
 
 
 def build_delivery(
-    record: dict[str, Any],
+    record: DeliveryRecord,
     runner: QueryRunner,
     now: datetime,
     charts: bool = True,
@@ -210,10 +209,8 @@ def build_delivery(
     return render_delivery(context, now, images)
 
 
-BUILDERS: dict[str, Callable[..., Rendered]] = {
-    "performance": build_performance,
-    "delivery": build_delivery,
-}
+# The reports, in the order they are built; each from ``latest-<kind>.json``.
+REPORT_KINDS = ("performance", "delivery")
 
 
 def write_reports(reports: list[Rendered], reports_dir: Path) -> list[Path]:
