@@ -37,8 +37,10 @@ def collect_cdc(results: Path, runner: QueryRunner) -> dict[str, Any]:
         if not path.exists():
             notes.append(f"no {name} run yet ({COMMANDS[name]})")
             continue
+        # A CDC run that cannot be shown (a damaged record, Prometheus refusing a
+        # query) costs its own row, never the performance report around it.
         try:
-            record = load_run_record(path)
+            record = load_run_record(path, kind)
             runs.append(_run(name, scenario, record, runner))
         except KafkavalError as e:
             notes.append(f"{name} run not shown: {e}")
@@ -61,7 +63,7 @@ def _run(name: str, scenario: str, record: dict[str, Any], r: QueryRunner) -> di
         figures = {
             "rate": res.get("snapshot_rows_per_second"),
             "rate_unit": "rows/s",
-            "items": rows,
+            "count": rows,
             "all_consumed_seconds": res.get("time_to_all_consumed_seconds"),
             "exact": res.get("exact_count"),
             "e2e": None,
@@ -75,7 +77,7 @@ def _run(name: str, scenario: str, record: dict[str, Any], r: QueryRunner) -> di
         figures = {
             "rate": res.get("achieved_rate"),
             "rate_unit": "changes/s",
-            "items": res.get("committed"),
+            "count": res.get("committed"),
             "all_consumed_seconds": res.get("catch_up_seconds"),
             "exact": res.get("missing") == 0 and res.get("duplicates") == 0,
             "e2e": res.get("e2e_latency_seconds") or None,

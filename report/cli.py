@@ -16,6 +16,7 @@ from kafkaval.prom_client import PromClient
 from kafkaval.prom_queries import QueryRunner, WindowEmpty
 from kafkaval.records import load_run_record, utc_now
 from report.render import REPORT_KINDS, Rendered, build_delivery, build_performance, write_reports
+from report.cdc import collect_cdc
 from report.trend import collect_trend
 
 SUITE_COMMANDS = {
@@ -126,7 +127,9 @@ def _builder(
     if kind == "performance":
         perf = load_run_record(path, "performance")
         trend = collect_trend(path.parent)
-        return lambda runner, charts: build_performance(perf, runner, now(), charts, env, trend)
+        return lambda runner, charts: build_performance(
+            perf, runner, now(), charts, env, trend, collect_cdc(path.parent, runner)
+        )
     delivery = load_run_record(path, "delivery")
     return lambda runner, charts: build_delivery(delivery, runner, now(), charts, env)
 

@@ -176,18 +176,22 @@ def build_performance(
     charts: bool = True,
     fallback_env: dict[str, Any] | None = None,
     trend: dict[str, Any] | None = None,
+    cdc: dict[str, Any] | None = None,
 ) -> Rendered:
     """Query, chart and render the performance report (nothing written).
 
     Args:
         trend: the "Trend and regressions" context (`report.trend.collect_trend`);
             None: the section says there is no history.
+        cdc: the "Debezium pipeline" context (`report.cdc.collect_cdc`); None:
+            the section is left out.
 
     Raises:
         PrometheusError: unreachable, a query rejected, or no data in the run window.
     """
     context = collect_performance(record, runner, charts=charts, fallback_env=fallback_env)
     context["trend"] = trend
+    context["cdc"] = cdc
     images = performance_images(context) if charts else {}
     return render_performance(context, now, images)
 

@@ -139,3 +139,19 @@ def test_prometheus_down_keeps_old_reports(reports: Path, stack_settings: Settin
     assert len(lines) == 1 and "unreachable" in lines[0], result.stderr
     assert "Traceback" not in result.stderr
     assert {p.name: p.read_bytes() for p in reports.iterdir()} == before
+
+
+def test_every_named_query_is_promql_the_real_prometheus_accepts(stack_settings: Settings) -> None:
+    """Each query of kafkaval/promql.py, rendered as the reports render it, parses
+    and evaluates on the real Prometheus (a rejected one raises)."""
+    import time
+    from datetime import UTC, datetime, timedelta
+
+    from kafkaval import promql
+
+    client = PromClient(stack_settings.prometheus_url)
+    end = datetime.now(UTC)
+    window = Window(end - timedelta(seconds=60), end, stack_settings.scrape_interval)
+    params = {**window.params(profile="throughput"), "q": "0.99"}
+    for name in promql.QUERIES:
+        client.query(promql.render(name, **params), at=time.time())
