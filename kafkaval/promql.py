@@ -206,10 +206,19 @@ QUERIES: dict[str, Query] = {
             "max by (name) (max_over_time(rate(${cpu}{$exporter}[$rate])[$window:$step]))",
             "peak CPU, cores",
         ),
+        # Gaps: the samples a series has in the window against the span from its
+        # first to its last one (a process that started late has a short span,
+        # not a gap; a restarted Prometheus or exporter leaves fewer samples).
         _q(
             "cpu_samples",
             "max by (name) (count_over_time(${cpu}{$exporter}[$window]))",
-            "CPU samples scraped in the window (fewer than window / scrape interval: gaps)",
+            "CPU samples scraped in the window",
+        ),
+        _q(
+            "cpu_span",
+            "max by (name) (max_over_time(timestamp(${cpu}{$exporter})[$window:$step])"
+            " - min_over_time(timestamp(${cpu}{$exporter})[$window:$step]))",
+            "seconds from the first to the last CPU sample in the window",
         ),
         _q(
             "memory_peak",

@@ -12,9 +12,19 @@ from typing import Any
 from kafkaval import promql
 from kafkaval.prom_queries import QueryRunner, Window
 
+# Below this share of the samples its span should hold, a row's figures are
+# named as resting on a gappy series (one missed scrape in ten is noise).
+MIN_SAMPLE_SHARE = 0.9
+
 
 def resources(runner: QueryRunner, window: Window) -> list[dict[str, Any]]:
-    """Per container/process: CPU average and peak, memory peak, disk write, network."""
+    """Per container/process: CPU average and peak, memory peak, disk write, network.
+
+    ``gaps`` is set on a row whose series holds fewer than MIN_SAMPLE_SHARE of
+    the samples its span should (scrape gaps: a restarted Prometheus or
+    exporter, a scrape that timed out): its figures rest on fewer samples, and
+    the report says so next to them.
+    """
     columns = {
         "cpu_avg": runner.by_name("cpu_avg", window),
         "cpu_peak": runner.by_name("cpu_peak", window),
@@ -22,8 +32,25 @@ def resources(runner: QueryRunner, window: Window) -> list[dict[str, Any]]:
         "disk_write_rate": runner.by_name("disk_write_rate", window),
         "network_rate": runner.by_name("network_rate", window),
     }
+    samples = runner.by_name("cpu_samples", window)
+    spans = runner.by_name("cpu_span", window)
     names = sorted({n for col in columns.values() for n in col})
-    return [{"name": n, **{k: col.get(n) for k, col in columns.items()}} for n in names]
+    rows = []
+    for n in names:
+        row: dict[str, Any] = {"name": n, **{k: col.get(n) for k, col in columns.items()}}
+        row["gaps"] = sample_gaps(samples.get(n), spans.get(n), runner.scrape_interval)
+        rows.append(row)
+    return rows
+
+
+def sample_gaps(samples: float | None, span: float | None, interval: float) -> str:
+    """ "N of M samples" when a series holds too few for its span; "" otherwise."""
+    if samples is None or span is None or interval <= 0:
+        return ""
+    expected = round(span / interval) + 1
+    if samples >= MIN_SAMPLE_SHARE * expected:
+        return ""
+    return f"{samples:.0f} of {expected} samples"
 
 
 BROKER_MISSING = (

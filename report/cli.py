@@ -15,8 +15,8 @@ from kafkaval.errors import KafkavalError
 from kafkaval.prom_client import PromClient
 from kafkaval.prom_queries import QueryRunner, WindowEmpty
 from kafkaval.records import load_run_record, utc_now
-from report.render import REPORT_KINDS, Rendered, build_delivery, build_performance, write_reports
 from report.cdc import collect_cdc
+from report.render import REPORT_KINDS, Rendered, build_delivery, build_performance, write_reports
 from report.trend import collect_trend
 
 SUITE_COMMANDS = {

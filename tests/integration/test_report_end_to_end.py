@@ -71,6 +71,10 @@ def test_performance_report_has_the_runs_numbers(reports: Path, stack_settings: 
             got = float(prom[col].replace(",", ""))
             assert abs(got - exact_ms) <= PERCENTILE_BOUND * exact_ms, (kind, q, got, text)
     assert re.search(r"\| broker-1 \| \d+% \| \d+% \| [\d.]+ MiB", text), text
+    # The CPU average is the mean of the series whose maximum is the peak.
+    whole = text.split("## Resource usage over the whole run", 1)[1].split("\n## ", 1)[0]
+    cpu = re.findall(r"^\| [^|]+ \| (\d+)% \| (\d+)% \|", whole, flags=re.M)
+    assert cpu and all(int(avg) <= int(peak) for avg, peak in cpu), whole
     assert (reports / f"performance-{PERF_PROFILE}.png").read_bytes()[:4] == b"\x89PNG"
 
 

@@ -69,6 +69,10 @@ class FakeProm:
             value = next((v for k, v in BROKER_ANSWERS.items() if k in expr), None)
             ok = self.brokers and value is not None
             return [Sample({"instance": "broker-1"}, value)] if ok else []
+        if "by (name)" in expr and "count_over_time" in expr:  # samples: one per 2 s
+            return [Sample({"name": "broker-0"}, 30.0), Sample({"name": "loadgen"}, 30.0)]
+        if "by (name)" in expr and "timestamp(" in expr:  # from the first to the last
+            return [Sample({"name": "broker-0"}, 58.0), Sample({"name": "loadgen"}, 58.0)]
         if "by (name)" in expr:
             broker = 0.93 if "cpu" in expr and "max_over_time" in expr else 0.45
             if "memory" in expr:

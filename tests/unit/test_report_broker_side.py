@@ -9,8 +9,9 @@ from pathlib import Path
 
 from report_fakes import FakeProm, fixture_totals
 
+from kafkaval.prom_client import Sample
 from kafkaval.prom_queries import QueryRunner
-from report.brokers import BROKER_MISSING, where_time_went
+from report.brokers import BROKER_MISSING, sample_gaps, where_time_went
 from report.render import build_delivery, build_performance
 
 DATA = Path(__file__).parent / "data" / "report"
@@ -77,3 +78,33 @@ def test_delivery_report_without_broker_series_says_not_measured() -> None:
     text = _delivery_text(FakeProm(fixture_totals(), brokers=False))
     assert f"What the cluster saw: {BROKER_MISSING}." in text
     assert "under-replicated partitions:" not in text
+
+
+def test_a_resource_row_with_scrape_gaps_is_named_next_to_its_figures() -> None:
+    # 30 samples over 58 s at 2 s: all of them; one missed scrape is noise.
+    assert sample_gaps(30, 58, 2.0) == "" and sample_gaps(28, 58, 2.0) == ""
+    # A restarted Prometheus: 12 of the 30 its span should hold.
+    assert sample_gaps(12, 58, 2.0) == "12 of 30 samples"
+    # A process that lived 10 s of the window: a short span, not a gap.
+    assert sample_gaps(6, 10, 2.0) == ""
+    assert sample_gaps(None, 58, 2.0) == "" and sample_gaps(12, None, 2.0) == ""
+
+
+def test_the_report_names_a_gappy_row_next_to_its_figures() -> None:
+    class Gappy(FakeProm):
+        def query(self, expr, at=None):  # type: ignore[no-untyped-def]
+            out = super().query(expr, at)
+            if "count_over_time" in expr:  # the broker's series lost 18 of its 30 samples
+                return [
+                    s if s.labels["name"] != "broker-0" else Sample(s.labels, 12.0) for s in out
+                ]
+            return out
+
+    data = Path(__file__).parent / "data" / "report" / "latest-performance.json"
+    record = json.loads(data.read_text())
+    runner = QueryRunner(Gappy(fixture_totals()), scrape_interval=2.0)
+    frozen = datetime(2026, 12, 1, 12, 0, 0, tzinfo=UTC)
+    text = build_performance(record, runner, frozen, charts=False).text
+    whole = text[text.index("## Resource usage over the whole run") :]
+    assert "| broker-0 (gaps) |" in whole and "| loadgen |" in whole
+    assert "- broker-0: the exporter's series has 12 of 30 samples" in whole
