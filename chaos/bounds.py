@@ -133,27 +133,36 @@ def bound_checks(
 
 
 def producer_stall(producer: VerifiableProducer, faults_undone_at: float, r: CheckResult) -> str:
-    """Why the run proves nothing, when the producer client itself stopped.
+    """A failure line when the producer got no ack after the faults were undone.
 
-    A stall is: sends after the faults were undone, and not one ack since,
-    while the broker answered (the final read of the log succeeded), and the
-    client's own log shows the stall's signature (librdkafka#5430). That is
-    the client's doing, not the broker's, and the message says so instead of
-    a bare "acked N of M". A producer that stopped without the signature is
-    no stall: its unacked sends stand as they are, judged by the acked
-    fraction. Empty when there was no stall.
+    That is: sends after the undo, and not one ack since, while the broker
+    answered (the final read of the log succeeded). When the client's own log
+    shows the stall's signature (librdkafka#5430) the line names the client
+    bug: a client stall, the run proves nothing about the broker (see
+    `is_client_stall`). Without it the stop is unexplained, and it fails the
+    run as such, whatever fraction was acked before. Empty when acks came.
     """
     last = producer.last_ack_at
     if r.acked >= r.sent or (last is not None and last >= faults_undone_at):
         return ""
+    unacked = r.sent - r.acked
     cause = known_cause(producer.client_warnings)
     if cause is None:
-        return ""
+        return (
+            f"producer got no ack after the faults were undone, {unacked} sends without one, "
+            "while the broker served the final read; no known client bug in its log "
+            "(client_warnings)"
+        )
     return _stall(
-        f"producer client stalled: no ack after the faults were undone, {r.sent - r.acked} "
+        f"producer client stalled: no ack after the faults were undone, {unacked} "
         "sends without one",
         cause,
     )
+
+
+def is_client_stall(line: str) -> bool:
+    """Whether a failure line names a client's known bug (a stall), not the broker."""
+    return line.startswith(("producer client stalled", "consumer client stalled"))
 
 
 def consumer_stalls(

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from chaos.binding import ClusterIdentity, cluster_identity
-from chaos.bounds import bounds_for, consumer_stalls, judge, producer_stall
+from chaos.bounds import bounds_for, consumer_stalls, is_client_stall, judge, producer_stall
 from chaos.broker_target import broker_to_fault
 from chaos.catalog import PARTITIONS, Fault, Scenario, topic_layout
 from chaos.checker import GROUP_ANOMALIES, LOG_ANOMALIES, CheckResult, check
@@ -327,7 +327,7 @@ def run_scenario(scenario: Scenario, run: ScenarioRun) -> ScenarioEntry:
         "groups": {g: dataclasses.asdict(r) for g, r in result.groups.items()},
         "bounds": bounds,
         "failures": failures,
-        "client_stalled": any(stalls),
+        "client_stalled": any(is_client_stall(s) for s in stalls),
         "client_warnings": producer.client_warnings,
         "consumer_warnings": consumer_warnings,
         "faults": fault_entries,

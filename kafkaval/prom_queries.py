@@ -107,7 +107,7 @@ class QueryRunner:
         """
         return cls(_NoData(), scrape_interval, record_only=reason)
 
-    def scalar(self, name: str, window: Window, q: str = "", **labels: str) -> float | None:
+    def scalar(self, name: str, window: Window, /, q: str = "", **labels: str) -> float | None:
         """The single value of an aggregating query, None when Prometheus has no data."""
         params = window.params(**labels)
         if q:

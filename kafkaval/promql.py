@@ -192,18 +192,19 @@ QUERIES: dict[str, Query] = {
         # Only kafkaval's own exporter ($exporter): a Prometheus that also
         # scrapes cAdvisor holds the same names for the same containers, and a
         # sum over both would count each container twice.
-        # Average and peak are the mean and the maximum of one series (the CPU
-        # rate over $rate, every $step of the window): avg <= peak by
-        # construction, and a gap in the samples leaves both without those steps
-        # instead of one spanning it and the other not (cpu_samples names it).
+        # Average and peak are the mean and the maximum of one series per name
+        # (the CPU rate over $rate, every $step of the window, summed over the
+        # name's series: a restarted process or container has a new id):
+        # avg <= peak by construction, and a gap in the samples leaves both
+        # without those steps instead of one spanning it and the other not.
         _q(
             "cpu_avg",
-            "max by (name) (avg_over_time(rate(${cpu}{$exporter}[$rate])[$window:$step]))",
+            "avg_over_time(sum by (name) (rate(${cpu}{$exporter}[$rate]))[$window:$step])",
             "average CPU, cores",
         ),
         _q(
             "cpu_peak",
-            "max by (name) (max_over_time(rate(${cpu}{$exporter}[$rate])[$window:$step]))",
+            "max_over_time(sum by (name) (rate(${cpu}{$exporter}[$rate]))[$window:$step])",
             "peak CPU, cores",
         ),
         # Gaps: the samples a series has in the window against the span from its
@@ -322,8 +323,9 @@ QUERIES: dict[str, Query] = {
         ),
         _q(
             "dbz_behind_max",
-            'max(max_over_time(${dbz_behind}{context="streaming"}[$window])) / 1000',
-            "Debezium's largest lag behind the database in the window, seconds",
+            'max(max_over_time(${dbz_behind}{context="streaming",$sel}[$window]) >= 0) / 1000',
+            "Debezium's largest lag behind the database in the window, seconds (its -1, "
+            "no change seen yet, left out); $sel: name, the connector's topic.prefix",
         ),
         _q("d_lost", "sum(max_over_time(${delivery_lost}{$sel}[$window]))", "scenario lost"),
         _q(

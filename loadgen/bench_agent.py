@@ -8,8 +8,15 @@ neighbours hit both sides alike, and judges the agent's cost on the paired
 per-round differences, B (the agent) vs A (none): the brokers' CPU seconds
 per 1,000 messages (what the agent's scrapes take from the broker) and the
 clients' service p50 and p99 (what that does to latency). Three metrics:
-with 6 rounds the smallest p, 2^-6, passes Holm's alpha/3. The twin is stopped
-on any exit, Ctrl-C included, when this command started it.
+with 6 rounds the smallest p, 2^-6, passes Holm's alpha/3.
+
+Each side's broker figures come from the Prometheus of its own stack. The
+configured stack is started if it is not up and left running (as ``make
+bench-compare`` does); the twin is this benchmark's own and is stopped on
+every exit, Ctrl-C included. Side A's load generator registers its metrics
+endpoint with the configured stack, whose Prometheus does not watch the
+twin's runs: it waits out its scrape-wait after each run, outside the
+measured window.
 """
 
 from __future__ import annotations
@@ -33,7 +40,22 @@ METRICS = (
 
 
 def twin_without_agent(settings: Settings, shift: int) -> Settings:
-    """The configured single-broker stack without the agent, on shifted ports."""
+    """The configured single-broker stack without the agent, on shifted ports.
+
+    Raises:
+        UsageError: the shift leaves a port out of range or on the stack's own.
+    """
+    ports = (
+        settings.broker_port,
+        settings.controller_port,
+        settings.prometheus_port,
+        settings.metrics_port,
+    )
+    if shift <= 0 or max(ports) + shift > 65535:
+        raise UsageError(
+            f"--shift {shift} puts the twin's ports outside 1-65535 or on the stack's own: "
+            "give a positive shift that keeps them below 65536"
+        )
     return dataclasses.replace(
         settings,
         state_dir=f"{settings.state_dir}-noagent",
@@ -71,9 +93,8 @@ def run(settings: Settings, rounds: int, opts: Any, shift: int) -> dict[str, Any
     from stack import local
 
     check_measurable(settings)
-    local.up(settings)  # a no-op for a stack that is already up
     twin = twin_without_agent(settings, shift)
-    started = not local.running(twin)
+    local.up(settings)  # a no-op for a stack that is already up
     try:
         print(f"the twin broker without the agent: ports +{shift}, state {twin.state_dir}")
         local.up(twin)
@@ -84,8 +105,8 @@ def run(settings: Settings, rounds: int, opts: Any, shift: int) -> dict[str, Any
         policy = dataclasses.replace(load_schedule(settings).policy, metrics=METRICS)
         return run_ab(settings, a, b, rounds, run_side_with_suite(opts, sys.stdout), policy)
     finally:
-        if started:
-            local.down(twin)
+        # The twin's state dir is this benchmark's alone: whatever of it runs is ours.
+        local.down(twin)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -110,7 +131,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"bench-agent-overhead: error: {e}", file=sys.stderr)
         return e.exit_code
     except KeyboardInterrupt:
-        print("bench-agent-overhead: interrupted; the twin stack was stopped", file=sys.stderr)
+        print("bench-agent-overhead: interrupted; the twin broker was stopped", file=sys.stderr)
         return 130
     print(format_record(record))
     return 0

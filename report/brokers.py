@@ -47,7 +47,9 @@ def sample_gaps(samples: float | None, span: float | None, interval: float) -> s
     """ "N of M samples" when a series holds too few for its span; "" otherwise."""
     if samples is None or span is None or interval <= 0:
         return ""
-    expected = round(span / interval) + 1
+    # The span's first sample may sit up to one interval before the window,
+    # where the count does not see it: one interval of slack.
+    expected = round(span / interval)
     if samples >= MIN_SAMPLE_SHARE * expected:
         return ""
     return f"{samples:.0f} of {expected} samples"

@@ -44,3 +44,9 @@ def test_too_few_rounds_is_a_usage_error_before_anything_starts(capsys) -> None:
     assert main(["--rounds", "2"]) == 2
     err = capsys.readouterr().err
     assert "--rounds must be >= 3" in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("shift", [0, -1000, 60000])
+def test_a_shift_that_puts_the_twin_on_bad_ports_is_refused(shift: int) -> None:
+    with pytest.raises(UsageError, match="--shift"):
+        twin_without_agent(load_settings(environ={}), shift)
