@@ -54,7 +54,8 @@ from chaos.verifiable_producer import VerifiableProducer
 from kafkaval import kafka_admin
 from kafkaval.config import Settings
 from kafkaval.errors import KafkavalError
-from kafkaval.records import ScenarioEntry, iso, utc_now
+from kafkaval.record_types import ScenarioEntry
+from kafkaval.records import iso, utc_now
 from stack.processes import ManagedProcess
 
 # How long a fault waits for every group to consume (after a broker restart a

@@ -30,15 +30,8 @@ from kafkaval.environment import run_environment
 from kafkaval.errors import UsageError
 from kafkaval.files import ensure_writable_dir
 from kafkaval.kafka_client import check_clients
-from kafkaval.records import (
-    ClusterRef,
-    DeliveryRecord,
-    iso,
-    new_run_id,
-    record_header,
-    save_run_record,
-    utc_now,
-)
+from kafkaval.record_types import ClusterRef, DeliveryRecord
+from kafkaval.records import iso, new_run_id, record_header, save_run_record, utc_now
 from stack import local
 
 SHAPE_PORT_SHIFT = 200

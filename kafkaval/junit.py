@@ -16,14 +16,14 @@ from typing import Any, Literal, overload
 
 from kafkaval.errors import KafkavalError, UsageError
 from kafkaval.files import write_atomic
-from kafkaval.records import (
+from kafkaval.record_types import (
     AbortedThreshold,
     DeliveryRecord,
     PerformanceRecord,
     RecordHeader,
     ScenarioEntry,
-    parse_iso,
 )
+from kafkaval.records import parse_iso
 from kafkaval.redact import redact_text
 
 

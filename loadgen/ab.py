@@ -35,14 +35,8 @@ from typing import Any, TextIO
 
 from kafkaval.config import Settings
 from kafkaval.errors import UsageError
-from kafkaval.records import (
-    iso,
-    new_run_id,
-    record_header,
-    save_run_record,
-    untyped,
-    utc_now,
-)
+from kafkaval.record_types import untyped
+from kafkaval.records import iso, new_run_id, record_header, save_run_record, utc_now
 
 KIND = "ab"
 MIN_ROUNDS = 3

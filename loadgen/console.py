@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TextIO
 
-from kafkaval.records import PerformanceRecord
+from kafkaval.record_types import PerformanceRecord
 from kafkaval.verdict import Check, failed, format_check
 from stack.processes import rss_bytes
 

@@ -18,17 +18,13 @@ from kafkaval.config import Settings
 from kafkaval.environment import run_environment
 from kafkaval.errors import KafkavalError, UsageError
 from kafkaval.histogram import BUCKET_ERROR_BOUND
-from kafkaval.records import (
+from kafkaval.record_types import (
     AbortedThreshold,
     PerformanceRecord,
     ProfileEntry,
     ProfileParameters,
-    iso,
-    new_run_id,
-    record_header,
-    save_run_record,
-    utc_now,
 )
+from kafkaval.records import iso, new_run_id, record_header, save_run_record, utc_now
 from kafkaval.signals import stop_on_signals
 from kafkaval.tags import describe
 from kafkaval.verdict import all_passed

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 from kafkaval.environment import machine
 from kafkaval.prom_queries import QueryRunner, Window
-from kafkaval.records import (
+from kafkaval.record_types import (
     DeliveryRecord,
     PerformanceRecord,
     ProfileEntry,

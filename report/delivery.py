@@ -8,7 +8,8 @@ from typing import Any
 
 from chaos.checker import group_bound, offset_anomalies
 from kafkaval.prom_queries import QueryRunner, Window
-from kafkaval.records import DeliveryRecord, FaultEntry, GroupEntry, ScenarioEntry, parse_iso
+from kafkaval.record_types import DeliveryRecord, FaultEntry, GroupEntry, ScenarioEntry
+from kafkaval.records import parse_iso
 from report.brokers import cluster_view
 from report.collect import (
     MISSED,

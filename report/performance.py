@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from kafkaval.prom_queries import QueryRunner, Window
-from kafkaval.records import PerformanceRecord, ProfileEntry, ProfileParameters
+from kafkaval.record_types import PerformanceRecord, ProfileEntry, ProfileParameters
 from report.brokers import broker_side, resources
 from report.collect import (
     MISSED,

@@ -18,7 +18,8 @@ import jinja2
 from kafkaval.errors import KafkavalError
 from kafkaval.files import write_atomic
 from kafkaval.prom_queries import QueryRunner
-from kafkaval.records import DeliveryRecord, PerformanceRecord, iso
+from kafkaval.record_types import DeliveryRecord, PerformanceRecord
+from kafkaval.records import iso
 from report import charts as charts_mod
 from report.delivery import collect_delivery
 from report.performance import collect_performance

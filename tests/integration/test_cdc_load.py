@@ -14,7 +14,9 @@ from cdc.load import LoadParams, run_cdc_load
 from kafkaval.config import Settings
 from kafkaval.errors import UsageError
 from kafkaval.prom_client import PromClient
+from kafkaval.prom_queries import QueryRunner
 from kafkaval.waiting import wait_until
+from report.cdc import collect_cdc
 
 pytestmark = [pytest.mark.integration, pytest.mark.cdc]
 
@@ -61,6 +63,16 @@ def test_load_at_rate_arrives_exactly_once_with_latency(
         'debezium_metrics_MilliSecondsBehindSource{job="kafka-connect",context="streaming"}'
     )
     assert len(behind) == 1 and 0 <= behind[0].value < 60_000
+    # The performance report's Debezium section shows this run from the real
+    # Prometheus: its committed total agrees, Debezium's lag is the connector's.
+    runner = QueryRunner(prom, stack_settings.scrape_interval)
+    section = collect_cdc(Path(stack_settings.results_dir), runner)
+    (load,) = [run for run in section["runs"] if run["name"] == "load"]
+    assert load["run_id"] == record["run_id"] and load["exact"] and not load["record_only"]
+    assert load["count"] == r["committed"] and load["all_consumed_seconds"] is not None
+    assert [c["ok"] for c in load["crosscheck"]] == [True], load["crosscheck"]
+    lag_max = load["debezium_behind_max_seconds"]
+    assert lag_max is not None and 0 <= lag_max < 60, load
 
 
 def test_bad_rate_is_refused_before_anything_runs(
