@@ -11,8 +11,9 @@ from concurrent.futures import TimeoutError as FutureTimeout
 
 import requests
 from confluent_kafka import KafkaError, KafkaException, Producer
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import NewTopic
 
+from kafkaval.kafka_admin import admin_client
 from kafkaval.kafka_client import quiet
 
 HEALTH_TOPIC = "__kafkaval_health"
@@ -20,7 +21,7 @@ HEALTH_TOPIC = "__kafkaval_health"
 
 def answers_metadata(client_config: dict[str, str], timeout: float = 2.0) -> bool:
     try:
-        md = AdminClient(quiet(client_config)).list_topics(timeout=timeout)
+        md = admin_client(client_config).list_topics(timeout=timeout)
     except KafkaException:
         return False
     return bool(md.brokers)
@@ -28,7 +29,7 @@ def answers_metadata(client_config: dict[str, str], timeout: float = 2.0) -> boo
 
 def acked_produce(client_config: dict[str, str], replication: int, timeout: float = 5.0) -> bool:
     """Produce one message with acks=all to the health topic; True if acked."""
-    admin = AdminClient(quiet(client_config))
+    admin = admin_client(client_config)
     futures = admin.create_topics(
         [NewTopic(HEALTH_TOPIC, num_partitions=1, replication_factor=replication)],
         operation_timeout=timeout,
@@ -63,7 +64,7 @@ def broker_not_ready(client_config: dict[str, str], node_id: int, port: int) -> 
     if not port_open(port):
         return f"not listening on 127.0.0.1:{port}"
     try:
-        md = AdminClient(quiet(client_config)).list_topics(timeout=5)
+        md = admin_client(client_config).list_topics(timeout=5)
     except KafkaException as e:
         return f"the cluster answers no metadata request ({e.args[0].str()})"
     if node_id not in md.brokers:

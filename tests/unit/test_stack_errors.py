@@ -103,7 +103,7 @@ def test_a_health_topic_that_answers_late_is_not_ready_not_a_traceback(
         def create_topics(self, topics: list, **_kw: object) -> dict:
             return {probes.HEALTH_TOPIC: Future()}  # never completes: a controller election
 
-    monkeypatch.setattr(probes, "AdminClient", SlowAdmin)
+    monkeypatch.setattr(probes, "admin_client", SlowAdmin)
     assert probes.acked_produce({"bootstrap.servers": "127.0.0.1:1"}, 3, timeout=0.1) is False
 
 
