@@ -36,8 +36,11 @@ LEADER_LOST_SIGNATURE = "new leader-1 not found in cache"
 EPOCH_BUMP_SIGNATURE = "Beginning partition drain for"
 SIGNATURES = (LEADER_LOST_SIGNATURE, EPOCH_BUMP_SIGNATURE)
 # The librdkafka debug contexts whose lines include those (rd_kafka_dbg of
-# METADATA and of EOS): without them librdkafka does not write the lines at all.
-SIGNATURE_DEBUG_CONTEXTS = "metadata,eos"
+# METADATA, and of EOS for the idempotent producer only): without them
+# librdkafka does not write the lines at all. A consumer has no epoch, and gets
+# no more debug output than it needs.
+SIGNATURE_DEBUG_CONTEXTS = "metadata"
+PRODUCER_DEBUG_CONTEXTS = "metadata,eos"
 
 
 class _WarningsKept(logging.Handler):
@@ -83,16 +86,20 @@ def warnings_logger(name: str, keep: Callable[[str], None]) -> logging.Logger:
 
 
 def client_logging(
-    name: str, keep: Callable[[str], None], debug: str | None = None
+    name: str,
+    keep: Callable[[str], None],
+    debug: str | None = None,
+    signature_contexts: str = SIGNATURE_DEBUG_CONTEXTS,
 ) -> dict[str, Any]:
-    """The client properties that keep its warning lines and the stall signature.
+    """The client properties that keep its warning lines and the bugs' signatures.
 
     ``logger`` as `warnings_logger`, and ``debug``: the client's own contexts
-    (``debug``, from its settings) plus the one that writes the signature line
-    (librdkafka writes no debug line otherwise).
+    (``debug``, from its settings) plus ``signature_contexts``, those that
+    write the signature lines (librdkafka writes no debug line otherwise;
+    a producer passes PRODUCER_DEBUG_CONTEXTS).
     """
     contexts = [c for c in (debug or "").split(",") if c.strip()]
-    for c in SIGNATURE_DEBUG_CONTEXTS.split(","):
+    for c in signature_contexts.split(","):
         if c not in contexts:
             contexts.append(c)
     return {"logger": warnings_logger(name, keep), "debug": ",".join(contexts)}

@@ -21,7 +21,7 @@ from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Producer
 
-from chaos.client_log import client_logging
+from chaos.client_log import PRODUCER_DEBUG_CONTEXTS, client_logging
 from chaos.errors import ChaosError
 from chaos.ledger import ProducerLedger, message_key
 from kafkaval.kafka_client import close_producer
@@ -80,6 +80,7 @@ class VerifiableProducer:
             f"kafkaval.chaos.producer.{producer_id}",
             self.client_warnings.append,
             config.get("debug"),
+            PRODUCER_DEBUG_CONTEXTS,
         )
         try:
             self._producer = producer_factory({**config, **client_log})

@@ -244,8 +244,8 @@ def test_the_verifiable_consumer_keeps_its_client_warnings_in_a_file(tmp_path) -
 
     path = tmp_path / "g1.client-warnings"
     config = consumer_config("127.0.0.1:9", "g1", {}, str(path))
-    # librdkafka writes the signature lines only with their debug contexts on.
-    assert config["debug"] == "metadata,eos"
+    # librdkafka writes the signature line only with its debug context on.
+    assert config["debug"] == "metadata"
     logger = config["logger"]
     logger.warning("FAIL [rdkafka#consumer-1]: line\nwith a break")
     logger.info("not kept")
@@ -280,11 +280,13 @@ def test_sends_left_after_the_final_flush_stay_indeterminate_and_are_dropped() -
 
 
 def test_client_logging_adds_the_signature_context_to_the_clients_own() -> None:
-    from chaos.client_log import SIGNATURE_DEBUG_CONTEXTS, client_logging
+    from chaos.client_log import PRODUCER_DEBUG_CONTEXTS, SIGNATURE_DEBUG_CONTEXTS, client_logging
 
     assert client_logging("t", lambda _l: None)["debug"] == SIGNATURE_DEBUG_CONTEXTS
     merged = client_logging("t", lambda _l: None, "broker,metadata")["debug"].split(",")
-    assert merged == ["broker", "metadata", "eos"]  # the user's contexts kept, none twice
+    assert merged == ["broker", "metadata"]  # the user's contexts kept, none twice
+    producer = client_logging("p", lambda _l: None, "eos", PRODUCER_DEBUG_CONTEXTS)["debug"]
+    assert producer == "eos,metadata"
 
 
 def test_log_duplicates_name_the_producers_epoch_bump_only_when_its_log_shows_one() -> None:
