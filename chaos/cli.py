@@ -46,7 +46,7 @@ def _options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--target", help="broker to fault (default: the leader of partition 0)")
     p.add_argument(
-        "--fault-seconds", type=float, help="how long a partition lasts (default 15, --quick 12)"
+        "--fault-seconds", type=float, help="how long a partition lasts (default 15, --quick 14)"
     )
 
 
