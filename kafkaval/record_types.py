@@ -12,7 +12,11 @@ writing a record is kafkaval/records.py.
 
 from __future__ import annotations
 
-from typing import Any, NotRequired, TypedDict, cast
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, NotRequired, TypedDict
+
+if TYPE_CHECKING:
+    from typing_extensions import TypeIs  # typing's own from Python 3.13
 
 
 class RecordHeader(TypedDict):
@@ -102,6 +106,18 @@ class Repetition(TypedDict):
     drift: NotRequired[dict[str, float | None]]  # the sustained profile
     workers: NotRequired[int]
     client_errors: NotRequired[dict[str, int]]
+    service_p99_windowed_seconds: NotRequired[float | None]  # loadgen.cost.windowed_p99
+    loadgen_max_rss_bytes: NotRequired[int]
+    # The brokers' figures (loadgen.broker_resources.broker_peaks; note: why they are None).
+    broker_cpu_seconds: NotRequired[float | None]
+    broker_disk_written_bytes: NotRequired[int | None]
+    broker_gc_seconds: NotRequired[float | None]
+    note: NotRequired[str]
+    # The costs (loadgen.cost.cost_figures), each only when its inputs were measured.
+    broker_cpu_seconds_per_1k_messages: NotRequired[float]
+    broker_cpu_seconds_per_mib: NotRequired[float]
+    loadgen_cpu_seconds_per_message: NotRequired[float]
+    broker_disk_bytes_per_message: NotRequired[float]
 
 
 class RecordSize(TypedDict):
@@ -417,6 +433,15 @@ class CdcDeliveryRecord(RecordHeader):
     passed: bool
 
 
-def untyped(record: RecordHeader) -> dict[str, Any]:
-    """``record`` (the same object) for the readers not typed yet: scheduler/'s extractors."""
-    return cast(dict[str, Any], record)
+# The suites' records, compared by scheduler/ (baselines, candidates, history).
+SuiteRecord = PerformanceRecord | DeliveryRecord
+
+
+def is_performance(record: Mapping[str, Any]) -> TypeIs[PerformanceRecord]:
+    """A record read by ``load_run_record`` is a ``PerformanceRecord`` when its kind says so."""
+    return record.get("kind") == "performance"
+
+
+def is_delivery(record: Mapping[str, Any]) -> TypeIs[DeliveryRecord]:
+    """A record read by ``load_run_record`` is a ``DeliveryRecord`` when its kind says so."""
+    return record.get("kind") == "delivery"
