@@ -25,6 +25,7 @@ from typing import Any
 
 from cdc.changes import Change
 from cdc.events import ChangeEvent
+from kafkaval.record_types import ChangeCheckResults
 from kafkaval.verdict import Check, at_most, failure_lines
 
 SAMPLE = 5  # how many missing changes a result names
@@ -50,11 +51,23 @@ class CheckResult:
     def passed(self) -> bool:
         return not self.failures
 
-    def as_dict(self) -> dict[str, Any]:
-        """The record's shape: every field but ``checks`` (their failures are there)."""
-        fields = dataclasses.asdict(self)
-        del fields["checks"]
-        return {**fields, "passed": self.passed}
+    def as_dict(self) -> ChangeCheckResults:
+        """The record's shape: every field but ``checks`` (their failures are there), copied."""
+        return {
+            "committed": self.committed,
+            "delivered": self.delivered,
+            "missing": self.missing,
+            "duplicates": self.duplicates,
+            "duplicates_by_phase": dict(self.duplicates_by_phase),
+            "bounds": dict(self.bounds),
+            "resnapshotted": self.resnapshotted,
+            "unexpected": self.unexpected,
+            "txid_mismatches": self.txid_mismatches,
+            "reordered": self.reordered,
+            "missing_sample": [list(s) for s in self.missing_sample],
+            "failures": list(self.failures),
+            "passed": self.passed,
+        }
 
 
 def check_changes(

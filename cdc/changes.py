@@ -25,6 +25,7 @@ from cdc.config import TABLES, CdcConfig
 from cdc.errors import CdcError
 from kafkaval.errors import UsageError
 from kafkaval.pacing import Phase, paced
+from kafkaval.record_types import ChangeMixEntry
 
 OPS = ("c", "u", "d")
 # Most traffic on comments, as on a video site; users change least.
@@ -88,6 +89,10 @@ class ChangeMix:
             )
         total = sum(parts)
         return cls(parts[0] / total, parts[1] / total, parts[2] / total)
+
+    def as_record(self) -> ChangeMixEntry:
+        """The shares as a run record states them."""
+        return {"inserts": self.inserts, "updates": self.updates, "deletes": self.deletes}
 
 
 class Ledger:

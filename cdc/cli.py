@@ -14,6 +14,7 @@ from cdc.restart_faults import MUTATIONS
 from cdc.snapshot import FULL_ROWS, QUICK_ROWS, run_snapshot
 from kafkaval.config import Settings
 from kafkaval.files import ensure_writable_dir
+from kafkaval.record_types import CdcDeliveryRecord, CdcLoadRecord, CdcPerformanceRecord
 from kafkaval.verdict import failure, format_check
 
 
@@ -151,11 +152,13 @@ def cmd_connector_restart(args: argparse.Namespace, settings: Settings) -> int:
             {p: f"{v['duplicates']}/{v['duplicate_bound']}" for p, v in r["phases"].items()}
         )
     )
-    e2e = r.get("e2e_latency_seconds") or {}
-    if e2e.get("count"):
+    e2e = r["e2e_latency_seconds"]
+    p50, p99, most = e2e["p50"], e2e["p99"], e2e["max"]
+    # A count of 0 leaves every figure None.
+    if e2e["count"] and p50 is not None and p99 is not None and most is not None:
         print(
-            f"end-to-end (commit -> consumed) p50 {e2e['p50'] * 1000:.0f} ms, "
-            f"p99 {e2e['p99'] * 1000:.0f} ms, max {e2e['max'] * 1000:.0f} ms "
+            f"end-to-end (commit -> consumed) p50 {p50 * 1000:.0f} ms, "
+            f"p99 {p99 * 1000:.0f} ms, max {most * 1000:.0f} ms "
             f"over {e2e['count']} changes; connector lag p50 {r['connector_lag_ms_p50']} ms"
         )
     return _verdict(record)
@@ -175,19 +178,19 @@ def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
     r = record["results"]
     e2e, lag = r["e2e_latency_seconds"], r["connector_lag_seconds"]
 
-    def ms(summary: dict, key: str) -> str:
-        return f"{summary[key] * 1000:.0f} ms" if summary.get(key) is not None else "-"
+    def ms(seconds: float | None) -> str:
+        return f"{seconds * 1000:.0f} ms" if seconds is not None else "-"
 
     print(
         f"cdc-load: {r['committed']} committed at {r['achieved_rate']:g}/{r['target_rate']:g} "
         f"changes/s, {r['missing']} missing, {r['duplicates']} duplicates; end-to-end "
-        f"p50 {ms(e2e, 'p50')} p99 {ms(e2e, 'p99')}; connector lag p50 {ms(lag, 'p50')} "
-        f"p99 {ms(lag, 'p99')}"
+        f"p50 {ms(e2e['p50'])} p99 {ms(e2e['p99'])}; connector lag p50 {ms(lag['p50'])} "
+        f"p99 {ms(lag['p99'])}"
     )
     return _verdict(record)
 
 
-def _verdict(record: dict) -> int:
+def _verdict(record: CdcPerformanceRecord | CdcLoadRecord | CdcDeliveryRecord) -> int:
     """Print the run's failed checks and its verdict; the exit code (1: failed)."""
     for line in record["results"]["failures"]:
         print(format_check(failure(line)))

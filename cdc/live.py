@@ -11,6 +11,7 @@ from cdc.events import read_events
 from cdc.metrics import CdcMetrics
 from kafkaval.config import Settings
 from kafkaval.kafka_admin import admin_client
+from kafkaval.record_types import E2eLatency
 from loadgen.recorder import summarize_us
 
 
@@ -76,8 +77,8 @@ class LiveReader:
         self._stop.set()
         self._thread.join(timeout=60)
 
-    def latency(self) -> dict[str, Any]:
-        out: dict[str, Any] = dict(summarize_us(self._latencies_us))
+    def latency(self) -> E2eLatency:
+        out: E2eLatency = {**summarize_us(self._latencies_us)}
         if self.error is not None:
             out["note"] = f"live reader failed: {self.error}"
         return out

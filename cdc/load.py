@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from typing import Any
 
 from cdc import connect, pipeline, postgres
 from cdc.change_checker import check_changes
@@ -31,6 +30,7 @@ from cdc.progress import progress_line
 from kafkaval.config import Settings
 from kafkaval.environment import run_environment
 from kafkaval.errors import UsageError
+from kafkaval.record_types import CdcLoadRecord
 from kafkaval.records import new_run_id, record_header, save_run_record, utc_now
 from loadgen.recorder import summarize_us
 
@@ -63,7 +63,7 @@ def run_cdc_load(
     params: LoadParams,
     metrics: CdcMetrics | None = None,
     progress: bool | None = False,
-) -> dict[str, Any]:
+) -> CdcLoadRecord:
     """Drive the load, check every change, save the record; returns it.
 
     Unless ``progress`` is False, a live line shows the load (None: by the terminal).
@@ -86,7 +86,7 @@ def _run(
     params: LoadParams,
     metrics: CdcMetrics,
     progress: bool | None,
-) -> dict[str, Any]:
+) -> CdcLoadRecord:
     connect.wait_running(connect.ConnectClient(cfg.rest_url), cfg.connector_name, 30.0)
     ensure_topics(settings, cfg)
     run_id, started_at = new_run_id(), utc_now()
@@ -99,8 +99,8 @@ def _run(
     live.start()
 
     def e2e_so_far() -> str:
-        lat = live.latency()
-        return f"e2e p99 {lat['p99'] * 1000:,.0f} ms" if lat.get("count") else ""
+        p99 = live.latency()["p99"]  # None until a change was consumed
+        return f"e2e p99 {p99 * 1000:,.0f} ms" if p99 is not None else ""
 
     try:
         t0 = time.monotonic()
@@ -129,13 +129,13 @@ def _run(
             f"below {params.min_rate_fraction:.0%} of {params.rate:g}"
         )
     lag_us = [(e.ts_ms - e.source_ts_ms) * 1000 for e in events if e.op != "r"]
-    record = {
+    record: CdcLoadRecord = {
         **record_header("cdc-load", run_id, started_at, environment=run_environment(settings)),
         "scenario": SCENARIO,
         "parameters": {
             "rate": params.rate,
             "duration": params.duration,
-            "mix": dataclasses.asdict(params.mix),
+            "mix": params.mix.as_record(),
             "min_rate_fraction": params.min_rate_fraction,
             "connector": cfg.connector_name,
             "topics": cfg.topics,

@@ -60,6 +60,7 @@ from chaos.targets import Target
 from kafkaval.config import Settings
 from kafkaval.environment import run_environment
 from kafkaval.errors import UsageError
+from kafkaval.record_types import CdcDeliveryRecord, RestartParameters, RestartPhase
 from kafkaval.records import merge_scenario, new_run_id, record_header, save_run_record, utc_now
 
 
@@ -80,12 +81,12 @@ class RestartParams:
         if self.mutation is not None and self.mutation not in MUTATIONS:
             raise UsageError(f"unknown mutation {self.mutation!r}; known: {', '.join(MUTATIONS)}")
 
-    def record_parameters(self, cfg: CdcConfig) -> dict[str, Any]:
+    def record_parameters(self, cfg: CdcConfig) -> RestartParameters:
         """The parameters as the run record states them."""
         return {
             "rate": self.rate,
             "phase_seconds": self.phase_seconds,
-            "mix": dataclasses.asdict(self.mix),
+            "mix": self.mix.as_record(),
             "offset_flush_interval_ms": cfg.offset_flush_interval_ms,
             "lag_slack_seconds": LAG_SLACK_S,
             "mutation": self.mutation,
@@ -96,7 +97,7 @@ class RestartParams:
 
 def run_connector_restart(
     settings: Settings, cfg: CdcConfig, params: RestartParams, metrics: CdcMetrics | None = None
-) -> dict[str, Any]:
+) -> CdcDeliveryRecord:
     """Run both phases, check every committed change, save the run record.
 
     Returns the run record (``passed`` says whether all bounds held). The
@@ -118,7 +119,7 @@ def run_connector_restart(
 
 def _run(
     settings: Settings, cfg: CdcConfig, params: RestartParams, metrics: CdcMetrics, worker: Target
-) -> dict[str, Any]:
+) -> CdcDeliveryRecord:
     client = connect.ConnectClient(cfg.rest_url)
     connect.wait_running(client, cfg.connector_name, 30.0)
     ensure_topics(settings, cfg)
@@ -132,7 +133,7 @@ def _run(
         driver.load_live_ids(conn)
 
     second = params.mutation or "graceful"
-    phases: dict[str, dict[str, Any]] = {}
+    phases: dict[str, RestartPhase] = {}
     flush_s = cfg.offset_flush_interval_ms / 1000
     # A live consumer during both phases: end-to-end latency (commit time in
     # the database -> consumed here) as a consumer of the pipeline sees it,

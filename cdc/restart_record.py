@@ -13,7 +13,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
-from typing import Any
 
 from cdc.change_checker import check_changes
 from cdc.changes import Ledger
@@ -22,6 +21,14 @@ from cdc.events import ChangeEvent
 from chaos.evidence import NO_EFFECT
 from chaos.faults import FaultRecord
 from kafkaval.config import Settings
+from kafkaval.record_types import (
+    CdcDeliveryRecord,
+    E2eLatency,
+    RecordHeader,
+    RestartParameters,
+    RestartPhase,
+    ScenarioEntry,
+)
 from kafkaval.records import iso, utc_now
 
 SCENARIO = "connector-restart"
@@ -39,7 +46,7 @@ def phase_entry(
     flush_s: float,
     now: Callable[[], datetime] = utc_now,
     clock: Callable[[], float] = time.monotonic,
-) -> dict[str, Any]:
+) -> RestartPhase:
     """One phase of the record: its changes, recovery time, duplicate bound and fault.
 
     Args:
@@ -61,7 +68,7 @@ def phase_entry(
         if phase == "kill"
         else 0
     )
-    entry: dict[str, Any] = {
+    entry: RestartPhase = {
         "changes": sum(1 for c in ledger.changes() if c.phase == phase),
         "recovery_seconds": round(recovery_seconds, 3) if recovery_seconds is not None else None,
         "duplicate_bound": bound,
@@ -82,14 +89,14 @@ def phase_entry(
 
 def restart_record(
     cfg: CdcConfig,
-    header: dict[str, Any],
-    parameters: dict[str, Any],
-    phases: dict[str, dict[str, Any]],
+    header: RecordHeader,
+    parameters: RestartParameters,
+    phases: dict[str, RestartPhase],
     ledger: Ledger,
     read: tuple[list[ChangeEvent], int, bool, float],
-    e2e_latency: dict[str, Any],
+    e2e_latency: E2eLatency,
     left_down: Sequence[str] = (),
-) -> dict[str, Any]:
+) -> CdcDeliveryRecord:
     """The run record: every committed change checked against the events read back.
 
     Args:
@@ -120,7 +127,7 @@ def restart_record(
         if not v["fault"]["rolled_back"]
     ]
     lags = sorted(e.ts_ms - e.source_ts_ms for e in events if e.op != "r")
-    record = {
+    record: CdcDeliveryRecord = {
         **header,
         "scenario": SCENARIO,
         "parameters": parameters,
@@ -151,7 +158,7 @@ def restart_record(
     return record
 
 
-def delivery_entry(settings: Settings, record: dict[str, Any]) -> dict[str, Any]:
+def delivery_entry(settings: Settings, record: CdcDeliveryRecord) -> ScenarioEntry:
     """The run as a scenario entry of ``latest-delivery.json`` (the reports read that).
 
     Changes map onto the delivery counts: a committed change is an acked send,

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from typing import Any
 
 from cdc import connect, pipeline, postgres
 from cdc.config import TABLES, CdcConfig
@@ -25,6 +24,7 @@ from kafkaval import kafka_admin
 from kafkaval.config import Settings
 from kafkaval.environment import run_environment
 from kafkaval.errors import KafkavalError, UsageError
+from kafkaval.record_types import CdcPerformanceRecord
 from kafkaval.records import new_run_id, record_header, save_run_record, utc_now
 from kafkaval.waiting import wait_until
 
@@ -94,7 +94,7 @@ def run_snapshot(
     quick: bool,
     metrics: CdcMetrics | None = None,
     progress: bool | None = False,
-) -> dict[str, Any]:
+) -> CdcPerformanceRecord:
     """Load ``rows`` rows, snapshot them through Debezium, measure, save the run record.
 
     The rows loaded and snapshot events read are served to Prometheus meanwhile
@@ -122,7 +122,7 @@ def _run(
     quick: bool,
     metrics: CdcMetrics,
     progress: bool | None,
-) -> dict[str, Any]:
+) -> CdcPerformanceRecord:
     run_id = new_run_id()
     started_at = utc_now()
     pipeline.unregister_connector(cfg)
@@ -179,7 +179,7 @@ def _run(
         )
     if not finished or snapshot_s is None:
         failures.append(f"snapshot not fully consumed within {timeout:.0f} s")
-    record = {
+    record: CdcPerformanceRecord = {
         **record_header(
             "cdc-performance", run_id, started_at, environment=run_environment(settings)
         ),

@@ -2,14 +2,21 @@
 
 ``RecordHeader`` (every kind), ``PerformanceRecord`` and ``DeliveryRecord``
 with their entries: the fields the writers put in (loadgen/suite.py,
-chaos/suite.py) and the readers (report/, kafkaval/junit.py) rely on, as
-``kafkaval/schemas/run-record.schema.json`` describes them. Reading and
+chaos/suite.py) and the readers (report/, kafkaval/junit.py, scheduler/)
+rely on, as ``kafkaval/schemas/run-record.schema.json`` describes them. The
+CDC kinds, ``CdcPerformanceRecord``, ``CdcLoadRecord`` and
+``CdcDeliveryRecord``: what cdc/snapshot.py, cdc/load.py and
+cdc/restart_record.py write (the schema checks only their header). Reading and
 writing a record is kafkaval/records.py.
 """
 
 from __future__ import annotations
 
-from typing import Any, NotRequired, TypedDict, cast
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, NotRequired, TypedDict
+
+if TYPE_CHECKING:
+    from typing_extensions import TypeIs  # typing's own from Python 3.13
 
 
 class RecordHeader(TypedDict):
@@ -99,6 +106,18 @@ class Repetition(TypedDict):
     drift: NotRequired[dict[str, float | None]]  # the sustained profile
     workers: NotRequired[int]
     client_errors: NotRequired[dict[str, int]]
+    service_p99_windowed_seconds: NotRequired[float | None]  # loadgen.cost.windowed_p99
+    loadgen_max_rss_bytes: NotRequired[int]
+    # The brokers' figures (loadgen.broker_resources.broker_peaks; note: why they are None).
+    broker_cpu_seconds: NotRequired[float | None]
+    broker_disk_written_bytes: NotRequired[int | None]
+    broker_gc_seconds: NotRequired[float | None]
+    note: NotRequired[str]
+    # The costs (loadgen.cost.cost_figures), each only when its inputs were measured.
+    broker_cpu_seconds_per_1k_messages: NotRequired[float]
+    broker_cpu_seconds_per_mib: NotRequired[float]
+    loadgen_cpu_seconds_per_message: NotRequired[float]
+    broker_disk_bytes_per_message: NotRequired[float]
 
 
 class RecordSize(TypedDict):
@@ -270,6 +289,159 @@ class DeliveryRecord(RecordHeader):
     merged: NotRequired[list[str]]
 
 
-def untyped(record: RecordHeader) -> dict[str, Any]:
-    """``record`` (the same object) for the readers not typed yet: scheduler/'s extractors."""
-    return cast(dict[str, Any], record)
+# ---- cdc-performance, cdc-load, cdc-delivery (cdc/snapshot.py, cdc/load.py, cdc/restart.py) ----
+
+
+class E2eLatency(Latency):
+    """The CDC live reader's end-to-end latency (``cdc.live.LiveReader.latency``)."""
+
+    note: NotRequired[str]  # the live reader failed: why
+
+
+class ChangeMixEntry(TypedDict):
+    """Shares of inserts, updates and deletes (``cdc.changes.ChangeMix``)."""
+
+    inserts: float
+    updates: float
+    deletes: float
+
+
+class ChangeCheckResults(TypedDict):
+    """Every committed change checked (``cdc.change_checker.CheckResult.as_dict``)."""
+
+    committed: int
+    delivered: int
+    missing: int
+    duplicates: int
+    duplicates_by_phase: dict[str, int]
+    bounds: dict[str, int | None]
+    resnapshotted: int
+    unexpected: int
+    txid_mismatches: int
+    reordered: int
+    missing_sample: list[list[Any]]  # [table, id, op, version]
+    failures: list[str]
+    passed: bool
+
+
+class CdcSnapshotParameters(TypedDict):
+    rows: int
+    rows_per_table: dict[str, int]
+    snapshot_mode: str
+    connector: str
+    topics: list[str]
+
+
+class CdcSnapshotResults(TypedDict):
+    rows_expected: int
+    rows_read: int
+    snapshot_events: int
+    duplicate_reads: int
+    rows_read_per_table: dict[str, int]
+    other_events: dict[str, int]  # op -> events that were no snapshot read
+    exact_count: bool
+    load_seconds: float
+    # None: not measured (the snapshot not fully consumed).
+    snapshot_duration_seconds: float | None
+    snapshot_rows_per_second: float | None
+    snapshot_read_seconds: float | None
+    time_to_all_consumed_seconds: float | None
+    failures: list[str]
+
+
+class CdcPerformanceRecord(RecordHeader):
+    """A ``cdc-performance`` run record (``kafkaval cdc snapshot``; ``quick`` always set)."""
+
+    profile: str
+    parameters: CdcSnapshotParameters
+    results: CdcSnapshotResults
+    passed: bool
+
+
+class CdcLoadParameters(TypedDict):
+    rate: float
+    duration: float
+    mix: ChangeMixEntry
+    min_rate_fraction: float
+    connector: str
+    topics: list[str]
+
+
+class CdcLoadResults(ChangeCheckResults):
+    target_rate: float
+    achieved_rate: float
+    load_seconds: float
+    events_read: int
+    tombstones: int
+    indeterminate: int
+    caught_up: bool
+    catch_up_seconds: float
+    e2e_latency_seconds: E2eLatency
+    connector_lag_seconds: Latency
+
+
+class CdcLoadRecord(RecordHeader):
+    """A ``cdc-load`` run record (``kafkaval cdc load``)."""
+
+    scenario: str
+    parameters: CdcLoadParameters
+    results: CdcLoadResults
+    passed: bool
+
+
+class RestartParameters(TypedDict):
+    rate: float
+    phase_seconds: float
+    mix: ChangeMixEntry
+    offset_flush_interval_ms: int
+    lag_slack_seconds: float
+    mutation: str | None
+    connector: str
+    topics: list[str]
+
+
+class RestartPhase(TypedDict):
+    """One phase of the connector-restart run (``cdc.restart_record.phase_entry``)."""
+
+    changes: int
+    recovery_seconds: float | None  # None: the pipeline did not run again
+    duplicate_bound: int
+    fault: FaultEntry  # the first five fields; ``observed_effect`` for a kill, ``problems``
+    duplicates: NotRequired[int]  # set by restart_record once the changes are checked
+
+
+class CdcDeliveryResults(ChangeCheckResults):
+    phases: dict[str, RestartPhase]
+    events_read: int
+    tombstones: int
+    indeterminate: int
+    caught_up: bool
+    catch_up_seconds: float
+    connector_lag_ms_p50: int | None
+    connector_lag_ms_max: int | None
+    e2e_latency_seconds: E2eLatency
+
+
+class CdcDeliveryRecord(RecordHeader):
+    """A ``cdc-delivery`` run record (``kafkaval cdc restart``; joins the delivery record
+    as a ``ScenarioEntry``, ``cdc.restart_record.delivery_entry``)."""
+
+    scenario: str
+    parameters: RestartParameters
+    bound_rule: str
+    results: CdcDeliveryResults
+    passed: bool
+
+
+# The suites' records, compared by scheduler/ (baselines, candidates, history).
+SuiteRecord = PerformanceRecord | DeliveryRecord
+
+
+def is_performance(record: Mapping[str, Any]) -> TypeIs[PerformanceRecord]:
+    """A record read by ``load_run_record`` is a ``PerformanceRecord`` when its kind says so."""
+    return record.get("kind") == "performance"
+
+
+def is_delivery(record: Mapping[str, Any]) -> TypeIs[DeliveryRecord]:
+    """A record read by ``load_run_record`` is a ``DeliveryRecord`` when its kind says so."""
+    return record.get("kind") == "delivery"

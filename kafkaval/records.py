@@ -7,8 +7,9 @@ Each run is saved as ``<results_dir>/<kind>-<run_id>.json`` and copied to
 ``latest-<kind>.json``. ``kafkaval/schemas/run-record.schema.json`` (JSON
 Schema) describes them; ``SCHEMA_VERSION`` is its version.
 
-The same shapes as types, for mypy: ``RecordHeader`` (every kind),
-``PerformanceRecord`` and ``DeliveryRecord`` with their entries. Records are
+The same shapes as types, for mypy (kafkaval/record_types.py):
+``RecordHeader`` (every kind), ``PerformanceRecord``, ``DeliveryRecord`` and
+the CDC kinds' records with their entries. Records are
 read with ``load_run_record`` and written with ``save_run_record``; nothing
 else parses or dumps one.
 """
@@ -21,11 +22,14 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal, cast, overload
+from typing import Any, Literal, overload
 
 from kafkaval.errors import KafkavalError
 from kafkaval.files import write_atomic
 from kafkaval.record_types import (
+    CdcDeliveryRecord,
+    CdcLoadRecord,
+    CdcPerformanceRecord,
     DeliveryRecord,
     PerformanceRecord,
     RecordHeader,
@@ -57,11 +61,11 @@ def new_run_id(now: Callable[[], datetime] = utc_now) -> str:
     return now().strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
 
 
-# The kinds with a record type get a typed header; the others (cdc-*, ab,
-# scheduled: untyped for now) a plain dict their writers extend as they like.
+# The kinds with a record type get a typed header; the others (ab, scheduled:
+# untyped) a plain dict their writers extend as they like.
 @overload
 def record_header(  # type: ignore[overload-overlap]
-    kind: Literal["performance", "delivery"],
+    kind: Literal["performance", "delivery", "cdc-performance", "cdc-load", "cdc-delivery"],
     run_id: str,
     started_at: datetime,
     ended_at: datetime | None = None,
@@ -157,17 +161,37 @@ def load_run_record(  # type: ignore[overload-overlap]
     path: str | Path, kind: Literal["delivery"]
 ) -> DeliveryRecord: ...
 @overload
+def load_run_record(  # type: ignore[overload-overlap]
+    path: str | Path, kind: Literal["cdc-performance"]
+) -> CdcPerformanceRecord: ...
+@overload
+def load_run_record(  # type: ignore[overload-overlap]
+    path: str | Path, kind: Literal["cdc-load"]
+) -> CdcLoadRecord: ...
+@overload
+def load_run_record(  # type: ignore[overload-overlap]
+    path: str | Path, kind: Literal["cdc-delivery"]
+) -> CdcDeliveryRecord: ...
+@overload
 def load_run_record(path: str | Path, kind: str | None = None) -> dict[str, Any]: ...
 def load_run_record(
     path: str | Path, kind: str | None = None
-) -> PerformanceRecord | DeliveryRecord | dict[str, Any]:
+) -> (
+    PerformanceRecord
+    | DeliveryRecord
+    | CdcPerformanceRecord
+    | CdcLoadRecord
+    | CdcDeliveryRecord
+    | dict[str, Any]
+):
     """Read a run record: the one place a record file is parsed.
 
     Args:
         path: the record's file.
-        kind: the kind it must be; typed as ``PerformanceRecord`` or
-            ``DeliveryRecord`` for those two. Any kind when None (the kinds
-            without a type yet read as plain dicts).
+        kind: the kind it must be; typed as its record type for
+            "performance", "delivery", "cdc-performance", "cdc-load" and
+            "cdc-delivery". Any kind when None, and the kinds without a type
+            (ab, scheduled), read as plain dicts.
 
     Raises:
         KafkavalError: missing, not valid JSON, not a run record, another
@@ -201,7 +225,7 @@ def list_run_records(results_dir: str | Path, kind: str) -> list[Path]:
     return sorted(Path(results_dir).glob(f"{kind}-*.json"))
 
 
-def merge_scenario(results_dir: str | Path, key: str, entry: dict[str, Any]) -> Path:
+def merge_scenario(results_dir: str | Path, key: str, entry: ScenarioEntry) -> Path:
     """Put one scenario entry into ``latest-delivery.json`` (atomically).
 
     Scenarios run by another command (the CDC connector-restart) join the
@@ -229,8 +253,7 @@ def merge_scenario(results_dir: str | Path, key: str, entry: dict[str, Any]) -> 
     record.setdefault("suite_passed", bool(record.get("passed", True)))
     merged = [k for k in record.setdefault("merged", []) if k != key] + [key]
     record["merged"] = merged
-    # The CDC writer (cdc/restart.py delivery_entry) builds the entry untyped.
-    record.setdefault("scenarios", {})[key] = cast(ScenarioEntry, entry)
+    record.setdefault("scenarios", {})[key] = entry
     record["started_at"] = min(record["started_at"], entry["started_at"])
     record["ended_at"] = max(record["ended_at"], entry["ended_at"])
     record["passed"] = record["suite_passed"] and all(

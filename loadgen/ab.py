@@ -35,7 +35,7 @@ from typing import Any, TextIO
 
 from kafkaval.config import Settings
 from kafkaval.errors import UsageError
-from kafkaval.record_types import untyped
+from kafkaval.record_types import PerformanceRecord
 from kafkaval.records import iso, new_run_id, record_header, save_run_record, utc_now
 
 KIND = "ab"
@@ -126,7 +126,7 @@ def round_orders(rounds: int, rng: random.Random) -> list[str]:
 
 
 # (settings of the side, producer properties of the side) -> the run record
-RunSide = Callable[[Settings, Mapping[str, str]], dict[str, Any]]
+RunSide = Callable[[Settings, Mapping[str, str]], PerformanceRecord]
 
 
 def run_ab(
@@ -206,13 +206,13 @@ def run_side_with_suite(opts_template: Any, out: TextIO) -> RunSide:
     """A ``RunSide`` running one ``perf run`` (repeat 1) with ``opts_template``'s workload."""
     from loadgen.suite import run_suite
 
-    def run(settings: Settings, producer: Mapping[str, str]) -> dict[str, Any]:
+    def run(settings: Settings, producer: Mapping[str, str]) -> PerformanceRecord:
         opts = dataclasses.replace(
             opts_template,
             repeat=1,
             producer_props={**opts_template.producer_props, **producer},
         )
-        return untyped(run_suite(settings, opts, out))
+        return run_suite(settings, opts, out)
 
     return run
 

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from kafkaval.record_types import Latency
 from loadgen.delivery_order import DeliveryCallback, PartitionOrder
 from loadgen.payloads import SEQ_SLICE
 
@@ -283,7 +284,7 @@ def percentile_nearest_rank(sorted_values: Sequence[float] | np.ndarray, q: floa
     return float(sorted_values[rank - 1])
 
 
-def summarize_us(values_us: np.ndarray | Sequence[int]) -> dict[str, float | int | None]:
+def summarize_us(values_us: np.ndarray | Sequence[int]) -> Latency:
     """p50/p95/p99/p999/max/mean in seconds plus count, from µs values.
 
     An empty input gives None for every figure (and count 0) rather than
@@ -291,11 +292,14 @@ def summarize_us(values_us: np.ndarray | Sequence[int]) -> dict[str, float | int
     """
     arr = np.sort(np.asarray(values_us, dtype=np.int64))
     if arr.size == 0:
-        return {**{k: None for k in PERCENTILES}, "max": None, "mean": None, "count": 0}
-    out: dict[str, float | int | None] = {
-        k: percentile_nearest_rank(arr, q) / 1e6 for k, q in PERCENTILES.items()
-    }
-    out["max"] = float(arr[-1]) / 1e6
-    out["mean"] = float(arr.mean()) / 1e6
-    out["count"] = int(arr.size)
-    return out
+        return {
+            "p50": None, "p95": None, "p99": None, "p999": None,
+            "max": None, "mean": None, "count": 0,
+        }  # fmt: skip
+    p = {k: percentile_nearest_rank(arr, q) / 1e6 for k, q in PERCENTILES.items()}
+    return {
+        "p50": p["p50"], "p95": p["p95"], "p99": p["p99"], "p999": p["p999"],
+        "max": float(arr[-1]) / 1e6,
+        "mean": float(arr.mean()) / 1e6,
+        "count": int(arr.size),
+    }  # fmt: skip

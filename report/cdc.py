@@ -14,12 +14,16 @@ its record alone, its cross-check "not checked".
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kafkaval.errors import KafkavalError
 from kafkaval.prom_queries import QueryRunner, Window, WindowEmpty
+from kafkaval.record_types import CdcLoadRecord, CdcPerformanceRecord
 from kafkaval.records import load_run_record
 from report.collect import MISSED, crosscheck, not_checked, window_row
+
+if TYPE_CHECKING:
+    from typing_extensions import TypeIs  # typing's own from Python 3.13
 
 # Record kind -> (what the section calls it, the scenario label of its metrics).
 RUNS = {
@@ -40,14 +44,28 @@ def collect_cdc(results: Path, runner: QueryRunner) -> dict[str, Any]:
         # A CDC run that cannot be shown (a damaged record, Prometheus refusing a
         # query) costs its own row, never the performance report around it.
         try:
-            record = load_run_record(path, kind)
-            runs.append(_run(name, scenario, record, runner))
+            runs.append(_run(name, scenario, _load(path, kind), runner))
         except KafkavalError as e:
             notes.append(f"{name} run not shown: {e}")
         except (KeyError, TypeError, ValueError, AttributeError) as e:
             shape = f"{path} does not have a {kind} record's shape"
             notes.append(f"{name} run not shown: {shape} ({type(e).__name__}: {e})")
     return {"runs": runs, "notes": notes}
+
+
+def _load(path: Path, kind: str) -> CdcPerformanceRecord | CdcLoadRecord:
+    """The record at ``path``, of ``kind`` (one of RUNS), typed as its kind's.
+
+    Raises:
+        KafkavalError: see ``load_run_record``.
+    """
+    if kind == "cdc-performance":
+        return load_run_record(path, "cdc-performance")
+    return load_run_record(path, "cdc-load")
+
+
+def _is_snapshot(record: CdcPerformanceRecord | CdcLoadRecord) -> TypeIs[CdcPerformanceRecord]:
+    return record["kind"] == "cdc-performance"  # load_run_record checked it
 
 
 def _number(value: Any) -> float | None:
@@ -58,15 +76,19 @@ def _quantile(summary: Any, q: str) -> float | None:
     return _number(summary.get(q)) if isinstance(summary, dict) else None
 
 
-def _run(name: str, scenario: str, record: dict[str, Any], r: QueryRunner) -> dict[str, Any]:
+def _run(
+    name: str, scenario: str, record: CdcPerformanceRecord | CdcLoadRecord, r: QueryRunner
+) -> dict[str, Any]:
     """One CDC run's row and cross-check.
+
+    The record's type is what its writer puts in; a file on disk may still be
+    damaged or older, so every figure is read defensively.
 
     Raises:
         KeyError, TypeError, ValueError, AttributeError: the record is not shaped
             as its kind's.
     """
-    res = record["results"]
-    if not isinstance(res, dict):
+    if not isinstance(record["results"], dict):
         raise TypeError("results is not a table")
     w = Window.of(record, None, r.scrape_interval)
     runner = r
@@ -76,7 +98,8 @@ def _run(name: str, scenario: str, record: dict[str, Any], r: QueryRunner) -> di
         runner = QueryRunner.record_only_runner(str(e), r.scrape_interval)
     sel = {"scenario": scenario}
     committed = runner.scalar("cdc_committed", w, **sel)
-    if name == "snapshot":
+    if _is_snapshot(record):
+        res = record["results"]
         rows = _number(res.get("rows_expected"))
         other = res.get("other_events") or {}
         events = _number(res.get("snapshot_events"))
@@ -94,6 +117,7 @@ def _run(name: str, scenario: str, record: dict[str, Any], r: QueryRunner) -> di
             # Streaming lag means nothing while the snapshot reads the tables.
             "debezium_behind_max_seconds": None,
         }
+        failures = res.get("failures")
         checks = [
             crosscheck("rows to carry", committed, rows, MISSED),
             crosscheck(
@@ -101,15 +125,16 @@ def _run(name: str, scenario: str, record: dict[str, Any], r: QueryRunner) -> di
             ),
         ]
     else:
-        caught_up = res.get("caught_up") is True
-        e2e, lag = res.get("e2e_latency_seconds"), res.get("connector_lag_seconds")
+        lres = record["results"]
+        caught_up = lres.get("caught_up") is True
+        e2e, lag = lres.get("e2e_latency_seconds"), lres.get("connector_lag_seconds")
         figures = {
-            "rate": _number(res.get("achieved_rate")),
+            "rate": _number(lres.get("achieved_rate")),
             "rate_unit": "changes/s",
-            "count": _number(res.get("committed")),
+            "count": _number(lres.get("committed")),
             # Not caught up: the time is the read's timeout, not a measurement.
-            "all_consumed_seconds": _number(res.get("catch_up_seconds")) if caught_up else None,
-            "exact": res.get("missing") == 0 and res.get("duplicates") == 0,
+            "all_consumed_seconds": _number(lres.get("catch_up_seconds")) if caught_up else None,
+            "exact": lres.get("missing") == 0 and lres.get("duplicates") == 0,
             "e2e_p50": _quantile(e2e, "p50"),
             "e2e_p99": _quantile(e2e, "p99"),
             "connector_lag_p99": _quantile(lag, "p99"),
@@ -119,12 +144,13 @@ def _run(name: str, scenario: str, record: dict[str, Any], r: QueryRunner) -> di
         }
         # Only what was committed: the live reader's consumed count (Prometheus)
         # stops with the driver, the record's events come from the later catch-up.
-        checks = [crosscheck("changes committed", committed, res.get("committed"), MISSED)]
+        checks = [crosscheck("changes committed", committed, lres.get("committed"), MISSED)]
+        failures = lres.get("failures")
     return {
         "name": name,
         "run_id": record.get("run_id"),
         "passed": record.get("passed"),
-        "failures": [str(f) for f in res.get("failures") or []],
+        "failures": [str(f) for f in failures or []],
         "window": window_row(w),
         "record_only": runner.record_only,
         **figures,
@@ -132,7 +158,7 @@ def _run(name: str, scenario: str, record: dict[str, Any], r: QueryRunner) -> di
     }
 
 
-def _topic_prefix(record: dict[str, Any]) -> str:
+def _topic_prefix(record: CdcLoadRecord) -> str:
     """Debezium's ``name`` label: the connector's topic.prefix, the first part of its topics."""
     topics = (record.get("parameters") or {}).get("topics") or []
     return str(topics[0]).split(".", 1)[0] if topics else ""

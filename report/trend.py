@@ -14,27 +14,29 @@ happened, not only as "latest vs baseline".
 from __future__ import annotations
 
 import statistics
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from kafkaval.errors import KafkavalError
+from kafkaval.record_types import PerformanceRecord, SuiteRecord
 
 LAST_RUNS = 10
 
 
-def _medians(records: list[dict[str, Any]]) -> dict[str, float]:
+def _medians(records: Sequence[SuiteRecord]) -> dict[str, float]:
     from scheduler.metrics_extract import extract
 
     return {name: statistics.median(s.values) for name, s in extract(records).items() if s.values}
 
 
-def _same_kind(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _same_kind(records: list[PerformanceRecord]) -> list[PerformanceRecord]:
     from scheduler.metrics_extract import same_kind_as_newest
 
     return same_kind_as_newest(records)
 
 
-def _change_points(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _change_points(records: list[PerformanceRecord]) -> list[dict[str, Any]]:
     """The change-point verdict of every metric whose history has a change point."""
     from scheduler.changepoints import judge_history
     from scheduler.metrics_extract import run_series

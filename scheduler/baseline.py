@@ -21,6 +21,7 @@ from typing import Any
 
 from kafkaval.errors import KafkavalError, UsageError
 from kafkaval.files import write_atomic
+from kafkaval.record_types import SuiteRecord, is_delivery, is_performance
 from kafkaval.records import iso, list_run_records, load_run_record, utc_now
 
 BASELINES_FILE = "baselines.json"
@@ -70,7 +71,7 @@ def suite_record_paths(results_dir: str | Path, run_id: str) -> list[Path]:
     found = [p for p in direct if p.is_file()]
     scheduled = results / f"scheduled-{run_id}.json"
     if not found and scheduled.is_file():
-        record = load_run_record(scheduled)
+        record = load_run_record(scheduled)  # a scheduled-run record: untyped
         for sub_id in record.get("suite_run_ids", []):
             found += [
                 p for p in (results / f"{k}-{sub_id}.json" for k in SUITE_KINDS) if p.is_file()
@@ -84,13 +85,31 @@ def suite_record_paths(results_dir: str | Path, run_id: str) -> list[Path]:
     return found
 
 
-def load_records(results_dir: str | Path, run_ids: Sequence[str]) -> list[dict[str, Any]]:
+def load_records(results_dir: str | Path, run_ids: Sequence[str]) -> list[SuiteRecord]:
     """Every suite run record the ``run_ids`` stand for.
 
     Raises:
         UsageError: an id does not exist.
+        KafkavalError: a record cannot be read (``load_run_record``).
     """
-    return [load_run_record(p) for rid in run_ids for p in suite_record_paths(results_dir, rid)]
+    paths = [p for rid in run_ids for p in suite_record_paths(results_dir, rid)]
+    return suite_records(paths)
+
+
+def suite_records(paths: Sequence[Path]) -> list[SuiteRecord]:
+    """The performance and delivery records among the records at ``paths``, in order.
+
+    A record of another kind is left out: the comparison has no metric of it.
+
+    Raises:
+        KafkavalError: a record cannot be read (``load_run_record``).
+    """
+    out: list[SuiteRecord] = []
+    for path in paths:
+        record = load_run_record(path)
+        if is_performance(record) or is_delivery(record):
+            out.append(record)
+    return out
 
 
 def accept(
@@ -121,7 +140,10 @@ def accept(
 
 
 def propose(results_dir: str | Path, kind: str = "performance") -> str | None:
-    """The first good run (oldest passed record of ``kind``) as a baseline proposal."""
+    """The first good run (oldest passed record of ``kind``) as a baseline proposal.
+
+    Reads only the header and ``passed``, which records of any kind have: untyped.
+    """
     results = Path(results_dir)
     if not results.is_dir():
         return None

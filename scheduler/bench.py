@@ -45,11 +45,12 @@ import statistics
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from kafkaval.config import load_settings
 from kafkaval.errors import KafkavalError, UsageError
 from kafkaval.files import write_atomic
+from kafkaval.record_types import SuiteRecord
 from kafkaval.records import list_run_records, load_run_record
 from scheduler.changepoints import judge_history
 from scheduler.jobs import load_schedule
@@ -83,7 +84,7 @@ def _worse(value: float, direction: str, effect: float) -> float:
     return value * ((1 + effect) if direction == LOWER_IS_BETTER else (1 - effect))
 
 
-def repeated_noise(records: Sequence[Mapping[str, Any]], min_samples: int = 3) -> list[Noise]:
+def repeated_noise(records: Sequence[SuiteRecord], min_samples: int = 3) -> list[Noise]:
     """Relative deviations from the median of every compared metric with enough samples."""
     out = []
     for name, samples in sorted(extract(records).items()):
@@ -215,11 +216,14 @@ def evaluate(
     return out
 
 
-def _load(paths: Sequence[Path]) -> list[dict[str, Any]]:
+_R = TypeVar("_R")
+
+
+def _load(paths: Sequence[Path], read: Callable[[Path], _R]) -> list[_R]:
     records = []
     for p in paths:
         try:
-            records.append(load_run_record(p))
+            records.append(read(p))
         except KafkavalError:
             continue  # a torn record is left out of the noise, and out of the sources
     return records
@@ -241,7 +245,8 @@ def run_bench(
         KafkavalError: the result cannot be written.
     """
     results = Path(results_dir)
-    ab_records = _load(list_run_records(results, "ab"))
+    # An A/B record has no record type (loadgen/ab.py writes it): plain dicts.
+    ab_records = _load(list_run_records(results, "ab"), lambda p: load_run_record(p))
     aa = [r for r in ab_records if is_a_vs_a(r)]
     perf_paths = list_run_records(results, "performance")
     # the side runs of A vs A only: a real A/B's B runs carry its difference
@@ -249,7 +254,12 @@ def run_bench(
         sub = results / f"ab-{rec.get('run_id')}"
         if sub.is_dir():
             perf_paths += list_run_records(sub, "performance")
-    perf = same_kind_as_newest(sorted(_load(perf_paths), key=lambda r: str(r.get("run_id"))))
+    perf = same_kind_as_newest(
+        sorted(
+            _load(perf_paths, lambda p: load_run_record(p, "performance")),
+            key=lambda r: str(r.get("run_id")),
+        )
+    )
     rep_noise, pair_noise = repeated_noise(perf), ab_noise(aa)
     if not rep_noise and not pair_noise:
         raise UsageError(

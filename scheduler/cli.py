@@ -196,4 +196,4 @@ def _latest_run_id(results: Path) -> str:
     path = results / "latest-performance.json"
     if not path.is_file():
         raise UsageError(f"no {path}: give a RUN_ID or run the performance suite first")
-    return str(load_run_record(path)["run_id"])
+    return load_run_record(path, "performance")["run_id"]

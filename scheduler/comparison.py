@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 
+from kafkaval.record_types import SuiteRecord
 from scheduler.metrics_extract import extract
 from scheduler.verdict import Item, judge_all
 from scheduler.verdict_terms import (
@@ -18,8 +18,8 @@ from scheduler.verdict_terms import (
 
 
 def compare(
-    baseline_records: Sequence[Mapping[str, Any]],
-    candidate_records: Sequence[Mapping[str, Any]],
+    baseline_records: Sequence[SuiteRecord],
+    candidate_records: Sequence[SuiteRecord],
     policy: VerdictPolicy = DEFAULT_POLICY,
 ) -> list[MetricVerdict]:
     """A verdict for every metric of the candidate, sorted by name.

@@ -14,11 +14,12 @@ import logging
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from apscheduler.triggers.base import BaseTrigger
 
 from kafkaval.errors import KafkavalError
+from kafkaval.record_types import PerformanceRecord
 from kafkaval.records import list_run_records, load_run_record
 
 KIND = "scheduled"
@@ -30,7 +31,10 @@ _MAX_FIRES = 100_000
 
 
 def scheduled_records(results_dir: str | Path) -> Iterator[dict[str, Any]]:
-    """Every readable scheduled-run record, oldest first; damaged ones are logged and skipped."""
+    """Every readable scheduled-run record, oldest first; damaged ones are logged and skipped.
+
+    The scheduled kind has no record type (scheduler/runner.py writes it): plain dicts.
+    """
     for path in list_run_records(results_dir, KIND):
         try:
             yield load_run_record(path)
@@ -38,7 +42,9 @@ def scheduled_records(results_dir: str | Path) -> Iterator[dict[str, Any]]:
             log.warning("skipping %s", e)
 
 
-def recent_runs(results_dir: str | Path, kind: str, last: int) -> tuple[list[dict[str, Any]], int]:
+def recent_runs(
+    results_dir: str | Path, kind: Literal["performance"], last: int
+) -> tuple[list[PerformanceRecord], int]:
     """The last ``last`` run records of ``kind``, oldest first, and how many were damaged.
 
     A torn or foreign file must not hide the others: it is skipped and counted.
@@ -46,7 +52,7 @@ def recent_runs(results_dir: str | Path, kind: str, last: int) -> tuple[list[dic
     records, skipped = [], 0
     for path in list_run_records(results_dir, kind)[-last:]:
         try:
-            records.append(load_run_record(path))
+            records.append(load_run_record(path, kind))
         except KafkavalError:
             skipped += 1
     return records, skipped

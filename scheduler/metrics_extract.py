@@ -18,10 +18,12 @@ Compared (names are ``<suite>.<profile or scenario>.<metric>``):
 * ``delivery.<scenario>.lost`` and any performance ``lost``: must be 0, a
   regression without statistics.
 
-A record keeps every repetition (``REPEAT=N``). Accepted shapes, so the
-extractor follows the suites rather than the other way round: a profile with
-``"repetitions": [{...}, ...]`` (each like a profile), a record with
-``"repetitions": [{"profiles": {...}}, ...]``, or a plain profile (one sample).
+A record keeps every repetition (``REPEAT=N``). The records are typed
+(``SuiteRecord``: performance or delivery), their samples read as any
+mapping: accepted shapes, so the extractor follows the suites rather than the
+other way round: a profile with ``"repetitions": [{...}, ...]`` (each like a
+profile), a record with ``"repetitions": [{"profiles": {...}}, ...]`` (not
+in ``PerformanceRecord``), or a plain profile (one sample).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ import statistics
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
+from kafkaval.record_types import PerformanceRecord, SuiteRecord, is_delivery, is_performance
 from scheduler.verdict_terms import HIGHER_IS_BETTER, LOWER_IS_BETTER, MUST_BE_ZERO
 
 LATENCIES = ("service", "response", "e2e")
@@ -69,16 +72,15 @@ class Samples:
     values: list[float] = dataclasses.field(default_factory=list)
 
 
-def extract(records: Iterable[Mapping[str, Any]]) -> dict[str, Samples]:
+def extract(records: Iterable[SuiteRecord]) -> dict[str, Samples]:
     """Compared metrics of ``records`` (performance and delivery kinds; others ignored)."""
     out: dict[str, Samples] = {}
     for record in records:
-        kind = record.get("kind")
-        if kind == "performance":
+        if is_performance(record):
             for profile, sample in _performance_samples(record):
                 for name, direction, unit, value in _profile_metrics(profile, sample):
                     _add(out, f"performance.{profile}.{name}", direction, unit, value)
-        elif kind == "delivery":
+        elif is_delivery(record):
             for scenario, result in (record.get("scenarios") or {}).items():
                 if isinstance(result, Mapping) and _number(result.get("lost")) is not None:
                     _add(
@@ -95,9 +97,10 @@ def _add(out: dict[str, Samples], name: str, direction: str, unit: str, value: f
     out.setdefault(name, Samples(direction, unit)).values.append(value)
 
 
-def _performance_samples(record: Mapping[str, Any]) -> Iterator[tuple[str, Mapping[str, Any]]]:
+def _performance_samples(record: PerformanceRecord) -> Iterator[tuple[str, Mapping[str, Any]]]:
     """(profile name, one repetition's results) for every repetition in the record."""
-    reps = record.get("repetitions")
+    shapes: Mapping[str, Any] = record  # the record-level repetitions are no record field
+    reps = shapes.get("repetitions")
     if isinstance(reps, list) and reps:
         for rep in reps:
             for name, prof in ((rep or {}).get("profiles") or {}).items():
@@ -162,13 +165,13 @@ def _number(value: Any) -> float | None:
     return float(value) if math.isfinite(value) else None
 
 
-def run_medians(record: Mapping[str, Any]) -> dict[str, float]:
+def run_medians(record: SuiteRecord) -> dict[str, float]:
     """One run's median per compared metric (over its repetitions)."""
     return {name: statistics.median(s.values) for name, s in extract([record]).items() if s.values}
 
 
 def run_series(
-    records: Sequence[Mapping[str, Any]],
+    records: Sequence[SuiteRecord],
 ) -> list[tuple[str, str, list[float | None], list[str]]]:
     """Each compared metric's history: (metric, direction, per-run medians, run ids).
 

@@ -187,7 +187,7 @@ class JobRunner:
             error = self.reports(self.settings, self.stop.aborting.is_set)
             if error:
                 record["errors"].append(error)
-        candidate = [baseline.load_run_record(p) for p in outcome.records]
+        candidate = baseline.suite_records(outcome.records)
         base_ids = baseline.current_baseline(self.results)
         if base_ids:
             record["baseline_run_ids"] = base_ids
@@ -227,7 +227,7 @@ class JobRunner:
         if outcome.errors or len(outcome.records) != 1:
             record["status"] = "failed"
             return
-        ab = baseline.load_run_record(outcome.records[0])
+        ab = baseline.load_run_record(outcome.records[0])  # an A/B record: untyped
         record["verdicts"] = ab.get("verdicts") or []
         record["regressions"] = list(ab.get("regressions") or [])
         if record["regressions"]:
