@@ -86,7 +86,7 @@ def bound_checks(
     names the epoch bump they show (`duplicates_cause`).
     """
     checks = []
-    causes = {"log_duplicates": duplicates_cause(producer_log or [])}
+    dup_cause = duplicates_cause(producer_log or [])
 
     def over(prefix: str, r: Any, name: str, bound: int) -> None:
         # A bound that is not stated is 0: an unstated anomaly class never passes.
@@ -95,9 +95,8 @@ def bound_checks(
         example = ", ".join(samples(r, name)) if value > bound else ""
         if example:
             line = f"{line} ({example})"
-        cause = causes.get(name) if not prefix and value > bound else None
-        if cause:
-            line = f"{line}; {cause}"
+        if name == "log_duplicates" and dup_cause and value > bound:
+            line = f"{line}; {dup_cause}"
         checks.append(at_most(f"{prefix}{name}", value, bound, line))
 
     for name in LOG_ANOMALIES:

@@ -105,21 +105,23 @@ def client_logging(
     return {"logger": warnings_logger(name, keep), "debug": ",".join(contexts)}
 
 
+def _first_with(signature: str, lines: Iterable[str]) -> str | None:
+    return next((line for line in lines if signature in line), None)
+
+
 def known_cause(warnings: Iterable[str]) -> str | None:
     """The part of a stall message that names the bug; None when the log shows none."""
-    known = [w for w in warnings if LEADER_LOST_SIGNATURE in w]
-    if known:
-        return f"its log shows librdkafka#5430 ({known[0]!r})"
-    return None
+    line = _first_with(LEADER_LOST_SIGNATURE, warnings)
+    return None if line is None else f"its log shows librdkafka#5430 ({line!r})"
 
 
 def duplicates_cause(warnings: Iterable[str]) -> str | None:
     """Why an idempotent producer's messages may be in the log twice; None when
     its log shows no epoch bump."""
-    bumps = [w for w in warnings if EPOCH_BUMP_SIGNATURE in w]
-    if bumps:
-        return (
-            f"the producer's log shows an idempotent epoch bump, librdkafka#4953 ({bumps[0]!r}): "
-            "after a bump the broker cannot tell a re-sent message from a new one"
-        )
-    return None
+    line = _first_with(EPOCH_BUMP_SIGNATURE, warnings)
+    if line is None:
+        return None
+    return (
+        f"the producer's log shows an idempotent epoch bump, librdkafka#4953 ({line!r}): "
+        "after a bump the broker cannot tell a re-sent message from a new one"
+    )

@@ -17,6 +17,7 @@ else parses or dumps one.
 from __future__ import annotations
 
 import json
+import math
 import secrets
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -56,25 +57,19 @@ def parse_iso(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
+def figure(value: Any) -> float | None:
+    """A figure read from a record: a finite number as a float; None when it is
+    absent, not a number or not finite (a bool is no figure)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
 def new_run_id(now: Callable[[], datetime] = utc_now) -> str:
     """Sortable and unique: UTC time plus a short random suffix."""
     return now().strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
 
 
-# The kinds with a record type get a typed header; the others (ab, scheduled:
-# untyped) a plain dict their writers extend as they like.
-@overload
-def record_header(  # type: ignore[overload-overlap]
-    kind: Literal["performance", "delivery", "cdc-performance", "cdc-load", "cdc-delivery"],
-    run_id: str,
-    started_at: datetime,
-    ended_at: datetime | None = None,
-    *,
-    environment: dict[str, Any] | None = None,
-    quick: bool | None = None,
-    tags: Mapping[str, str] | None = None,
-) -> RecordHeader: ...
-@overload
 def record_header(
     kind: str,
     run_id: str,
@@ -84,17 +79,7 @@ def record_header(
     environment: dict[str, Any] | None = None,
     quick: bool | None = None,
     tags: Mapping[str, str] | None = None,
-) -> dict[str, Any]: ...
-def record_header(
-    kind: str,
-    run_id: str,
-    started_at: datetime,
-    ended_at: datetime | None = None,
-    *,
-    environment: dict[str, Any] | None = None,
-    quick: bool | None = None,
-    tags: Mapping[str, str] | None = None,
-) -> RecordHeader | dict[str, Any]:
+) -> RecordHeader:
     """The fields every run record starts with, the header of the record schema.
 
     Args:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from kafkaval.errors import KafkavalError
 from kafkaval.prom_queries import QueryRunner, Window, WindowEmpty
 from kafkaval.record_types import CdcLoadRecord, CdcPerformanceRecord
-from kafkaval.records import load_run_record
+from kafkaval.records import figure, load_run_record
 from report.collect import MISSED, crosscheck, not_checked, window_row
 
 if TYPE_CHECKING:
@@ -68,12 +68,8 @@ def _is_snapshot(record: CdcPerformanceRecord | CdcLoadRecord) -> TypeIs[CdcPerf
     return record["kind"] == "cdc-performance"  # load_run_record checked it
 
 
-def _number(value: Any) -> float | None:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
-
-
 def _quantile(summary: Any, q: str) -> float | None:
-    return _number(summary.get(q)) if isinstance(summary, dict) else None
+    return figure(summary.get(q)) if isinstance(summary, dict) else None
 
 
 def _run(
@@ -100,16 +96,16 @@ def _run(
     committed = runner.scalar("cdc_committed", w, **sel)
     if _is_snapshot(record):
         res = record["results"]
-        rows = _number(res.get("rows_expected"))
+        rows = figure(res.get("rows_expected"))
         other = res.get("other_events") or {}
-        events = _number(res.get("snapshot_events"))
+        events = figure(res.get("snapshot_events"))
         if events is not None and isinstance(other, dict):
             events += sum(v for v in other.values() if isinstance(v, int))
         figures = {
-            "rate": _number(res.get("snapshot_rows_per_second")),
+            "rate": figure(res.get("snapshot_rows_per_second")),
             "rate_unit": "rows/s",
             "count": rows,
-            "all_consumed_seconds": _number(res.get("time_to_all_consumed_seconds")),
+            "all_consumed_seconds": figure(res.get("time_to_all_consumed_seconds")),
             "exact": res.get("exact_count") is True,
             "e2e_p50": None,
             "e2e_p99": None,
@@ -129,11 +125,11 @@ def _run(
         caught_up = lres.get("caught_up") is True
         e2e, lag = lres.get("e2e_latency_seconds"), lres.get("connector_lag_seconds")
         figures = {
-            "rate": _number(lres.get("achieved_rate")),
+            "rate": figure(lres.get("achieved_rate")),
             "rate_unit": "changes/s",
-            "count": _number(lres.get("committed")),
+            "count": figure(lres.get("committed")),
             # Not caught up: the time is the read's timeout, not a measurement.
-            "all_consumed_seconds": _number(lres.get("catch_up_seconds")) if caught_up else None,
+            "all_consumed_seconds": figure(lres.get("catch_up_seconds")) if caught_up else None,
             "exact": lres.get("missing") == 0 and lres.get("duplicates") == 0,
             "e2e_p50": _quantile(e2e, "p50"),
             "e2e_p99": _quantile(e2e, "p99"),

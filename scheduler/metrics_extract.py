@@ -29,12 +29,12 @@ in ``PerformanceRecord``), or a plain profile (one sample).
 from __future__ import annotations
 
 import dataclasses
-import math
 import statistics
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
 from kafkaval.record_types import PerformanceRecord, SuiteRecord, is_delivery, is_performance
+from kafkaval.records import figure
 from scheduler.verdict_terms import HIGHER_IS_BETTER, LOWER_IS_BETTER, MUST_BE_ZERO
 
 LATENCIES = ("service", "response", "e2e")
@@ -82,7 +82,7 @@ def extract(records: Iterable[SuiteRecord]) -> dict[str, Samples]:
                     _add(out, f"performance.{profile}.{name}", direction, unit, value)
         elif is_delivery(record):
             for scenario, result in (record.get("scenarios") or {}).items():
-                if isinstance(result, Mapping) and _number(result.get("lost")) is not None:
+                if isinstance(result, Mapping) and figure(result.get("lost")) is not None:
                     _add(
                         out,
                         f"delivery.{scenario}.lost",
@@ -124,7 +124,7 @@ def _profile_metrics(
     profile: str, sample: Mapping[str, Any]
 ) -> Iterator[tuple[str, str, str, float]]:
     if _is_max_rate(profile, sample):
-        rate = _number(sample.get("achieved_rate"))
+        rate = figure(sample.get("achieved_rate"))
         if rate is not None:
             yield "achieved_rate", HIGHER_IS_BETTER, "msg/s", rate
     for lat in LATENCIES:
@@ -132,24 +132,24 @@ def _profile_metrics(
         if not isinstance(pcts, Mapping):
             continue
         for p in PERCENTILES:
-            value = _number(pcts.get(p))
+            value = figure(pcts.get(p))
             if value is not None:
                 yield f"{lat}_{p}_seconds", LOWER_IS_BETTER, "s", value
-    startup = _number(sample.get("startup_seconds"))
+    startup = figure(sample.get("startup_seconds"))
     if startup is not None:
         yield "startup_seconds", LOWER_IS_BETTER, "s", startup
     resources = sample.get("resources") if isinstance(sample.get("resources"), Mapping) else {}
     for name, keys in RESOURCE_KEYS.items():
         for key in keys:
-            value = _number(sample.get(key, resources.get(key)))  # type: ignore[union-attr]
+            value = figure(sample.get(key, resources.get(key)))  # type: ignore[union-attr]
             if value is not None:
                 yield name, LOWER_IS_BETTER, "bytes" if "bytes" in name else "cores", value
                 break
     for name, unit in COST_KEYS:
-        value = _number(sample.get(name))
+        value = figure(sample.get(name))
         if value is not None:
             yield name, LOWER_IS_BETTER, unit, value
-    lost = _number(sample.get("lost"))
+    lost = figure(sample.get("lost"))
     if lost is not None:
         yield "lost", MUST_BE_ZERO, "messages", lost
 
@@ -157,12 +157,6 @@ def _profile_metrics(
 def _is_max_rate(profile: str, sample: Mapping[str, Any]) -> bool:
     target = sample.get("target_rate")
     return profile in MAX_RATE_PROFILES or target in (None, 0, "max") and "achieved_rate" in sample
-
-
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value) if math.isfinite(value) else None
 
 
 def run_medians(record: SuiteRecord) -> dict[str, float]:
