@@ -16,6 +16,8 @@ import dataclasses
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from kafkaval.record_types import ThresholdOutcome
+
 NOT_MEASURED = "not measured"
 
 
@@ -47,13 +49,13 @@ class Check:
             if not self.reason:
                 object.__setattr__(self, "reason", NOT_MEASURED)
 
-    def to_record(self) -> dict[str, Any]:
+    def to_record(self) -> ThresholdOutcome:
         """The run record's entry of a check: ``{expr, limit, value, passed[, reason]}``.
 
         The shape of a performance profile's ``thresholds`` and of ``aborted``
         (the record schema, JUnit and the reports read it); the name is the key.
         """
-        out: dict[str, Any] = {
+        out: ThresholdOutcome = {
             "expr": self.expr,
             "limit": self.limit,
             "value": self.measured,

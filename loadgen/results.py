@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from kafkaval.pacing import Phase
+from kafkaval.record_types import ThresholdOutcome
 from kafkaval.verdict import Check
 from loadgen.cost import windowed_p99
 from loadgen.profiles import ProfileSpec
@@ -171,7 +172,7 @@ def threshold_checks(result: Mapping[str, Any], thresholds: Mapping[str, Thresho
     ]
 
 
-def threshold_records(checks: Iterable[Check]) -> dict[str, dict[str, Any]]:
+def threshold_records(checks: Iterable[Check]) -> dict[str, ThresholdOutcome]:
     """A profile's ``thresholds`` in the run record: ``{name: {expr, limit, value,
     passed[, reason]}}``."""
     return {c.name: c.to_record() for c in checks}

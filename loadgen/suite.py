@@ -140,12 +140,7 @@ def run_suite(
                 print(profile_line(spec.name, res), file=out)
                 if watch is not None and watch.lost is not None:
                     lost = watch.lost
-                    # to_record (kafkaval.verdict) is untyped: its shape is the
-                    # record's ThresholdOutcome.
-                    aborted = cast(
-                        AbortedThreshold,
-                        {"profile": spec.name, "threshold": lost.name, **lost.to_record()},
-                    )
+                    aborted = {"profile": spec.name, "threshold": lost.name, **lost.to_record()}
                     print(
                         f"aborted: threshold {lost.name} ({lost.expr}) lost with "
                         f"{lost.measured:g} against {lost.limit:g}",
