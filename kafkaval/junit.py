@@ -22,6 +22,7 @@ from kafkaval.record_types import (
     PerformanceRecord,
     RecordHeader,
     ScenarioEntry,
+    is_performance,
 )
 from kafkaval.records import parse_iso
 from kafkaval.redact import redact_text
@@ -260,12 +261,6 @@ def run_with_junit(
             write_junit(path, suite, [error_case(kind, redact_text(str(e), secrets))])
         raise
     if path:
-        write_junit(path, suite, _cases(kind, record), record_properties(record))
+        cases = performance_cases(record) if is_performance(record) else delivery_cases(record)
+        write_junit(path, suite, cases, record_properties(record))
     return record
-
-
-def _cases(kind: str, record: PerformanceRecord | DeliveryRecord) -> list[Case]:
-    # The overloads of run_with_junit pair the kind with its record type.
-    if kind == "performance":
-        return performance_cases(record)  # type: ignore[arg-type]
-    return delivery_cases(record)  # type: ignore[arg-type]
