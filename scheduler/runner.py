@@ -40,7 +40,14 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from kafkaval.config import Settings
 from kafkaval.errors import KafkavalError
-from kafkaval.records import iso, new_run_id, record_header, save_run_record, utc_now
+from kafkaval.records import (
+    iso,
+    load_run_record,
+    new_run_id,
+    record_header,
+    save_run_record,
+    utc_now,
+)
 from scheduler import baseline, comparison, history
 from scheduler.changepoints import HISTORY_RUNS, judge_history
 from scheduler.jobs import AB_KIND, HISTORY_KIND, Job, Schedule
@@ -227,7 +234,7 @@ class JobRunner:
         if outcome.errors or len(outcome.records) != 1:
             record["status"] = "failed"
             return
-        ab = baseline.load_run_record(outcome.records[0])  # an A/B record: untyped
+        ab = load_run_record(outcome.records[0])  # an A/B record: untyped
         record["verdicts"] = ab.get("verdicts") or []
         record["regressions"] = list(ab.get("regressions") or [])
         if record["regressions"]:
