@@ -93,55 +93,11 @@ def _run(
     except WindowEmpty as e:
         runner = QueryRunner.record_only_runner(str(e), r.scrape_interval)
     sel = {"scenario": scenario}
-    committed = runner.scalar("cdc_committed", w, **sel)
     if _is_snapshot(record):
-        res = record["results"]
-        rows = figure(res.get("rows_expected"))
-        other = res.get("other_events") or {}
-        events = figure(res.get("snapshot_events"))
-        if events is not None and isinstance(other, dict):
-            events += sum(v for v in other.values() if isinstance(v, int))
-        figures = {
-            "rate": figure(res.get("snapshot_rows_per_second")),
-            "rate_unit": "rows/s",
-            "count": rows,
-            "all_consumed_seconds": figure(res.get("time_to_all_consumed_seconds")),
-            "exact": res.get("exact_count") is True,
-            "e2e_p50": None,
-            "e2e_p99": None,
-            "connector_lag_p99": None,
-            # Streaming lag means nothing while the snapshot reads the tables.
-            "debezium_behind_max_seconds": None,
-        }
-        failures = res.get("failures")
-        checks = [
-            crosscheck("rows to carry", committed, rows, MISSED),
-            crosscheck(
-                "change events consumed", runner.scalar("cdc_consumed", w, **sel), events, MISSED
-            ),
-        ]
+        figures, checks = _snapshot_figures(record, runner, w, sel)
     else:
-        lres = record["results"]
-        caught_up = lres.get("caught_up") is True
-        e2e, lag = lres.get("e2e_latency_seconds"), lres.get("connector_lag_seconds")
-        figures = {
-            "rate": figure(lres.get("achieved_rate")),
-            "rate_unit": "changes/s",
-            "count": figure(lres.get("committed")),
-            # Not caught up: the time is the read's timeout, not a measurement.
-            "all_consumed_seconds": figure(lres.get("catch_up_seconds")) if caught_up else None,
-            "exact": lres.get("missing") == 0 and lres.get("duplicates") == 0,
-            "e2e_p50": _quantile(e2e, "p50"),
-            "e2e_p99": _quantile(e2e, "p99"),
-            "connector_lag_p99": _quantile(lag, "p99"),
-            "debezium_behind_max_seconds": runner.scalar(
-                "dbz_behind_max", w, name=_topic_prefix(record)
-            ),
-        }
-        # Only what was committed: the live reader's consumed count (Prometheus)
-        # stops with the driver, the record's events come from the later catch-up.
-        checks = [crosscheck("changes committed", committed, lres.get("committed"), MISSED)]
-        failures = lres.get("failures")
+        figures, checks = _load_figures(record, runner, w, sel)
+    failures = record["results"].get("failures")
     return {
         "name": name,
         "run_id": record.get("run_id"),
@@ -152,6 +108,65 @@ def _run(
         **figures,
         "crosscheck": not_checked(checks, runner),
     }
+
+
+Figures = tuple[dict[str, Any], list[dict[str, Any]]]
+
+
+def _snapshot_figures(
+    record: CdcPerformanceRecord, runner: QueryRunner, w: Window, sel: dict[str, str]
+) -> Figures:
+    """A snapshot run's row figures and its cross-check rows."""
+    res = record["results"]
+    rows = figure(res.get("rows_expected"))
+    other = res.get("other_events") or {}
+    events = figure(res.get("snapshot_events"))
+    if events is not None and isinstance(other, dict):
+        events += sum(v for v in other.values() if isinstance(v, int))
+    figures = {
+        "rate": figure(res.get("snapshot_rows_per_second")),
+        "rate_unit": "rows/s",
+        "count": rows,
+        "all_consumed_seconds": figure(res.get("time_to_all_consumed_seconds")),
+        "exact": res.get("exact_count") is True,
+        "e2e_p50": None,
+        "e2e_p99": None,
+        "connector_lag_p99": None,
+        # Streaming lag means nothing while the snapshot reads the tables.
+        "debezium_behind_max_seconds": None,
+    }
+    consumed = runner.scalar("cdc_consumed", w, **sel)
+    return figures, [
+        crosscheck("rows to carry", runner.scalar("cdc_committed", w, **sel), rows, MISSED),
+        crosscheck("change events consumed", consumed, events, MISSED),
+    ]
+
+
+def _load_figures(
+    record: CdcLoadRecord, runner: QueryRunner, w: Window, sel: dict[str, str]
+) -> Figures:
+    """A load run's row figures and its cross-check rows."""
+    res = record["results"]
+    caught_up = res.get("caught_up") is True
+    e2e, lag = res.get("e2e_latency_seconds"), res.get("connector_lag_seconds")
+    figures = {
+        "rate": figure(res.get("achieved_rate")),
+        "rate_unit": "changes/s",
+        "count": figure(res.get("committed")),
+        # Not caught up: the time is the read's timeout, not a measurement.
+        "all_consumed_seconds": figure(res.get("catch_up_seconds")) if caught_up else None,
+        "exact": res.get("missing") == 0 and res.get("duplicates") == 0,
+        "e2e_p50": _quantile(e2e, "p50"),
+        "e2e_p99": _quantile(e2e, "p99"),
+        "connector_lag_p99": _quantile(lag, "p99"),
+        "debezium_behind_max_seconds": runner.scalar(
+            "dbz_behind_max", w, name=_topic_prefix(record)
+        ),
+    }
+    # Only what was committed: the live reader's consumed count (Prometheus)
+    # stops with the driver, the record's events come from the later catch-up.
+    committed = runner.scalar("cdc_committed", w, **sel)
+    return figures, [crosscheck("changes committed", committed, res.get("committed"), MISSED)]
 
 
 def _topic_prefix(record: CdcLoadRecord) -> str:
