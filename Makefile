@@ -7,10 +7,12 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 KAFKAVAL := $(VENV)/bin/kafkaval
 PYTEST := $(VENV)/bin/pytest
-# QUICK=1 shrinks durations and counts (same code path); REPEAT=N repeats benchmarks.
+# QUICK=1 shrinks durations and counts (same code path); REPEAT=N repeats benchmarks;
+# PROFILE=NAME runs only that benchmark.
 QUICK ?=
 REPEAT ?=
-PERF_FLAGS := $(if $(QUICK),--quick) $(if $(REPEAT),--repeat $(REPEAT))
+PROFILE ?=
+PERF_FLAGS := $(if $(QUICK),--quick) $(if $(REPEAT),--repeat $(REPEAT)) $(if $(PROFILE),--profile $(PROFILE))
 SYSDEPS := bash scripts/install-system-deps.sh
 
 .PHONY: help deps deps-perf deps-delivery deps-cdc deps-docker venv up down status test test-unit test-integration test-docker images \
@@ -24,6 +26,7 @@ help:
 	@echo "make up | down | status      the local Kafka + Prometheus stack"
 	@echo "make test                    unit + integration tests (installs what they need)"
 	@echo "make test-docker             the Docker tier alone (exporter, Docker faults, compose)"
+	@echo "make check-fresh             the README's first command in a bare Debian container (PROFILE=NAME)"
 	@echo "make bench-compare | bench-overhead | bench-agent-overhead | bench-exporter | bench-regression   benchmarks (WORKERS=N for bench-compare)"
 
 # Python and its venv module first: a bare Debian has neither.
@@ -87,6 +90,12 @@ test-kafka-performance: deps-perf
 	$(KAFKAVAL) stack up --unless-external
 	rc=0; $(KAFKAVAL) perf run $(PERF_FLAGS) || rc=$$?; \
 	$(KAFKAVAL) report --require performance || [ $$rc -ne 0 ] || rc=1; exit $$rc
+
+# The README's first command on a bare Debian machine (a debootstrap container
+# with only make): installs, stack up, one QUICK profile (PROFILE=NAME), stack down.
+.PHONY: check-fresh
+check-fresh: deps-docker
+	bash scripts/check-fresh.sh $(PROFILE)
 
 # Benchmarks, not tests: loadgen vs Kafka's ProducerPerformance, and the cost of accounting.
 .PHONY: bench-compare bench-overhead

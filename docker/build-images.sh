@@ -12,10 +12,11 @@
 #   kafkaval/connect:local       docker/connect + the same Kafka jars + the Debezium
 #                                PostgreSQL plugin of the local stack (like quay.io/debezium/connect)
 #                                + the JMX exporter agent (prometheus/jmx/kafka-connect.yml)
+#   kafkaval/bare:bookworm       debootstrap minbase + make (scripts/check-fresh.sh; not built by default)
 #
 # BASE_IMAGE=debian:bookworm-slim builds the same Dockerfiles on a stock base
 # (what a user with registry access does) instead of the debootstrap one.
-# Usage: docker/build-images.sh [base|kafka|prometheus|kafkaval|postgres|connect ...]
+# Usage: docker/build-images.sh [base|kafka|prometheus|kafkaval|postgres|connect|bare ...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$PWD
@@ -50,17 +51,26 @@ build() {  # build NAME CONTEXT DOCKERFILE
   echo "image $name: built in $((SECONDS - t0)) s"
 }
 
-build_base() {
-  [ "$BASE_IMAGE" = "$LOCAL_BASE" ] || return 0
-  local hash
-  hash=$(printf '%s\n' "$(sha256sum docker/base/build-base.sh)" "${BASE_INCLUDE:-}" | sha256sum | cut -c1-32)
-  if [ "$(image_hash "$LOCAL_BASE")" = "$hash" ]; then
-    echo "image $LOCAL_BASE: up to date ($hash)"
+rootfs_image() {  # rootfs_image NAME INCLUDE: a debootstrap image (INCLUDE empty: build-base.sh's default)
+  local name=$1 include=$2 hash
+  hash=$(printf '%s\n' "$(sha256sum docker/base/build-base.sh)" "$include" | sha256sum | cut -c1-32)
+  if [ "$(image_hash "$name")" = "$hash" ]; then
+    echo "image $name: up to date ($hash)"
     return
   fi
   local t0=$SECONDS
-  bash docker/base/build-base.sh "$LOCAL_BASE" "$LABEL=$hash"
-  echo "image $LOCAL_BASE: built in $((SECONDS - t0)) s"
+  BASE_INCLUDE=$include bash docker/base/build-base.sh "$name" "$LABEL=$hash"
+  echo "image $name: built in $((SECONDS - t0)) s"
+}
+
+build_base() {
+  [ "$BASE_IMAGE" = "$LOCAL_BASE" ] || return 0
+  rootfs_image "$LOCAL_BASE" "${BASE_INCLUDE:-}"
+}
+
+# The bare Debian machine of scripts/check-fresh.sh: minbase and make, nothing else.
+build_bare() {
+  rootfs_image kafkaval/bare:bookworm make
 }
 
 # Python with the project's default settings as `s` (not the caller's environment).
@@ -138,8 +148,8 @@ targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(base kafka prometheus kafkaval postgres connect)
 for t in "${targets[@]}"; do
   case "$t" in
-    base|kafka|prometheus|kafkaval|postgres|connect) "build_$t" ;;
-    *) echo "unknown image '$t': choose base, kafka, prometheus, kafkaval, postgres, connect" >&2
+    base|kafka|prometheus|kafkaval|postgres|connect|bare) "build_$t" ;;
+    *) echo "unknown image '$t': choose base, kafka, prometheus, kafkaval, postgres, connect, bare" >&2
        exit 2 ;;
   esac
 done

@@ -75,9 +75,18 @@ rm -rf "$ROOT"/var/cache/apt/archives/*.deb "$ROOT"/var/lib/apt/lists/* "$ROOT"/
        "$ROOT"/usr/share/man/*
 # Trust what this machine trusts: an egress proxy's CA added under
 # /usr/local/share/ca-certificates must also let pip and apt inside builds through.
+# A root fs without the ca-certificates package (the bare image of
+# scripts/check-fresh.sh) gets the CA files where that package will find them
+# once apt installs it, and this machine's bundle for pip until then.
 if compgen -G "/usr/local/share/ca-certificates/*.crt" >/dev/null; then
+  mkdir -p "$ROOT/usr/local/share/ca-certificates"
   cp /usr/local/share/ca-certificates/*.crt "$ROOT/usr/local/share/ca-certificates/"
-  chroot "$ROOT" update-ca-certificates >/dev/null 2>&1
+  if [ -x "$ROOT/usr/sbin/update-ca-certificates" ]; then
+    chroot "$ROOT" update-ca-certificates >/dev/null 2>&1
+  elif [ -f /etc/ssl/certs/ca-certificates.crt ]; then
+    mkdir -p "$ROOT/etc/ssl/certs"
+    cp /etc/ssl/certs/ca-certificates.crt "$ROOT/etc/ssl/certs/"
+  fi
 fi
 # The image must find the same mirror with apt-get inside a build.
 echo "deb $MIRROR $SUITE main" > "$ROOT/etc/apt/sources.list"
