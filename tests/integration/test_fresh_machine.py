@@ -14,8 +14,7 @@ import os
 import subprocess
 
 import pytest
-
-from .docker_helpers import REPO, engine_or_skip
+from docker_helpers import REPO, engine_or_skip
 
 pytestmark = [pytest.mark.integration, pytest.mark.docker]
 
