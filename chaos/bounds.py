@@ -14,6 +14,7 @@ epoch bump (librdkafka#4953) their line says so (`duplicates_cause`).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -131,26 +132,41 @@ def bound_checks(
     return checks
 
 
-def producer_stall(producer: VerifiableProducer, faults_undone_at: float, r: CheckResult) -> str:
-    """A failure line when the producer got no ack after the faults were undone.
+@dataclasses.dataclass(frozen=True)
+class Stall:
+    """A client that stopped after the faults were undone.
+
+    ``client_bug``: its own log shows a known client bug's signature, so the
+    run proves nothing about the broker (the scenario's ``client_stalled``).
+    Without it the stop is unexplained and fails the run as such.
+    """
+
+    line: str  # the failure line
+    client_bug: bool
+
+
+def producer_stall(
+    producer: VerifiableProducer, faults_undone_at: float, r: CheckResult
+) -> Stall | None:
+    """The producer's stall when it got no ack after the faults were undone.
 
     That is: sends after the undo, and not one ack since, while the broker
     answered (the final read of the log succeeded). When the client's own log
     shows the stall's signature (librdkafka#5430) the line names the client
-    bug: a client stall, the run proves nothing about the broker (see
-    `is_client_stall`). Without it the stop is unexplained, and it fails the
-    run as such, whatever fraction was acked before. Empty when acks came.
+    bug. Without it the stop is unexplained, and it fails the run as such,
+    whatever fraction was acked before. None when acks came.
     """
     last = producer.last_ack_at
     if r.acked >= r.sent or (last is not None and last >= faults_undone_at):
-        return ""
+        return None
     unacked = r.sent - r.acked
     cause = known_cause(producer.client_warnings)
     if cause is None:
-        return (
+        return Stall(
             f"producer got no ack after the faults were undone, {unacked} sends without one, "
             "while the broker served the final read; no known client bug in its log "
-            "(client_warnings)"
+            "(client_warnings)",
+            client_bug=False,
         )
     return _stall(
         f"producer client stalled: no ack after the faults were undone, {unacked} "
@@ -159,17 +175,12 @@ def producer_stall(producer: VerifiableProducer, faults_undone_at: float, r: Che
     )
 
 
-def is_client_stall(line: str) -> bool:
-    """Whether a failure line names a client's known bug (a stall), not the broker."""
-    return line.startswith(("producer client stalled", "consumer client stalled"))
-
-
 def consumer_stalls(
     r: CheckResult,
     deliveries: dict[str, Path],
     faults_undone_wall: float,
     warnings: dict[str, list[str]],
-) -> list[str]:
+) -> list[Stall]:
     """The groups whose consumer client stopped: the consumer side of producer_stall.
 
     A stall is: messages missing for the group, not one delivery recorded
@@ -177,7 +188,7 @@ def consumer_stalls(
     before), while the broker answered the final read, and the client's own
     log shows the stall's signature (librdkafka#5430). A group that stopped
     receiving without it is no stall: its missing messages stand as they are,
-    a failure of delivery. One message per stalled group; none when there was
+    a failure of delivery. One stall per stalled group; none when there was
     no stall.
     """
     out = []
@@ -201,9 +212,10 @@ def consumer_stalls(
     return out
 
 
-def _stall(what: str, why: str) -> str:
-    """One failure line for a client stall: what stopped, then why it proves nothing."""
-    return (
+def _stall(what: str, why: str) -> Stall:
+    """A client stall: what stopped, then why it proves nothing."""
+    return Stall(
         f"{what}, while the broker served the final read; {why}. "
-        "The run proves nothing about the broker"
+        "The run proves nothing about the broker",
+        client_bug=True,
     )

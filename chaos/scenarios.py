@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from chaos.binding import ClusterIdentity, cluster_identity
-from chaos.bounds import bounds_for, consumer_stalls, is_client_stall, judge, producer_stall
+from chaos.bounds import bounds_for, consumer_stalls, judge, producer_stall
 from chaos.broker_target import broker_to_fault
 from chaos.catalog import PARTITIONS, Fault, Scenario, topic_layout
 from chaos.checker import GROUP_ANOMALIES, LOG_ANOMALIES, CheckResult, check
@@ -305,11 +305,12 @@ def run_scenario(scenario: Scenario, run: ScenarioRun) -> ScenarioEntry:
     bounds = bounds_for(scenario, {g: r["bound"] for g, r in redelivery.items()})
     bounds["why"]["redeliveries_per_group"] = redelivery
     failures = judge(result, bounds, faults.all_rolled_back(), producer.client_warnings)
-    stalls = [producer_stall(producer, faults_undone_at, result)]
+    producer_stopped = producer_stall(producer, faults_undone_at, result)
+    stalls = [producer_stopped] if producer_stopped else []
     # The same instant on the wall clock, to compare with the deliveries files' times.
     faults_undone_wall = time.time() - (time.monotonic() - faults_undone_at)
     stalls += consumer_stalls(result, outs, faults_undone_wall, consumer_warnings)
-    failures += [s for s in stalls if s]
+    failures += [s.line for s in stalls]
     failures += [f"LEFT BROKEN: {line}" for line in faults.left_broken]
     failures += fault_failures(fault_entries)
     if run.stop.is_set():
@@ -331,7 +332,7 @@ def run_scenario(scenario: Scenario, run: ScenarioRun) -> ScenarioEntry:
         "groups": {g: dataclasses.asdict(r) for g, r in result.groups.items()},
         "bounds": bounds,
         "failures": failures,
-        "client_stalled": any(is_client_stall(s) for s in stalls),
+        "client_stalled": any(s.client_bug for s in stalls),
         "client_warnings": producer.client_warnings,
         "consumer_warnings": consumer_warnings,
         "faults": fault_entries,

@@ -163,7 +163,7 @@ def test_target_not_allowed_is_refused_before_anything_starts(
 
 
 def test_a_client_that_gets_no_ack_after_the_faults_is_named_a_stall() -> None:
-    from chaos.bounds import is_client_stall, producer_stall
+    from chaos.bounds import producer_stall
     from chaos.client_log import LEADER_LOST_SIGNATURE
     from chaos.verifiable_producer import VerifiableProducer
 
@@ -192,16 +192,17 @@ def test_a_client_that_gets_no_ack_after_the_faults_is_named_a_stall() -> None:
     acked_at = producer.last_ack_at
     assert acked_at is not None
     stalled = CheckResult(sent=10, acked=1)
-    message = producer_stall(producer, acked_at + 5, stalled)  # faults undone 5 s after the ack
-    assert message.startswith("producer client stalled") and "librdkafka#5430" in message
-    assert producer_stall(producer, acked_at - 5, stalled) == ""  # an ack came after the undo
-    assert producer_stall(producer, acked_at + 5, CheckResult(sent=10, acked=10)) == ""
+    stall = producer_stall(producer, acked_at + 5, stalled)  # faults undone 5 s after the ack
+    assert stall is not None and stall.client_bug
+    assert stall.line.startswith("producer client stalled") and "librdkafka#5430" in stall.line
+    assert producer_stall(producer, acked_at - 5, stalled) is None  # an ack came after the undo
+    assert producer_stall(producer, acked_at + 5, CheckResult(sent=10, acked=10)) is None
     # Stopped, but its log does not show the stall: no client stall, and still a failure.
     producer.client_warnings.clear()
     unexplained = producer_stall(producer, acked_at + 5, stalled)
-    assert unexplained.startswith("producer got no ack after the faults were undone, 9 sends")
-    assert "no known client bug" in unexplained
-    assert is_client_stall(message) and not is_client_stall(unexplained)
+    assert unexplained is not None and not unexplained.client_bug
+    assert unexplained.line.startswith("producer got no ack after the faults were undone, 9 sends")
+    assert "no known client bug" in unexplained.line
 
 
 def test_a_group_that_records_nothing_after_the_faults_is_named_a_consumer_stall(
@@ -228,9 +229,10 @@ def test_a_group_that_records_nothing_after_the_faults_is_named_a_consumer_stall
     outs = {"g1": stopped, "g2": going, "g3": whole}
     warnings = {"g1": ["FETCH [rdkafka#consumer-1]: t[0]: " + LEADER_LOST_SIGNATURE]}
     stalls = consumer_stalls(r, outs, undone, warnings)
-    assert len(stalls) == 1
-    assert stalls[0].startswith("consumer client stalled: group g1") and "60 missing" in stalls[0]
-    assert "librdkafka#5430" in stalls[0]
+    assert len(stalls) == 1 and stalls[0].client_bug
+    line = stalls[0].line
+    assert line.startswith("consumer client stalled: group g1") and "60 missing" in line
+    assert "librdkafka#5430" in line
     # Stopped, but its log does not show the stall: no stall, its missing stand.
     assert consumer_stalls(r, outs, undone, {}) == []
     assert consumer_stalls(r, outs, undone, {"g1": ["FAIL [rdkafka#consumer-1]: refused"]}) == []
