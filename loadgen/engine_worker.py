@@ -168,7 +168,7 @@ def run_worker(
                 worker=contract.index,
                 phases=phases,
                 running=running,
-                on_phase=lambda p: collector.set_target_rate(wl.name, p.rate or -1.0),
+                on_phase=collector.follow_phases(wl.name),
             )
             collector.attach_producer(producer.profile, producer.recorder)
             producer.warm_up()

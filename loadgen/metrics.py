@@ -11,7 +11,7 @@ lists every name; keep the two in step.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
 import numpy as np
@@ -23,6 +23,7 @@ from prometheus_client.core import (
 )
 
 from kafkaval.histogram import BUCKETS_SECONDS, LE_LABELS, bucket_counts
+from kafkaval.pacing import Phase
 from loadgen.recorder import ConsumerRecorder, ProducerRecorder
 
 PREFIX = "kafkaval_loadgen_"
@@ -128,6 +129,10 @@ class LoadgenCollector:
                 self._target_rate.pop(profile, None)
             else:
                 self._target_rate[profile] = rate
+
+    def follow_phases(self, profile: str) -> Callable[[Phase], None]:
+        """The producer's ``on_phase``: each phase's rate becomes the target gauge."""
+        return lambda phase: self.set_target_rate(profile, phase.rate or None)
 
     # -- folding recorded data into buckets ----------------------------------
     def _fold(

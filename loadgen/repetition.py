@@ -113,7 +113,7 @@ def _run_here(rep: _Repetition, collector: LoadgenCollector) -> dict[str, Any]:
         wl,
         producer_config(rep.settings, rep.opts.producer_props, wl.producer_props),
         running=rep.running,
-        on_phase=lambda p: collector.set_target_rate(rep.spec.name, p.rate or None),
+        on_phase=collector.follow_phases(rep.spec.name),
     )
     collector.attach_producer(producer.profile, producer.recorder)
     total = wl.count

@@ -113,7 +113,7 @@ def _worker_main(
                 running=running,
                 worker=index,
                 phases=tuple(p for p in phases if p.count > 0),
-                on_phase=lambda p: collector.set_target_rate(wl.name, p.rate or None),
+                on_phase=collector.follow_phases(wl.name),
             )
             collector.attach_producer(producer.profile, producer.recorder)
             producer.warm_up()

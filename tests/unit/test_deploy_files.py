@@ -14,6 +14,7 @@ file. The Prometheus examples go through promtool where it can check them
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -23,6 +24,7 @@ import pytest
 import yaml
 
 from kafkaval.cli import build_parser
+from kafkaval.records import new_run_id
 from loadgen.engine_worker import contract_from
 
 REPO = Path(__file__).resolve().parents[2]
@@ -38,7 +40,7 @@ def _manifests() -> dict[str, dict[str, Any]]:
     for path in sorted(K8S.glob("*.yaml")):
         for doc in _docs(path):
             assert {"apiVersion", "kind", "metadata"} <= doc.keys(), path
-            assert doc["metadata"].get("name"), path
+            assert doc["metadata"].get("name") or doc["metadata"].get("generateName"), path
             out[doc["kind"]] = doc
     return out
 
@@ -75,6 +77,31 @@ def test_kubernetes_manifests_are_objects_the_api_accepts() -> None:
             assert _api_model_round_trip(doc) == doc, path  # nothing unknown, nothing lost
             checked.append(doc["kind"])
     assert {"Job", "ConfigMap", "Service"} <= set(checked)
+
+
+# The API server's rules for names (DNS-1123 subdomain; a generated name adds
+# 5 characters) and label values.
+_NAME = re.compile(r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?")
+_LABEL_VALUE = re.compile(r"(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?")
+
+
+def test_manifests_with_a_real_run_id_have_names_and_labels_the_api_accepts() -> None:
+    run_id = new_run_id()  # capitals and all, as the driver prints it
+    checked = 0
+    for path in sorted(K8S.glob("*.yaml")):
+        text = path.read_text().replace("REPLACE-WITH-RUN-ID", run_id)
+        for doc in yaml.safe_load_all(text):
+            if not doc:
+                continue
+            meta = doc["metadata"]
+            name = meta.get("name") or meta["generateName"] + "x7k2q"
+            assert len(name) <= 253 and _NAME.fullmatch(name), (path.name, name)
+            for key, value in meta.get("labels", {}).items():
+                assert len(value) <= 63 and _LABEL_VALUE.fullmatch(value), (path.name, key, value)
+            checked += 1
+    job = _manifests()["Job"]
+    assert "generateName" in job["metadata"]  # kubectl create: a new Job per run
+    assert checked >= 4
 
 
 def test_the_api_model_check_catches_a_typo_a_wrong_type_and_a_missing_field() -> None:

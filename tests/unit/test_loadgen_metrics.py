@@ -8,6 +8,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, generate_latest
 
 from kafkaval.histogram import BUCKETS_SECONDS
+from kafkaval.pacing import Phase
 from loadgen.metrics import LoadgenCollector, stats_gauges
 from loadgen.recorder import ConsumerRecorder, ProducerRecorder
 
@@ -154,8 +155,11 @@ def test_retries_are_a_counter_and_max_rate_has_no_target_series() -> None:
     coll.attach_producer("burst", rec)
     lbl = {"profile": "burst", "role": "producer"}
     assert _sample(reg, "kafkaval_loadgen_rdkafka_retries_total", lbl) == 4.0
-    coll.set_target_rate("burst", 5000.0)
-    coll.set_target_rate("burst", None)  # a phase as fast as possible
+    # The producers' on_phase (one process, local workers and engine workers alike).
+    follow = coll.follow_phases("burst")
+    follow(Phase(count=10, rate=5000.0))
+    assert _sample(reg, "kafkaval_loadgen_target_rate_messages_per_second", lbl) == 5000.0
+    follow(Phase(count=10, rate=None))  # a phase as fast as possible
     text = generate_latest(reg).decode()
     assert "# TYPE kafkaval_loadgen_rdkafka_retries_total counter" in text
     assert "kafkaval_loadgen_target_rate_messages_per_second{" not in text
