@@ -114,9 +114,47 @@ def connect_dashboard() -> dict[str, Any]:
             ),
         ],
     )
+    # The pipeline end to end, as kafkaval's own cdc runs (snapshot, load,
+    # connector-restart) measure it: every change committed and read back.
+    run = 'scenario=~"$scenario"'
+    lay.row("kafkaval cdc runs")
+    lay.panel(
+        "Changes committed / events consumed",
+        [
+            (
+                f"sum by (scenario) (rate(kafkaval_cdc_changes_committed_total{{{run}}}"
+                "[$__rate_interval]))",
+                "{{scenario}} committed in PostgreSQL",
+            ),
+            (
+                f"sum by (scenario) (rate(kafkaval_cdc_events_consumed_total{{{run}}}"
+                "[$__rate_interval]))",
+                "{{scenario}} consumed from Kafka",
+            ),
+        ],
+        unit="ops",
+        description="The driver's commits and the change events read back; "
+        "a lasting gap is lag, the run's record says whether each change arrived.",
+    )
+    lay.panel(
+        "End-to-end latency (commit -> consumed)",
+        [
+            (
+                f"histogram_quantile({q}, sum by (le, scenario) "
+                f"(rate(kafkaval_cdc_e2e_latency_seconds_bucket{{{run}}}[$__rate_interval])))",
+                f"{{{{scenario}}}} p{label}",
+            )
+            for q, label in (("0.5", "50"), ("0.99", "99"))
+        ],
+        unit="s",
+        description="From source.ts_ms (the commit in PostgreSQL) to the consumer, live.",
+    )
     variables = [
         query_var(
             "connector", "connector", "label_values(kafka_connect_connector_task_status, connector)"
+        ),
+        query_var(
+            "scenario", "cdc run", "label_values(kafkaval_cdc_events_consumed_total, scenario)"
         ),
     ]
     return dashboard(

@@ -1,0 +1,112 @@
+"""``promtool check metrics`` on the live /metrics endpoints of a QUICK run.
+
+The unit tier lints every collector filled with fake data
+(tests/unit/test_metric_names.py); this reads what the real endpoints serve
+while a QUICK performance run goes on: the load generator's (sampled once it
+has acked messages), the stack's exporter with its consumer-group lag, and
+the broker's JMX exporter agent.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+from report_runs import REPO, settings_env
+
+from kafkaval.config import Settings
+from stack.local import exporter_port
+
+pytestmark = pytest.mark.integration
+
+# The broker's names follow Strimzi's kafka-metrics.yaml (prometheus/jmx/
+# kafka-broker.yml) so that dashboards and alerts written for Strimzi work
+# here: Kafka's Yammer histograms become a gauge with a quantile label plus a
+# _count gauge. That spelling is the one thing promtool objects to; anything
+# else it reports on the broker fails this test.
+_STRIMZI_SPELLING = re.compile(
+    r"kafka_(network_requestmetrics|log_logflushstats|server_kafkarequesthandlerpool)_\w+ "
+    r'(non-summary metrics should not have "quantile" label'
+    r'|non-histogram and non-summary metrics should not have "_count" suffix)'
+)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _get(url: str) -> str | None:
+    try:
+        r = requests.get(url, timeout=5)
+    except requests.RequestException:
+        return None
+    return r.text if r.ok else None
+
+
+def _promtool(text: str) -> list[str]:
+    exe = shutil.which("promtool")
+    assert exe, "promtool not found: apt-get install prometheus"
+    done = subprocess.run(
+        [exe, "check", "metrics"], input=text, capture_output=True, text=True, timeout=60
+    )
+    return (done.stdout + done.stderr).splitlines()
+
+
+def _loadgen_text_with_acks(run: subprocess.Popen[str], url: str, timeout: float) -> str:
+    """The loadgen's /metrics once it has counted acked messages."""
+    acked = re.compile(r"^kafkaval_loadgen_messages_acked_total\{[^}]*\} ([1-9][0-9.e+]*)$", re.M)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and run.poll() is None:
+        text = _get(url)
+        if text and acked.search(text):
+            return text
+        time.sleep(0.5)
+    raise AssertionError(f"no acked messages on {url} while the run went on")
+
+
+def test_promtool_reports_nothing_on_the_live_endpoints(
+    stack_settings: Settings, tmp_path: Path
+) -> None:
+    port = _free_port()
+    settings = dataclasses.replace(
+        stack_settings, metrics_port=port, results_dir=str(tmp_path / "results")
+    )
+    argv = [sys.executable, "-m", "kafkaval", "perf", "run", "--quick", "--no-progress"]
+    argv += ["--profile", "throughput"]
+    with subprocess.Popen(
+        argv,
+        cwd=REPO,
+        env=settings_env(settings),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    ) as run:
+        try:
+            texts = {
+                "loadgen": _loadgen_text_with_acks(run, f"http://127.0.0.1:{port}/metrics", 120)
+            }
+            output, _ = run.communicate(timeout=300)
+        finally:
+            if run.poll() is None:
+                run.kill()
+    assert run.returncode in (0, 1), output[-3000:]  # a verdict, not a crash
+    exporter = _get(f"http://127.0.0.1:{exporter_port(stack_settings)}/metrics")
+    broker = _get(f"http://127.0.0.1:{stack_settings.jmx_port}/metrics")
+    assert exporter and "kafka_consumergroup_lag" in exporter
+    assert broker and "kafka_server_brokertopicmetrics_messagesin_total" in broker
+    texts["exporter"] = exporter
+
+    for name, text in texts.items():
+        assert _promtool(text) == [], name
+    complaints = [c for c in _promtool(broker) if not _STRIMZI_SPELLING.fullmatch(c)]
+    assert complaints == [], complaints
