@@ -94,11 +94,24 @@ def test_committed_dashboards_are_generated() -> None:
         )
 
 
-def test_dashboard_provider_points_at_mounted_folder() -> None:
+def test_provisioning_takes_its_places_from_the_environment_compose_sets() -> None:
+    """The same provisioning files serve compose and a user's own Grafana: the
+    Prometheus URL and the dashboards folder are ${VARS} Grafana fills in."""
     config = yaml.safe_load((GRAFANA / "provisioning" / "dashboards" / "kafkaval.yml").read_text())
     (provider,) = config["providers"]
     assert provider["type"] == "file"
-    assert provider["options"]["path"] == "/var/lib/grafana/dashboards"
+    assert provider["options"]["path"] == "${KAFKAVAL_DASHBOARDS_DIR}"
+    (ds,) = yaml.safe_load(
+        (GRAFANA / "provisioning" / "datasources" / "prometheus.yml").read_text()
+    )["datasources"]
+    assert ds["url"] == "${KAFKAVAL_PROMETHEUS_URL}"
+    compose = yaml.safe_load((GRAFANA.parent / "docker-compose.yml").read_text())
+    grafana = compose["services"]["grafana"]
+    env = grafana["environment"]
+    assert env["KAFKAVAL_PROMETHEUS_URL"] == "http://prometheus:9090"
+    mounts = {v.split(":")[1]: v.split(":")[0] for v in grafana["volumes"]}
+    assert mounts[env["KAFKAVAL_DASHBOARDS_DIR"]] == "./grafana/dashboards"
+    assert mounts["/etc/grafana/provisioning"] == "./grafana/provisioning"
 
 
 def test_uids_are_unique() -> None:
