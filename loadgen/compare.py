@@ -46,11 +46,17 @@ COMMON_PRODUCER_PROPS = {
 # send -> ack latency is mostly the time a record waits in its own queue, so
 # with their defaults the two tools measure queues of very different sizes:
 # Java's buffer.memory is 32 MiB, librdkafka's queue.buffering.max.kbytes
-# 1 GiB (capped by queue.buffering.max.messages, 100,000). Both get 32 MiB;
-# librdkafka's message cap stays (it binds first below about 336-byte records).
+# 1 GiB (capped by queue.buffering.max.messages, 100,000). Both get 32 MiB,
+# and librdkafka's message cap is lifted out of the way (at its default it
+# would bind first below about 336-byte records), so bytes bound both queues.
 BUFFER_BYTES = 32 * 2**20
+MAX_QUEUED_MESSAGES = 10_000_000  # more than 32 MiB holds of the smallest record the loadgen makes
 PERF_TEST_PROPS = {**COMMON_PRODUCER_PROPS, "buffer.memory": str(BUFFER_BYTES)}
-LOADGEN_PROPS = {**COMMON_PRODUCER_PROPS, "queue.buffering.max.kbytes": str(BUFFER_BYTES // 1024)}
+LOADGEN_PROPS = {
+    **COMMON_PRODUCER_PROPS,
+    "queue.buffering.max.kbytes": str(BUFFER_BYTES // 1024),
+    "queue.buffering.max.messages": str(MAX_QUEUED_MESSAGES),
+}
 DEFAULT_QUEUE_LIMITS = {
     "perf_test": "buffer.memory 32 MiB (Java producer default)",
     "loadgen": "queue.buffering.max.kbytes 1 GiB, queue.buffering.max.messages 100000 "
@@ -199,7 +205,10 @@ def run_compare(
         "settings": COMMON_PRODUCER_PROPS,
         "queue_bounds": {
             "perf_test": {"buffer.memory": PERF_TEST_PROPS["buffer.memory"]},
-            "loadgen": {"queue.buffering.max.kbytes": LOADGEN_PROPS["queue.buffering.max.kbytes"]},
+            "loadgen": {
+                k: LOADGEN_PROPS[k]
+                for k in ("queue.buffering.max.kbytes", "queue.buffering.max.messages")
+            },
             "defaults_replaced": DEFAULT_QUEUE_LIMITS,
         },
         "cases": cases,
