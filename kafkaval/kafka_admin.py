@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient, NewTopic, OffsetSpec
 
 from kafkaval.config import Settings
 from kafkaval.errors import KafkavalError
@@ -39,12 +39,13 @@ def create_topics(
 ) -> None:
     """Create the topics (an existing one is deleted first, so runs start empty).
 
-    Returns once every partition has a leader, so the first sends do not wait for it.
+    Returns once every partition's leader serves it (answers ListOffsets), so
+    the first sends neither wait for a leader nor race the partition's creation.
 
     Args:
         config: topic configuration (e.g. ``min.insync.replicas``); broker defaults if None.
         timeout: seconds for each admin request; creation is retried for twice that,
-            the leaders are waited for this long.
+            the leaders (and their serving the partitions) are waited for this long.
 
     Raises:
         KafkavalError: the broker refused or did not answer in time.
@@ -103,6 +104,28 @@ def create_topics(
 
     if not wait_until(led, timeout, 0.2):
         raise KafkavalError(f"topics {', '.join(topics)} have no leaders after {timeout:.0f} s")
+
+    # A KRaft broker publishes a new partition's leader in its metadata before
+    # it has created the partition, and a produce in between fails with
+    # NOT_LEADER_OR_FOLLOWER. An idempotent producer whose next request got in
+    # first then loses the earlier one's records (KAFKA-15591); seen here as
+    # acked records missing from the start of a fresh partition on a loaded
+    # host. A ListOffsets the leader answers proves it has the partition.
+    def served() -> bool:
+        wanted = {
+            TopicPartition(t, p): OffsetSpec.latest() for t in topics for p in range(partitions)
+        }
+        try:
+            for fut in admin.list_offsets(wanted, request_timeout=5).values():
+                fut.result(timeout=10)
+        except (KafkaException, concurrent.futures.TimeoutError):
+            return False
+        return True
+
+    if not wait_until(served, timeout, 0.2):
+        raise KafkavalError(
+            f"topics {', '.join(topics)}: their leaders do not serve them after {timeout:.0f} s"
+        )
 
 
 def delete_topics(
