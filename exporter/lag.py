@@ -24,7 +24,13 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from typing import Any
 
-from confluent_kafka import ConsumerGroupState, ConsumerGroupTopicPartitions, TopicPartition
+from confluent_kafka import (
+    ConsumerGroupState,
+    ConsumerGroupTopicPartitions,
+    KafkaError,
+    KafkaException,
+    TopicPartition,
+)
 from confluent_kafka.admin import AdminClient, OffsetSpec
 from prometheus_client.core import GaugeMetricFamily, Metric
 
@@ -88,6 +94,22 @@ class ConsumerLagSource:
         except Exception as e:  # noqa: BLE001 - KafkaException, timeouts: one reason for all
             raise SourceUnavailable(f"Kafka did not answer {what}: {e}") from e
 
+    def _end(self, future: Future[Any], deadline: float, topic: str) -> int | None:
+        """A partition's end offset; None when its topic is gone.
+
+        A group keeps its commits on a topic deleted after it committed (each
+        delivery scenario deletes its topic, its group lingers): that partition
+        has no lag to report, and must not cost the other groups their round.
+        """
+        try:
+            return int(future.result(timeout=max(0.0, deadline - self._clock())).offset)
+        except KafkaException as e:
+            if e.args and e.args[0].code() == KafkaError.UNKNOWN_TOPIC_OR_PART:
+                return None
+            raise SourceUnavailable(f"Kafka did not answer the end of {topic}: {e}") from e
+        except Exception as e:  # noqa: BLE001 - timeouts and the like, as in _result
+            raise SourceUnavailable(f"Kafka did not answer the end of {topic}: {e}") from e
+
     def _groups(self, deadline: float) -> list[str]:
         """The groups to report, updating when each last had members."""
         listing = self._result(
@@ -139,10 +161,11 @@ class ConsumerLagSource:
             {TopicPartition(t, p): OffsetSpec.latest() for t, p in sorted(partitions)},
             request_timeout=self.timeout,
         )
-        ends = {
-            (tp.topic, tp.partition): self._result(f, deadline, f"the end of {tp.topic}").offset
-            for tp, f in ends_futures.items()
-        }
+        ends = {}
+        for tp, future in ends_futures.items():
+            end = self._end(future, deadline, tp.topic)
+            if end is not None:
+                ends[(tp.topic, tp.partition)] = end
         return [
             PartitionLag(g, t, p, offset, ends[(t, p)])
             for (g, t, p), offset in sorted(committed.items())

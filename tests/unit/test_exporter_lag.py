@@ -7,7 +7,13 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from confluent_kafka import ConsumerGroupState, ConsumerGroupTopicPartitions, TopicPartition
+from confluent_kafka import (
+    ConsumerGroupState,
+    ConsumerGroupTopicPartitions,
+    KafkaError,
+    KafkaException,
+    TopicPartition,
+)
 from confluent_kafka.admin import ConsumerGroupListing
 from prometheus_client import CollectorRegistry, generate_latest
 
@@ -45,9 +51,15 @@ class FakeAdmin:
         return {group: _done(ConsumerGroupTopicPartitions(group, tps))}
 
     def list_offsets(self, wanted: dict[TopicPartition, Any], **_: Any) -> dict[Any, Future[Any]]:
-        return {
-            tp: _done(SimpleNamespace(offset=self.ends[(tp.topic, tp.partition)])) for tp in wanted
-        }
+        out: dict[Any, Future[Any]] = {}
+        for tp in wanted:
+            key = (tp.topic, tp.partition)
+            out[tp] = Future()
+            if key in self.ends:
+                out[tp].set_result(SimpleNamespace(offset=self.ends[key]))
+            else:  # a topic deleted since the group committed on it
+                out[tp].set_exception(KafkaException(KafkaError(KafkaError.UNKNOWN_TOPIC_OR_PART)))
+        return out
 
 
 class Clock:
@@ -86,6 +98,14 @@ def test_a_stopped_group_stays_reported_for_linger_seconds() -> None:
     assert [p.lag for p in source.sample()] == [15]
     clock.now += 2
     assert source.sample() == []
+
+
+def test_a_deleted_topic_does_not_cost_the_other_groups_their_lag() -> None:
+    admin, clock = FakeAdmin(), Clock()
+    admin.states = {"run-a": ConsumerGroupState.STABLE, "scenario": ConsumerGroupState.STABLE}
+    admin.committed = {"run-a": {("t", 0): 90}, "scenario": {("gone", 0): 40}}
+    admin.ends = {("t", 0): 100}  # "gone" was deleted after its group committed
+    assert _source(admin, clock).sample() == [PartitionLag("run-a", "t", 0, 90, 100)]
 
 
 def test_at_most_max_groups_the_most_recently_active() -> None:
