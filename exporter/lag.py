@@ -24,13 +24,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from typing import Any
 
-from confluent_kafka import (
-    ConsumerGroupState,
-    ConsumerGroupTopicPartitions,
-    KafkaError,
-    KafkaException,
-    TopicPartition,
-)
+from confluent_kafka import ConsumerGroupState, ConsumerGroupTopicPartitions, TopicPartition
 from confluent_kafka.admin import AdminClient, OffsetSpec
 from prometheus_client.core import GaugeMetricFamily, Metric
 
@@ -94,21 +88,26 @@ class ConsumerLagSource:
         except Exception as e:  # noqa: BLE001 - KafkaException, timeouts: one reason for all
             raise SourceUnavailable(f"Kafka did not answer {what}: {e}") from e
 
-    def _end(self, future: Future[Any], deadline: float, topic: str) -> int | None:
-        """A partition's end offset; None when its topic is gone.
+    def _answered(self, futures: dict[Any, Future[Any]], deadline: float, what: str) -> dict:
+        """The answers among ``futures`` (keyed alike); the failed ones are left out.
 
-        A group keeps its commits on a topic deleted after it committed (each
-        delivery scenario deletes its topic, its group lingers): that partition
-        has no lag to report, and must not cost the other groups their round.
+        One partition or group Kafka cannot answer for (a topic deleted after
+        its group committed on it, a leader moving in a fault, a coordinator
+        loading) has no figure this round; it must not cost every other group
+        its lag. Only when none answers is the source unavailable.
+
+        Raises:
+            SourceUnavailable: not one of ``futures`` answered by the deadline.
         """
-        try:
-            return int(future.result(timeout=max(0.0, deadline - self._clock())).offset)
-        except KafkaException as e:
-            if e.args and e.args[0].code() == KafkaError.UNKNOWN_TOPIC_OR_PART:
-                return None
-            raise SourceUnavailable(f"Kafka did not answer the end of {topic}: {e}") from e
-        except Exception as e:  # noqa: BLE001 - timeouts and the like, as in _result
-            raise SourceUnavailable(f"Kafka did not answer the end of {topic}: {e}") from e
+        answers, failures = {}, []
+        for key, future in futures.items():
+            try:
+                answers[key] = future.result(timeout=max(0.0, deadline - self._clock()))
+            except Exception as e:  # noqa: BLE001 - KafkaException, timeouts: one reason for all
+                failures.append(e)
+        if futures and not answers:
+            raise SourceUnavailable(f"Kafka did not answer {what}: {failures[0]}")
+        return answers
 
     def _groups(self, deadline: float) -> list[str]:
         """The groups to report, updating when each last had members."""
@@ -149,8 +148,7 @@ class ConsumerLagSource:
             for g in groups
         }
         committed: dict[tuple[str, str, int], int] = {}
-        for group, future in futures.items():
-            result = self._result(future, deadline, f"the offsets of group {group}")
+        for group, result in self._answered(futures, deadline, "the groups' offsets").items():
             for tp in result.topic_partitions or []:
                 if tp.error is None and tp.offset >= _NO_OFFSET:
                     committed[(group, tp.topic, tp.partition)] = tp.offset
@@ -161,11 +159,10 @@ class ConsumerLagSource:
             {TopicPartition(t, p): OffsetSpec.latest() for t, p in sorted(partitions)},
             request_timeout=self.timeout,
         )
-        ends = {}
-        for tp, future in ends_futures.items():
-            end = self._end(future, deadline, tp.topic)
-            if end is not None:
-                ends[(tp.topic, tp.partition)] = end
+        ends = {
+            (tp.topic, tp.partition): int(answer.offset)
+            for tp, answer in self._answered(ends_futures, deadline, "the partitions' ends").items()
+        }
         return [
             PartitionLag(g, t, p, offset, ends[(t, p)])
             for (g, t, p), offset in sorted(committed.items())

@@ -108,6 +108,18 @@ def test_a_deleted_topic_does_not_cost_the_other_groups_their_lag() -> None:
     assert _source(admin, clock).sample() == [PartitionLag("run-a", "t", 0, 90, 100)]
 
 
+def test_a_partition_kafka_cannot_answer_for_is_left_out_until_none_answers() -> None:
+    admin, clock = FakeAdmin(), Clock()
+    admin.states = {"a": ConsumerGroupState.STABLE, "b": ConsumerGroupState.STABLE}
+    admin.committed = {"a": {("t", 0): 1}, "b": {("u", 0): 2}}
+    admin.ends = {("t", 0): 5}  # ("u", 0): its leader moving in a fault
+    source = _source(admin, clock)
+    assert source.sample() == [PartitionLag("a", "t", 0, 1, 5)]
+    admin.ends = {}
+    with pytest.raises(SourceUnavailable, match="Kafka did not answer the partitions' ends"):
+        source.sample()
+
+
 def test_at_most_max_groups_the_most_recently_active() -> None:
     admin, clock = FakeAdmin(), Clock()
     admin.ends = {("t", 0): 5}
