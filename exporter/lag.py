@@ -83,10 +83,8 @@ class ConsumerLagSource:
         self._last_active: dict[str, float] = {}
 
     def _result(self, future: Future[Any], deadline: float, what: str) -> Any:
-        try:
-            return future.result(timeout=max(0.0, deadline - self._clock()))
-        except Exception as e:  # noqa: BLE001 - KafkaException, timeouts: one reason for all
-            raise SourceUnavailable(f"Kafka did not answer {what}: {e}") from e
+        """The one answer ``what`` needs, or SourceUnavailable (see `_answered`)."""
+        return self._answered({what: future}, deadline, what)[what]
 
     def _answered(self, futures: dict[Any, Future[Any]], deadline: float, what: str) -> dict:
         """The answers among ``futures`` (keyed alike); the failed ones are left out.

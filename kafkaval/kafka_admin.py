@@ -88,29 +88,14 @@ def create_topics(
         topics = retry
         time.sleep(0.5)
 
-    # Metadata reaches every broker a little after creation.
-    def led() -> bool:
-        try:
-            md = admin.list_topics(timeout=5)
-        except KafkaException:
-            return False  # no answer yet (e.g. right after a fault): asked again until timeout
-        return all(
-            t in md.topics
-            and md.topics[t].error is None
-            and len(md.topics[t].partitions) == partitions
-            and all(p.leader >= 0 for p in md.topics[t].partitions.values())
-            for t in topics
-        )
-
-    if not wait_until(led, timeout, 0.2):
-        raise KafkavalError(f"topics {', '.join(topics)} have no leaders after {timeout:.0f} s")
-
-    # A KRaft broker publishes a new partition's leader in its metadata before
-    # it has created the partition, and a produce in between fails with
+    # Metadata reaches every broker a little after creation, and a KRaft broker
+    # publishes a new partition's leader in its metadata before it has
+    # created the partition: a produce in between fails with
     # NOT_LEADER_OR_FOLLOWER. An idempotent producer whose next request got in
     # first then loses the earlier one's records (KAFKA-15591); seen here as
     # acked records missing from the start of a fresh partition on a loaded
-    # host. A ListOffsets the leader answers proves it has the partition.
+    # host. A ListOffsets answered for every partition proves each has a
+    # leader, and that the leader has the partition.
     def served() -> bool:
         wanted = {
             TopicPartition(t, p): OffsetSpec.latest() for t in topics for p in range(partitions)

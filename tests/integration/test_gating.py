@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import socket
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -14,6 +13,7 @@ from typing import Any
 import jsonschema
 import pytest
 import requests
+from ports import free_port
 from report_runs import kafkaval, run_once, wait_for
 
 from kafkaval.config import Settings
@@ -45,17 +45,11 @@ rate = "rate(achieved) / rate(target) >= 0.5"
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def gate_settings(stack_settings: Settings, tmp_path: Path) -> Settings:
     # Own metrics port and results: other sessions on this machine use the fixed ones.
     return dataclasses.replace(
-        stack_settings, metrics_port=_free_port(), results_dir=str(tmp_path / "results")
+        stack_settings, metrics_port=free_port(), results_dir=str(tmp_path / "results")
     )
 
 

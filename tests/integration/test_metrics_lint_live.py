@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from ports import free_port
 from report_runs import REPO, settings_env
 
 from kafkaval.config import Settings
@@ -42,12 +42,6 @@ _ECOSYSTEM_SPELLING = re.compile(
     r"|kafka_consumergroup_lag_sum non-histogram and non-summary metrics should not have"
     r' "_sum" suffix'
 )
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _get(url: str) -> str | None:
@@ -82,7 +76,7 @@ def _loadgen_text_with_acks(run: subprocess.Popen[str], url: str, timeout: float
 def test_promtool_reports_nothing_on_the_live_endpoints(
     stack_settings: Settings, tmp_path: Path
 ) -> None:
-    port = _free_port()
+    port = free_port()
     settings = dataclasses.replace(
         stack_settings, metrics_port=port, results_dir=str(tmp_path / "results")
     )

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import dataclasses
 import io
-import socket
 
 import pytest
+from ports import free_port
 
 from kafkaval.config import Settings
 from loadgen import ab
@@ -30,15 +30,9 @@ POLICY = VerdictPolicy(min_effect=0.30, metrics=(METRIC,))
 ROUNDS = 5
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def ab_settings(stack_settings: Settings) -> Settings:
-    return dataclasses.replace(stack_settings, metrics_port=_free_port())
+    return dataclasses.replace(stack_settings, metrics_port=free_port())
 
 
 def _run(settings: Settings, b: ab.Side, seed: int) -> tuple[dict, str]:

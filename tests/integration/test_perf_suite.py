@@ -6,7 +6,6 @@ import dataclasses
 import io
 import json
 import math
-import socket
 import subprocess
 import sys
 import time
@@ -16,6 +15,7 @@ from typing import Any
 import jsonschema
 import pytest
 import requests
+from ports import free_port
 
 from kafkaval.config import Settings
 from kafkaval.histogram import BUCKET_ERROR_BOUND, BUCKETS_SECONDS
@@ -29,16 +29,10 @@ PROFILE_NAMES = ("throughput", "burst", "sustained", "snapshot", "startup")
 LATENCY_KEYS = ("p50", "p95", "p99", "p999", "max")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def perf_settings(stack_settings: Settings) -> Settings:
     # A free metrics port: other test sessions on this machine use the fixed ones.
-    return dataclasses.replace(stack_settings, metrics_port=_free_port())
+    return dataclasses.replace(stack_settings, metrics_port=free_port())
 
 
 @pytest.fixture(scope="module")
@@ -187,7 +181,7 @@ def test_prometheus_has_series_and_quantiles_agree(
 
 
 def test_down_broker_fails_cleanly(tmp_path: Path) -> None:
-    port = _free_port()  # nothing listens there
+    port = free_port()  # nothing listens there
     t0 = time.monotonic()
     proc = subprocess.run(
         [
@@ -217,7 +211,7 @@ def test_down_broker_fails_cleanly(tmp_path: Path) -> None:
 
 def test_workers_share_the_rate_with_exact_counts(perf_settings: Settings) -> None:
     # Two producer processes, each with its own /metrics endpoint; one consumer here.
-    settings = dataclasses.replace(perf_settings, metrics_port=_free_port())
+    settings = dataclasses.replace(perf_settings, metrics_port=free_port())
     out = io.StringIO()
     generous = {"max_p95_service_seconds": 5.0, "min_rate_ratio": 0.95}
     opts = SuiteOptions(

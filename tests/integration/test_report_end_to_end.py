@@ -10,10 +10,10 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
 from pathlib import Path
 
 import pytest
+from ports import free_port
 from report_runs import DELIVERY_SCENARIO, PERF_PROFILE, kafkaval, run_once
 
 from kafkaval.config import Settings
@@ -36,12 +36,6 @@ def reports(stack_settings: Settings) -> Path:
     if os.environ.get("KAFKAVAL_KEEP_REPORTS"):  # to read what a real run renders
         shutil.copytree(reports, os.environ["KAFKAVAL_KEEP_REPORTS"], dirs_exist_ok=True)
     return reports
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _row(text: str, first_cells: str) -> list[str]:
@@ -136,7 +130,7 @@ def test_prometheus_down_keeps_old_reports(reports: Path, stack_settings: Settin
         run_once(stack_settings).settings,
         "report",
         "--prometheus-url",
-        f"http://127.0.0.1:{_free_port()}",
+        f"http://127.0.0.1:{free_port()}",
     )
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from cdc_fixtures import assert_insert_round_trip
+from ports import free_port
 
 from cdc import pipeline
 from cdc.config import load_cdc_config
@@ -39,12 +39,6 @@ GENEROUS = [
 ]  # fmt: skip
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _env(settings: Settings, **extra: str) -> dict[str, str]:
     """The process environment without the developer's KAFKAVAL_* settings.
 
@@ -54,7 +48,7 @@ def _env(settings: Settings, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("KAFKAVAL_")}
     env.update(
         KAFKAVAL_CACHE_DIR=settings.cache_dir,
-        KAFKAVAL_METRICS_PORT=str(_free_port()),
+        KAFKAVAL_METRICS_PORT=str(free_port()),
         PYTHONPATH=str(REPO),
     )
     env.update(extra)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import socket
 import time
 
 import pytest
+from ports import free_port
 from prometheus_client import CollectorRegistry, Counter
 
 from kafkaval.config import Settings
@@ -14,12 +14,6 @@ from kafkaval.targets import MetricsServer, last_scrape, scrape_target, wait_scr
 pytestmark = pytest.mark.integration
 
 JOB = "kafkaval-target-test"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def test_final_scrape_wait_sees_a_real_good_scrape_and_not_a_failed_one(
@@ -45,6 +39,6 @@ def test_final_scrape_wait_sees_a_real_good_scrape_and_not_a_failed_one(
         server.close()
     # A target nobody serves is scraped too (up = 0), but that stores no values:
     # the wait must not take it for the final scrape.
-    with scrape_target(stack_settings, JOB, "dead", f"127.0.0.1:{_free_port()}"):
+    with scrape_target(stack_settings, JOB, "dead", f"127.0.0.1:{free_port()}"):
         assert not wait_scraped(stack_settings, JOB, "dead", time.time())
         assert last_scrape(stack_settings, JOB, "dead") is None
