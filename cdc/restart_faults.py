@@ -37,6 +37,10 @@ MUTATIONS = ("delete-offsets", "drop-slot")
 MAX_FAULT_S = 60.0
 # The undo's bound: the worker answering again, then the connector RUNNING.
 RESTORE_TIMEOUT_S = pipeline.CONNECT_START_TIMEOUT + pipeline.CONNECTOR_START_TIMEOUT
+# Connect acts on a restart request through its config topic and reports the
+# restart through its status topic, both read back asynchronously: on a busy
+# host its status says RUNNING (the state before the restart) for seconds.
+RESTART_SEEN_TIMEOUT_S = 30.0
 
 
 class _NeverPartitioned:
@@ -209,6 +213,13 @@ class Connector(_PipelinePart):
         self.fault_mono = time.monotonic()
         if not self.held:
             self.client.restart(self.name)
+            # Until the status leaves RUNNING, a RUNNING read is the state before
+            # the restart: the undo's check would pass on it before the restart began.
+            if not wait_until(lambda: not self.is_healthy(), RESTART_SEEN_TIMEOUT_S, 0.1):
+                raise CdcError(
+                    f"Connect accepted the restart of {self.name}, but its status stayed "
+                    f"RUNNING for {RESTART_SEEN_TIMEOUT_S:.0f} s; {_log_hint(self.worker)}"
+                )
             return
         self._stop_requested = True
         self.client.stop(self.name)
@@ -247,17 +258,18 @@ def apply_fault(
     """The phase's fault through ``faults``: applied, undone at once (a mutation
     after its unsafe step), the undo verified (``rolled_back``).
 
-    The kill's effect is watched from just before the kill until RUNNING
-    again (``observed_effect``).
+    Its effect (the worker silent, or a task out of RUNNING) is watched from
+    just before the fault until RUNNING again (``observed_effect``).
     """
     target: _PipelinePart
+    effect = _connect_effect(worker, cfg)
     if phase == "kill":
         target = ConnectWorker(worker, cfg)
-        with faults.active("kill", target, MAX_FAULT_S, _connect_effect(worker, cfg)) as record:
+        with faults.active("kill", target, MAX_FAULT_S, effect) as record:
             pass  # started again at once
     else:
         target = Connector(worker, cfg, held=phase != "graceful")
-        with faults.active("restart", target, MAX_FAULT_S) as record:
+        with faults.active("restart", target, MAX_FAULT_S, effect) as record:
             if phase != "graceful":
                 _mutate(cfg, phase)
     return record, target

@@ -78,10 +78,9 @@ def phase_entry(
             "started_at": iso(fault_start),
             "ended_at": iso(fault_start + timedelta(seconds=recovery_seconds or 0.0)),
             "rolled_back": fault.rolled_back,  # the runner's check right after the undo
+            "observed_effect": fault.observed_effect,
         },
     }
-    if phase == "kill":
-        entry["fault"]["observed_effect"] = fault.observed_effect
     if not fault.rolled_back:
         entry["fault"]["problems"] = list(fault.problems)
     return entry
@@ -115,7 +114,7 @@ def restart_record(
     result = check_changes(ledger.changes(), events, bounds)
     for phase, info in phases.items():
         info["duplicates"] = result.duplicates_by_phase.get(phase, 0)
-    # A kill the pipeline never showed proves nothing about its recovery.
+    # A fault the pipeline never showed proves nothing about its recovery.
     no_effect = [
         f"{p} of {v['fault']['target']}: {NO_EFFECT}"
         for p, v in phases.items()

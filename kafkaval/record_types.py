@@ -406,7 +406,7 @@ class RestartPhase(TypedDict):
     changes: int
     recovery_seconds: float | None  # None: the pipeline did not run again
     duplicate_bound: int
-    fault: FaultEntry  # the first five fields; ``observed_effect`` for a kill, ``problems``
+    fault: FaultEntry  # the first five fields; ``observed_effect``, ``problems``
     duplicates: NotRequired[int]  # set by restart_record once the changes are checked
 
 

@@ -191,8 +191,10 @@ class SwarmEngine:
         left: list[Any] = []
         while time.monotonic() < deadline:
             try:
+                # sparse: a full list inspects each container, and one that the
+                # engine removes between the list and its inspect raises NotFound.
                 left = self._client.containers.list(
-                    all=True, filters={"label": f"{RUN_LABEL}={self.run_id}"}
+                    all=True, sparse=True, filters={"label": f"{RUN_LABEL}={self.run_id}"}
                 )
             except ENGINE_ERRORS as e:
                 raise KafkavalError(f"cannot check the worker containers: {error_line(e)}") from e

@@ -143,12 +143,21 @@ def _query(settings: Settings, promql: str) -> list[dict[str, Any]]:
 def _leftovers(client: docker.DockerClient, run_id: str | None = None) -> list[str]:
     services = [s.name for s in client.services.list() if s.name.startswith(PREFIX)]
     label = f"{RUN_LABEL}={run_id}" if run_id else RUN_LABEL
-    containers = [
-        c.name
-        for c in client.containers.list(all=True, filters={"label": label})
-        if c.name.startswith(PREFIX)
-    ]
+    containers = [name for name, _ in _run_containers(client, label, all_states=True)]
     return services + containers
+
+
+def _run_containers(
+    client: docker.DockerClient, label: str, all_states: bool = False
+) -> list[tuple[str, dict[str, Any]]]:
+    """(name, list entry) of the run's containers, from the engine's list alone.
+
+    The SDK's full list inspects each container, and swarm removes a dead task's
+    container at any moment: the inspect would then raise NotFound.
+    """
+    entries = client.api.containers(all=all_states, filters={"label": label})
+    named = [((e.get("Names") or ["?"])[0].lstrip("/"), e) for e in entries]
+    return [(name, e) for name, e in named if name.startswith(PREFIX)]
 
 
 @pytest.mark.docker
@@ -221,11 +230,14 @@ def test_a_dying_worker_fails_the_run_naming_it_and_nothing_is_left(
     def kill_one() -> None:
         # The first worker container that runs is killed (SIGKILL: no goodbye).
         while not stop.is_set() and not killed:
-            for c in swarm.containers.list(filters={"label": RUN_LABEL}):
-                if c.name.startswith(PREFIX) and c.status == "running":
-                    task = c.labels.get("com.docker.swarm.task.name", "")
+            for _, entry in _run_containers(swarm, RUN_LABEL):
+                if entry.get("State") == "running":
+                    task = (entry.get("Labels") or {}).get("com.docker.swarm.task.name", "")
+                    try:
+                        swarm.api.kill(entry["Id"])
+                    except docker.errors.NotFound:
+                        continue  # gone already: the next one
                     killed["slot"] = task.split(".")[1] if task.count(".") >= 2 else "?"
-                    c.kill()
                     return
             time.sleep(0.2)
 

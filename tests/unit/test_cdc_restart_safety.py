@@ -78,7 +78,9 @@ class _Connect:
 
     calls: list[str] = []
     state = "RUNNING"
+    # A restart shows RESTARTING to one status read (None: never), then this state.
     after_restart = "RUNNING"
+    restarting_reads: int | None = 1
     fail_with: BaseException | None = None
 
     def __init__(self, url: str) -> None:
@@ -89,11 +91,17 @@ class _Connect:
 
     def status(self, name: str) -> dict[str, Any]:
         task = {"id": 0, "state": self.state, "trace": "boom"}
+        if self.state == "RESTARTING" and self.restarting_reads is not None:
+            _Connect.restarting_reads = self.restarting_reads - 1
+            if self.restarting_reads <= 0:
+                _Connect.state = self.after_restart
         return {"connector": {"state": self.state}, "tasks": [task]}
 
     def restart(self, name: str) -> None:
         self.calls.append("restart")
-        _Connect.state = self.after_restart
+        # Connect's status still says RUNNING until the restart is read back
+        # (restarting_reads None: never, as a lost restart request would).
+        _Connect.state = "RESTARTING" if self.restarting_reads is not None else "RUNNING"
 
     def stop(self, name: str) -> None:
         self.calls.append("stop")
@@ -113,6 +121,7 @@ class _Connect:
 def rest(monkeypatch: pytest.MonkeyPatch) -> type[_Connect]:
     monkeypatch.setattr(_Connect, "calls", [])
     monkeypatch.setattr(_Connect, "state", "RUNNING")
+    monkeypatch.setattr(_Connect, "restarting_reads", 1)
     monkeypatch.setattr(connect, "ConnectClient", _Connect)
     monkeypatch.setattr(restart_faults, "ConnectEffect", _Watch)
     return _Connect
@@ -167,7 +176,21 @@ def test_a_graceful_restart_is_left_to_connect_and_its_undo_verified(
     assert record.rolled_back
     # A task that FAILED in the restart: the undo is not verified, and the runner refuses more.
     monkeypatch.setattr(_Connect, "after_restart", "FAILED")
+    monkeypatch.setattr(_Connect, "restarting_reads", 1)
     faults = _runner()
     record, _ = restart_faults.apply_fault(faults, "graceful", _Worker(), cfg)  # type: ignore[arg-type]
     assert not record.rolled_back and "FAILED" in record.problems[0]
     assert faults.left_broken
+
+
+def test_a_restart_whose_status_never_leaves_running_is_not_taken_as_done(
+    rest: type[_Connect], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # RUNNING right after the request is the state before the restart: the undo
+    # must not be judged on it, and a restart never seen is an error, not a pass.
+    monkeypatch.setattr(_Connect, "restarting_reads", None)
+    monkeypatch.setattr(restart_faults, "RESTART_SEEN_TIMEOUT_S", 0.3)
+    faults = _runner()
+    with pytest.raises(CdcError, match="status stayed RUNNING for 0 s"):
+        restart_faults.apply_fault(faults, "graceful", _Worker(), load_cdc_config(environ={}))  # type: ignore[arg-type]
+    assert _Connect.calls == ["restart"]
