@@ -91,7 +91,12 @@ class Layout:
                 for i, (expr, legend) in enumerate(targets)
             ],
             "fieldConfig": {"defaults": {"unit": unit}, "overrides": []},
-            "options": {"legend": {"displayMode": "list", "placement": "bottom"}},
+            # Only a time series has a legend among these kinds (Grafana's stat has none).
+            "options": (
+                {"legend": {"displayMode": "list", "placement": "bottom"}}
+                if kind == "timeseries"
+                else {}
+            ),
         }
         defaults = panel["fieldConfig"]["defaults"]
         if thresholds:

@@ -11,6 +11,9 @@ from typing import Any
 
 import pytest
 import yaml
+from grafana_foundation_sdk.cog import plugins as grafana_plugins
+from grafana_foundation_sdk.cog.encoder import JSONEncoder as GrafanaEncoder
+from grafana_foundation_sdk.models.dashboard import Dashboard as GrafanaDashboard
 
 GRAFANA = Path(__file__).resolve().parents[2] / "grafana"
 DASHBOARD_FILES = sorted((GRAFANA / "dashboards").glob("*.json"))
@@ -243,6 +246,12 @@ def test_schema_is_that_of_the_pinned_grafana() -> None:
     assert pinned and pinned[1].startswith(GRAFANA_PINNED), (
         "docker-compose.yml pins another Grafana: check the dashboard schema for it here"
     )
+    sdk = re.search(
+        r'"grafana-foundation-sdk==\d+!([0-9.]+)"', (GRAFANA.parent / "pyproject.toml").read_text()
+    )
+    assert sdk and sdk[1].startswith(GRAFANA_PINNED), (
+        "pyproject.toml pins the Foundation SDK build of another Grafana than docker-compose.yml"
+    )
 
 
 @pytest.mark.parametrize("path", DASHBOARD_FILES, ids=lambda p: p.name)
@@ -259,6 +268,72 @@ def test_schema_check_finds_errors() -> None:
     dashboard["schemaVersion"] = 41
     errors = _schema_errors(dashboard)
     assert len(errors) == 5, errors
+
+
+# Grafana's own dashboard kind (kinds/dashboard/dashboard_kind.cue) and its
+# panel plugins' schemas, as generated into Grafana's Foundation SDK for the
+# pinned Grafana (the dev extra pins the SDK build for 11.2). Its models carry
+# every field the kind names; a field they drop is one Grafana does not know,
+# or one at the wrong place. Two objects of the kind are open (`...` in the
+# CUE): an annotation query (a datasource "spreads its query into the base
+# object": Prometheus reads step, titleFormat, ... there) and a template
+# variable (Grafana itself writes `definition`, the query's text). Extra
+# fields are allowed directly on those two, nowhere else.
+OPEN_OBJECTS = (
+    re.compile(r"^\.annotations\.list\[\d+\]\.\w+$"),
+    re.compile(r"^\.templating\.list\[\d+\]\.\w+$"),
+)
+
+
+def _round_trip_losses(original: Any, back: Any, path: str = "") -> list[str]:
+    """Where ``back`` (the SDK's dump) lost or changed a field of ``original``."""
+    if isinstance(original, dict):
+        if not isinstance(back, dict):
+            return [f"{path}: became {type(back).__name__}"]
+        out = []
+        for key, value in original.items():
+            where = f"{path}.{key}"
+            if key not in back:
+                if not any(p.match(where) for p in OPEN_OBJECTS):
+                    out.append(f"{where}: not in Grafana's schema")
+                continue
+            out += _round_trip_losses(value, back[key], where)
+        return out
+    if isinstance(original, list):
+        if not isinstance(back, list) or len(back) != len(original):
+            return [f"{path}: list changed"]
+        return [
+            loss
+            for i, (a, b) in enumerate(zip(original, back, strict=True))
+            for loss in _round_trip_losses(a, b, f"{path}[{i}]")
+        ]
+    return [] if original == back else [f"{path}: {original!r} became {back!r}"]
+
+
+def _grafana_schema_losses(dashboard: dict[str, Any]) -> list[str]:
+    grafana_plugins.register_default_plugins()  # the panel kinds' options and field config
+    model = GrafanaDashboard.from_json(json.loads(json.dumps(dashboard)))
+    return _round_trip_losses(dashboard, json.loads(json.dumps(model, cls=GrafanaEncoder)))
+
+
+@pytest.mark.parametrize("path", DASHBOARD_FILES, ids=lambda p: p.name)
+def test_dashboard_loads_into_grafanas_own_models_without_loss(path: Path) -> None:
+    assert _grafana_schema_losses(json.loads(path.read_text())) == []
+
+
+def test_grafanas_models_find_unknown_and_misplaced_fields() -> None:
+    dashboard = json.loads((GRAFANA / "dashboards" / "delivery.json").read_text())
+    stat = next(p for p in _panels(dashboard) if p["type"] == "stat")
+    stat["options"]["legend"] = {"displayMode": "list"}  # a stat panel has no legend
+    stat["fieldConfig"]["defaults"]["unitt"] = "s"  # misspelt
+    dashboard["panels"][0]["gridPos"]["depth"] = 1  # no such field
+    dashboard["templating"]["list"][1]["definition"] = "up"  # open object: allowed
+    losses = _grafana_schema_losses(dashboard)
+    assert sorted(loss.rsplit(".", 1)[-1] for loss in losses) == [
+        "depth: not in Grafana's schema",
+        "legend: not in Grafana's schema",
+        "unitt: not in Grafana's schema",
+    ], losses
 
 
 def test_delivery_dashboard_shades_faults() -> None:
