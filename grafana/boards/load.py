@@ -25,8 +25,10 @@ def _profile_rate(metric: str, sel: str) -> str:
 
 
 def load_dashboard() -> dict[str, Any]:
-    sel = f'profile=~"$profile",{SCOPE}'
-    tsel = f'profile=~"$profile",topic=~"$topic",{SCOPE}'
+    # run_id: only a distributed run's workers carry it; at "All" (.*) the
+    # series without it (local runs) match too.
+    sel = f'profile=~"$profile",run_id=~"$run_id",{SCOPE}'
+    tsel = f'profile=~"$profile",topic=~"$topic",run_id=~"$run_id",{SCOPE}'
     lay = Layout()
     lay.row("Rate")
     lay.panel(
@@ -145,5 +147,6 @@ def load_dashboard() -> dict[str, Any]:
             "topic",
             f'label_values({LOADGEN}messages_sent_total{{profile=~"$profile"}}, topic)',
         ),
+        query_var("run_id", "run", f"label_values({LOADGEN}messages_sent_total, run_id)"),
     ]
     return dashboard("kafkaval-load", "Kafka load", lay, variables)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import os
+import re
 import socket
 import threading
 import time
@@ -24,6 +25,7 @@ import docker
 import numpy as np
 import pytest
 import requests
+from dashboard_exprs import expressions
 from docker_helpers import (
     KAFKAVAL_IMAGE,
     engine_or_skip,
@@ -76,11 +78,13 @@ def swarm() -> Iterator[docker.DockerClient]:
             wait_for(
                 lambda: client.info()["Swarm"]["LocalNodeState"] == "inactive", 60, "swarm left"
             )
-            if "docker_gwbridge" not in bridges_before:
+            # The engine as it was: the networks the swarm made go, one that was there stays.
+            made = [n for n in ("ingress", "docker_gwbridge") if n not in bridges_before]
+            if "docker_gwbridge" in made:
                 for net in client.networks.list(names=["docker_gwbridge"]):
                     net.remove()
             wait_for(
-                lambda: not client.networks.list(names=["ingress", "docker_gwbridge"]),
+                lambda: not [n for n in client.networks.list(names=made) if n.name in made],
                 30,
                 "the swarm's networks to go",
             )
@@ -215,6 +219,17 @@ def test_three_workers_make_one_run_with_exact_totals(
             f'{{run_id="{run_id}"}}[15m]))',
         )
         assert float(hist[0]["value"][1]) == p["acked"]
+        # The load dashboard's run picker offers this run: its variable query, as
+        # Grafana sends label_values(metric, label) over the last 15 minutes.
+        (var,) = [e for b, n, e in expressions() if b == "load" and n == "variable run_id"]
+        metric = re.fullmatch(r"group by \(run_id\) \((\w+)\)", var)
+        assert metric, var
+        r = requests.get(
+            f"{settings.prometheus_url}/api/v1/label/run_id/values",
+            params={"match[]": metric[1], "start": time.time() - 900},
+            timeout=10,
+        )
+        assert run_id in r.json()["data"], r.text
     finally:
         kafka_admin.delete_topics(settings, [*run_topics, control])
 
