@@ -92,6 +92,7 @@ def run_scale(
                 f"hold {counted} of {n}: totals not exact"
             )
         rate = res["achieved_rate"] or 0.0
+        rows = res.get("worker_results") or (None if w > 1 else [{"achieved_rate": rate}])
         base = cases[0]["msgs_per_s"] if cases else rate
         case = {
             "workers": w,
@@ -99,6 +100,11 @@ def run_scale(
             "acked": res["acked"],
             "counted": counted,
             "efficiency": rate / (w * base) if base else None,
+            # Each worker's own rate over its own span: a worker that started late
+            # or ran slower shows here, where the run's rate only sums them up.
+            # (None: local processes, whose pool reports no per-worker rows.)
+            "worker_rates": [r.get("achieved_rate") for r in rows] if rows else None,
+            "produce_seconds": res.get("produce_seconds"),
             # Other work on the machine moves these figures: say how busy it was.
             "load_average_1m": os.getloadavg()[0],
         }

@@ -34,7 +34,7 @@ fi
 IT=tests/integration
 LOCAL=(test_delivery_scenarios test_delivery_mutations test_delivery_mutations_unclean
        test_delivery_interrupt test_fault_binding test_secured_stack test_stack
-       test_targets test_jmx_metrics test_metrics_lint_live)
+       test_targets test_jmx_metrics test_metrics_lint_live test_bench_scale)
 TAIL=(test_scheduler_regression test_perf_ab)
 local_files=() tail_files=() engine_files=()
 for name in "${LOCAL[@]}"; do local_files+=("$IT/$name.py"); done

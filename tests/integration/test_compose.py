@@ -110,9 +110,10 @@ def compose(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
                 client.api.inspect_container(i)["State"].get("Health", {}).get("Status")
                 for i in ids
             ]
-            return len(states) == 3 and all(s == "healthy" for s in states)
+            # The exporter brings its read-only door to the engine, docker-proxy.
+            return len(states) == 4 and all(s == "healthy" for s in states)
 
-        wait_for(healthy, 240, "kafka, prometheus and exporter to be healthy", interval=2)
+        wait_for(healthy, 240, "kafka, prometheus, exporter and docker-proxy healthy", interval=2)
         kafka_name = container_name(cmd, env, client, "kafka")
         yield {
             "cmd": cmd,

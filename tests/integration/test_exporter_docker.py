@@ -134,3 +134,42 @@ def test_churn_restart_and_stop(engine) -> None:
         assert not stopped.running and stopped.usage is None
     finally:
         sampler.stop()
+
+
+def test_through_the_socket_proxy_the_exporter_reads_and_nothing_else_passes(engine) -> None:
+    import threading
+
+    import docker
+    from ports import free_port
+
+    from exporter import socket_proxy
+    from exporter.docker_source import default_client_factory
+
+    client, run, run_container = engine
+    sleeper = run_container("sleeper", "import time\ntime.sleep(120)\n")
+    port = free_port()
+    server = socket_proxy.serve(("127.0.0.1", port), "/var/run/docker.sock")
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    proxied = {"DOCKER_HOST": f"tcp://127.0.0.1:{port}"}
+    source = DockerSource(default_client_factory(proxied), labels=[f"{TEST_LABEL}={run}"])
+    sampler = Sampler(source)
+    try:
+        # The exporter's whole path (list, inspect, one-shot stats) works through it.
+        wait_for(lambda: sleeper.name in by_name(sampler), 30, "the container sampled")
+        wait_for(
+            lambda: (by_name(sampler)[sleeper.name].usage or None) is not None,
+            30,
+            "its usage read through the proxy",
+        )
+        # What changes the engine is refused, with the reason, and nothing changed.
+        via_proxy = docker.DockerClient(base_url=f"tcp://127.0.0.1:{port}", timeout=10)
+        with pytest.raises(docker.errors.APIError, match="POST is refused"):
+            via_proxy.api.kill(sleeper.id)
+        with pytest.raises(docker.errors.APIError, match="logs is refused"):
+            via_proxy.api.logs(sleeper.id)
+        sleeper.reload()
+        assert sleeper.status == "running"
+    finally:
+        sampler.stop()
+        server.shutdown()
+        server.server_close()

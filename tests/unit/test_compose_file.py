@@ -33,9 +33,13 @@ def test_locally_built_images_are_never_pulled() -> None:
     assert {n: s.get("pull_policy") for n, s in built.items()} == dict.fromkeys(built, "build")
 
 
-def test_only_the_exporter_holds_the_engine_unless_asked() -> None:
+def test_only_the_read_only_proxy_holds_the_engine_unless_asked() -> None:
     services = _services("docker-compose.yml")
-    assert [n for n, s in services.items() if _mounts_socket(s)] == ["exporter"]
+    assert [n for n, s in services.items() if _mounts_socket(s)] == ["docker-proxy"]
+    assert services["docker-proxy"]["entrypoint"][-1] == "exporter.socket_proxy"
+    exporter = services["exporter"]
+    assert exporter["environment"]["DOCKER_HOST"] == "tcp://docker-proxy:2375"
+    assert exporter["depends_on"]["docker-proxy"]["condition"] == "service_healthy"
     engine = _services("docker-compose.engine.yml")
     assert all(_mounts_socket(s) for s in engine.values())
     assert set(engine) <= set(services)
