@@ -153,16 +153,17 @@ def test_through_the_socket_proxy_the_exporter_reads_and_nothing_else_passes(eng
     proxied = {"DOCKER_HOST": f"tcp://127.0.0.1:{port}"}
     source = DockerSource(default_client_factory(proxied), labels=[f"{TEST_LABEL}={run}"])
     sampler = Sampler(source)
+    via_proxy = docker.DockerClient(base_url=f"tcp://127.0.0.1:{port}", timeout=10)
     try:
         # The exporter's whole path (list, inspect, one-shot stats) works through it.
-        wait_for(lambda: sleeper.name in by_name(sampler), 30, "the container sampled")
         wait_for(
-            lambda: (by_name(sampler)[sleeper.name].usage or None) is not None,
+            lambda: getattr(by_name(sampler).get(sleeper.name), "usage", None) is not None,
             30,
-            "its usage read through the proxy",
+            "the container's usage read through the proxy",
         )
+        # An inspect through it carries no environment (where passwords live).
+        assert "Env" not in via_proxy.api.inspect_container(sleeper.id).get("Config", {})
         # What changes the engine is refused, with the reason, and nothing changed.
-        via_proxy = docker.DockerClient(base_url=f"tcp://127.0.0.1:{port}", timeout=10)
         with pytest.raises(docker.errors.APIError, match="POST is refused"):
             via_proxy.api.kill(sleeper.id)
         with pytest.raises(docker.errors.APIError, match="logs is refused"):
@@ -170,6 +171,7 @@ def test_through_the_socket_proxy_the_exporter_reads_and_nothing_else_passes(eng
         sleeper.reload()
         assert sleeper.status == "running"
     finally:
+        via_proxy.close()
         sampler.stop()
         server.shutdown()
         server.server_close()

@@ -40,6 +40,12 @@ def test_only_the_read_only_proxy_holds_the_engine_unless_asked() -> None:
     exporter = services["exporter"]
     assert exporter["environment"]["DOCKER_HOST"] == "tcp://docker-proxy:2375"
     assert exporter["depends_on"]["docker-proxy"]["condition"] == "service_healthy"
+    # Only the exporter reaches the proxy: its network is internal and theirs alone.
+    on_it = sorted(n for n, s in services.items() if "engine-reads" in (s.get("networks") or []))
+    assert on_it == ["docker-proxy", "exporter"]
+    assert services["docker-proxy"]["networks"] == ["engine-reads"]
+    networks = yaml.safe_load((REPO / "docker-compose.yml").read_text())["networks"]
+    assert networks["engine-reads"] == {"internal": True}
     engine = _services("docker-compose.engine.yml")
     assert all(_mounts_socket(s) for s in engine.values())
     assert set(engine) <= set(services)
