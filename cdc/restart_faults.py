@@ -215,15 +215,23 @@ class Connector(_PipelinePart):
             self.client.restart(self.name)
             # Until the status leaves RUNNING, a RUNNING read is the state before
             # the restart: the undo's check would pass on it before the restart began.
-            if not wait_until(lambda: not self.is_healthy(), RESTART_SEEN_TIMEOUT_S, 0.1):
+            if not wait_until(self._restart_seen, RESTART_SEEN_TIMEOUT_S, 0.1):
                 raise CdcError(
                     f"Connect accepted the restart of {self.name}, but its status stayed "
-                    f"RUNNING for {RESTART_SEEN_TIMEOUT_S:.0f} s; {_log_hint(self.worker)}"
+                    f"RUNNING for {RESTART_SEEN_TIMEOUT_S:g} s; {_log_hint(self.worker)}"
                 )
             return
         self._stop_requested = True
         self.client.stop(self.name)
         connect.wait_stopped(self.client, self.name, timeout)
+
+    def _restart_seen(self) -> bool:
+        """Connect's status answered and is not all RUNNING (no answer is no evidence)."""
+        try:
+            status = self.client.status(self.name)
+        except CdcError:
+            return False
+        return not running_again(True, status)
 
     def _state(self) -> str | None:
         try:
@@ -242,7 +250,7 @@ class Connector(_PipelinePart):
 
 
 def _connect_effect(worker: Target, cfg: CdcConfig) -> ConnectEffect:
-    """The kill's effect: the worker stopped answering, or a task left RUNNING."""
+    """A phase's effect: the worker stopped answering, or a task left RUNNING."""
     client = connect.ConnectClient(cfg.rest_url)
     return ConnectEffect(
         worker.name,

@@ -118,7 +118,7 @@ def restart_record(
     no_effect = [
         f"{p} of {v['fault']['target']}: {NO_EFFECT}"
         for p, v in phases.items()
-        if "observed_effect" in v["fault"] and not v["fault"]["observed_effect"]
+        if not v["fault"].get("observed_effect")
     ]
     not_undone = [
         f"{p} of {v['fault']['target']}: not rolled back ({'; '.join(v['fault']['problems'])})"

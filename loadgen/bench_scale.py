@@ -91,23 +91,8 @@ def run_scale(
                 f"{w} worker(s): {res['acked']} acked, {res['failed']} failed, but the topics "
                 f"hold {counted} of {n}: totals not exact"
             )
-        rate = res["achieved_rate"] or 0.0
-        rows = res.get("worker_results") or (None if w > 1 else [{"achieved_rate": rate}])
-        base = cases[0]["msgs_per_s"] if cases else rate
-        case = {
-            "workers": w,
-            "msgs_per_s": rate,
-            "acked": res["acked"],
-            "counted": counted,
-            "efficiency": rate / (w * base) if base else None,
-            # Each worker's own rate over its own span: a worker that started late
-            # or ran slower shows here, where the run's rate only sums them up.
-            # (None: local processes, whose pool reports no per-worker rows.)
-            "worker_rates": [r.get("achieved_rate") for r in rows] if rows else None,
-            "produce_seconds": res.get("produce_seconds"),
-            # Other work on the machine moves these figures: say how busy it was.
-            "load_average_1m": os.getloadavg()[0],
-        }
+        case = scale_case(w, res, counted, cases[0]["msgs_per_s"] if cases else None)
+        rate = case["msgs_per_s"]
         cases.append(case)
         print(
             f"{w} worker(s) on {engine}: {rate:>10,.0f} msg/s, acked {case['acked']}, "
@@ -127,6 +112,32 @@ def run_scale(
     write_atomic(path, json.dumps(result, indent=2) + "\n")
     print(f"written: {path}", file=out)
     return result
+
+
+def scale_case(
+    workers: int, res: dict[str, Any], counted: int, one_worker_rate: float | None
+) -> dict[str, Any]:
+    """One case's entry from its merged result (``one_worker_rate``: None for the first case)."""
+    rate = res["achieved_rate"] or 0.0
+    base = rate if one_worker_rate is None else one_worker_rate
+    rows = res.get("worker_results")
+    if not rows and workers == 1:
+        rows = [{"achieved_rate": rate}]  # one worker: its span is the run's
+    return {
+        "workers": workers,
+        "msgs_per_s": rate,
+        "acked": res["acked"],
+        "counted": counted,
+        "efficiency": rate / (workers * base) if base else None,
+        # Each worker's own rate over its own span, next to the run's rate (all
+        # messages over the span from the first send of any worker to the last
+        # ack): a worker that started late or ran slower shows here. None: local
+        # processes, whose pool reports no per-worker rows.
+        "worker_rates": [r.get("achieved_rate") for r in rows] if rows else None,
+        "produce_seconds": res.get("produce_seconds"),
+        # Other work on the machine moves these figures: say how busy it was.
+        "load_average_1m": os.getloadavg()[0],
+    }
 
 
 def _opts(engine: str, messages: int, workers: int) -> SuiteOptions:

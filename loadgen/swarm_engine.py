@@ -26,6 +26,16 @@ REMOVE_TIMEOUT = 60.0
 _BROKEN = {"failed", "rejected", "shutdown", "orphaned"}
 
 
+def listed_containers(client: Any, label: str, all_states: bool = True) -> list[dict[str, Any]]:
+    """The engine's list entries of the containers with ``label`` (``key`` or ``key=value``).
+
+    The list alone: the SDK's full list inspects each container, and swarm
+    removes a dead task's container at any moment, so that inspect raises
+    NotFound.
+    """
+    return list(client.api.containers(all=all_states, filters={"label": label}))
+
+
 class SwarmEngine:
     """One run's workers as a Swarm service.
 
@@ -191,11 +201,7 @@ class SwarmEngine:
         left: list[Any] = []
         while time.monotonic() < deadline:
             try:
-                # sparse: a full list inspects each container, and one that the
-                # engine removes between the list and its inspect raises NotFound.
-                left = self._client.containers.list(
-                    all=True, sparse=True, filters={"label": f"{RUN_LABEL}={self.run_id}"}
-                )
+                left = listed_containers(self._client, f"{RUN_LABEL}={self.run_id}")
             except ENGINE_ERRORS as e:
                 raise KafkavalError(f"cannot check the worker containers: {error_line(e)}") from e
             if not left:

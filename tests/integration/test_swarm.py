@@ -41,7 +41,7 @@ from loadgen.options import SuiteOptions
 from loadgen.readback import count_loadgen_messages
 from loadgen.recorder import PERCENTILES, percentile_nearest_rank
 from loadgen.suite import run_suite
-from loadgen.swarm_engine import RUN_LABEL, SwarmEngine
+from loadgen.swarm_engine import RUN_LABEL, SwarmEngine, listed_containers
 
 pytestmark = pytest.mark.integration
 
@@ -154,12 +154,8 @@ def _leftovers(client: docker.DockerClient, run_id: str | None = None) -> list[s
 def _run_containers(
     client: docker.DockerClient, label: str, all_states: bool = False
 ) -> list[tuple[str, dict[str, Any]]]:
-    """(name, list entry) of the run's containers, from the engine's list alone.
-
-    The SDK's full list inspects each container, and swarm removes a dead task's
-    container at any moment: the inspect would then raise NotFound.
-    """
-    entries = client.api.containers(all=all_states, filters={"label": label})
+    """(name, list entry) of this test's worker containers."""
+    entries = listed_containers(client, label, all_states)
     named = [((e.get("Names") or ["?"])[0].lstrip("/"), e) for e in entries]
     return [(name, e) for name, e in named if name.startswith(PREFIX)]
 
