@@ -26,7 +26,7 @@ from typing import Any
 
 from confluent_kafka import ConsumerGroupState, ConsumerGroupTopicPartitions, TopicPartition
 from confluent_kafka.admin import AdminClient, OffsetSpec
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import GaugeMetricFamily, Metric, UnknownMetricFamily
 
 from exporter.errors import SourceUnavailable
 from exporter.sampler import Sampler
@@ -216,7 +216,9 @@ class ConsumerLagCollector:
             "End offset (high watermark) of the partition.",
             labels=["topic", "partition"],
         )
-        lag_sum = GaugeMetricFamily(
+        # kafka_exporter's name, typed untyped: the _sum suffix is reserved for
+        # summaries and histograms, which this is not (promtool exempts untyped).
+        lag_sum = UnknownMetricFamily(
             "kafka_consumergroup_lag_sum",
             "The group's lag summed over the topic's partitions, messages.",
             labels=["consumergroup", "topic"],
