@@ -53,6 +53,9 @@ SECURED_PORTS = {
     "controller_port": 29962 + _OFF,
     "prometheus_port": 29950 + _OFF,
     "metrics_port": 29900 + _OFF,
+    # Every port set here: a default would be the user's own stack's (jmx 19700).
+    "jmx_port": 29877 + _OFF,
+    "connect_jmx_port": 29882 + _OFF,
 }
 
 
